@@ -1,0 +1,5 @@
+"""Custom Kedro datasets (all file reading and writing of the project lives here)."""
+
+from calcium_dynamics.io.ground_truth import GroundTruthDataset, GroundTruthError
+
+__all__ = ["GroundTruthDataset", "GroundTruthError"]

@@ -1,0 +1,34 @@
+"""Project pipelines, registered by name."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from calcium_dynamics.pipelines import (
+    data_engineering,
+    decomposition,
+    evaluation,
+    latent_dynamics,
+    spike_inference,
+)
+
+PIPELINE_NAMES = (
+    "data_engineering",
+    "spike_inference",
+    "latent_dynamics",
+    "decomposition",
+    "evaluation",
+)
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Map each pipeline name to its pipeline; ``__default__`` runs them all."""
+    pipelines = {
+        "data_engineering": data_engineering.create_pipeline(),
+        "spike_inference": spike_inference.create_pipeline(),
+        "latent_dynamics": latent_dynamics.create_pipeline(),
+        "decomposition": decomposition.create_pipeline(),
+        "evaluation": evaluation.create_pipeline(),
+    }
+    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    return pipelines

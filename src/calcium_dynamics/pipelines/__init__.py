@@ -1,0 +1,1 @@
+"""Kedro pipelines: each folder holds ``nodes.py`` (thin functions) and ``pipeline.py`` (wiring)."""

@@ -1,0 +1,111 @@
+"""Kedro nodes of the data_engineering pipeline (thin wrappers; the catalog does all I/O)."""
+
+from __future__ import annotations
+
+import logging
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import (
+    dataset_summary,
+    neuron_summary,
+    training_table,
+)
+
+logger = logging.getLogger(__name__)
+
+REJECTION_COLUMNS = ["dataset", "neuron", "recording", "file", "issue"]
+RECORDING_COLUMNS = [
+    "dataset",
+    "neuron",
+    "recording",
+    "indicator",
+    "species",
+    "region",
+    "cell_type",
+    "inhibitory",
+    "frame_rate_hz",
+    "t0_s",
+    "dff",
+    "spike_times_s",
+]
+
+
+def validate_recordings(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split usable recordings from rejected ones.
+
+    Rejected: recordings the reader flagged (missing fields, lengths that disagree, …) and
+    recordings whose ΔF/F is entirely NaN. Each is logged as a warning and listed with its
+    reason in the rejection table.
+
+    Returns:
+        ``(recordings, rejections)``.
+    """
+    all_nan = np.array(
+        [bool(v) and np.isnan(np.asarray(d, float)).all() for d, v in zip(raw["dff"], raw["valid"])]
+    )
+    raw = raw.copy()
+    raw.loc[all_nan, "issue"] = "ΔF/F is NaN in every frame"
+    bad = ~raw["valid"].to_numpy(bool) | all_nan
+    for row in raw[all_nan].itertuples():
+        logger.warning("Dropping %s recording %s: %s", row.file, row.recording, row.issue)
+    if bad.all():
+        raise ValueError("no usable recording in the ground-truth database")
+    rejections = raw.loc[bad, REJECTION_COLUMNS].reset_index(drop=True)
+    recordings = raw.loc[~bad, RECORDING_COLUMNS].reset_index(drop=True)
+    logger.info(
+        "%d recordings of %d neurons usable, %d rejected",
+        len(recordings),
+        recordings.groupby(["dataset", "neuron"]).ngroups,
+        len(rejections),
+    )
+    return recordings, rejections
+
+
+def summarize_neurons(recordings: pd.DataFrame) -> pd.DataFrame:
+    """Per-neuron frame rate, duration, spike count, firing rate, noise level ν, NaN fraction."""
+    return neuron_summary(recordings)
+
+
+def summarize_datasets(summary: pd.DataFrame, recordings: pd.DataFrame) -> pd.DataFrame:
+    """Per-dataset frame rate, ν and firing rate (compare with the CASCADE paper's Table 1)."""
+    return dataset_summary(summary, recordings)
+
+
+def plot_ground_truth_overview(summary: pd.DataFrame) -> plt.Figure:
+    """Noise level ν and firing rate of every neuron, grouped by dataset."""
+    datasets = sorted(summary["dataset"].unique())
+    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.55 * len(datasets) + 2), 7), sharex=True)
+    rng = np.random.default_rng(0)
+    for ax, column, label in (
+        (axes[0], "noise_level_nu", "noise level ν (%·Hz$^{-1/2}$)"),
+        (axes[1], "firing_rate_hz", "firing rate (Hz)"),
+    ):
+        for i, name in enumerate(datasets):
+            values = summary.loc[summary["dataset"] == name, column].to_numpy(float)
+            jitter = rng.uniform(-0.18, 0.18, values.size)
+            ax.scatter(i + jitter, values, s=14, alpha=0.7, color="tab:blue")
+            ax.hlines(np.nanmedian(values), i - 0.3, i + 0.3, color="k", lw=1.5)
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both", axis="y")
+    axes[1].set_xticks(range(len(datasets)))
+    axes[1].set_xticklabels(
+        [d.split("-")[0] + "\n" + d.split("-")[1] for d in datasets], fontsize=7
+    )
+    axes[0].set_title(
+        f"Ground truth: {len(summary)} neurons in {len(datasets)} datasets "
+        "(dots: neurons, bars: medians)"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def build_training_table(recordings: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Training-ready table for a spike model (see ``ground_truth_tables.training_table``)."""
+    return training_table(recordings, **params)

@@ -1,0 +1,5 @@
+"""The decomposition pipeline."""
+
+from calcium_dynamics.pipelines.decomposition.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

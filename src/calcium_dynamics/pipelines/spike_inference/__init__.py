@@ -1,0 +1,5 @@
+"""The spike_inference pipeline."""
+
+from calcium_dynamics.pipelines.spike_inference.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
