@@ -3,9 +3,22 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from calcium_dynamics.pipelines.data_engineering import nodes
+from calcium_dynamics.pipelines.decomposition import pipeline as decomposition
+from calcium_dynamics.pipelines.latent_dynamics.classical import pipeline as classical
+from calcium_dynamics.pipelines.latent_dynamics.lfads import pipeline as lfads
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    return (
+        create_ground_truth_pipeline()
+        + lfads.create_simulation_pipeline()
+        + classical.create_simulation_pipeline()
+        + decomposition.create_simulation_pipeline()
+    )
+
+
+def create_ground_truth_pipeline(**kwargs) -> Pipeline:
+    """Ground-truth database → validated recordings, summaries, training tables."""
     return pipeline(
         [
             node(

@@ -1,0 +1,1 @@
+"""Classical estimators (HMM, GPFA, NMF selection) with scikit-learn style APIs."""

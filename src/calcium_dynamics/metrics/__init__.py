@@ -1,0 +1,1 @@
+"""Metrics: spike inference, latent recovery, state matching, assignments."""

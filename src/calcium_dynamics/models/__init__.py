@@ -1,0 +1,1 @@
+"""PyTorch Lightning models (ENS², CASCADE, the LFADS family)."""

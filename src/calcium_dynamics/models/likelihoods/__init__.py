@@ -1,0 +1,1 @@
+"""Observation likelihoods shared by the LFADS family and the classical models (one module each)."""

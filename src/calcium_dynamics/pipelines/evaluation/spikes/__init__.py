@@ -1,0 +1,1 @@
+"""Evaluation of spikes results."""

@@ -1,0 +1,1 @@
+"""Classical latent models (HMM, GPFA) on simulated data"""

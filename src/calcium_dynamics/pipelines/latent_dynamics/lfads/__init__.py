@@ -1,0 +1,1 @@
+"""LFADS family (RADICaL, calcium-LFADS, AutoLFADS) on simulated Lorenz data"""
