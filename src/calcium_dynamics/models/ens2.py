@@ -1,0 +1,109 @@
+"""ENS² (Zhou et al. 2023): a 1-D U-Net mapping 96-sample ΔF/F windows to 96 spike rates."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from calcium_dynamics.models.training import SpikeModelTrainingMixin
+
+
+def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in ((c_in, c_out), (c_out, c_out)):
+        layers += [
+            nn.Conv1d(a, b, kernel_size=3, padding=1, bias=False),
+            nn.InstanceNorm1d(b, affine=False),
+            nn.LeakyReLU(0.2),
+        ]
+    return nn.Sequential(*layers)
+
+
+class UNet1d(nn.Module):
+    """1-D U-Net: 3 contracting blocks, a bottleneck, 3 expanding blocks with skips.
+
+    Channels 1 → w → 2w → 4w → 8w (bottleneck) and back; max-pool 2 down, transposed
+    convolution (k=2, s=2) up; final 1×1 convolution and ReLU (rates are non-negative).
+
+    Input (batch, window) ΔF/F; output (batch, window) rate in spikes per frame. The window
+    length must be divisible by 8.
+    """
+
+    def __init__(self, base_channels: int = 9, depth: int = 3):
+        super().__init__()
+        widths = [base_channels * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList()
+        c_prev = 1
+        for w in widths[:-1]:
+            self.down.append(_double_conv(c_prev, w))
+            c_prev = w
+        self.bottleneck = _double_conv(widths[-2], widths[-1])
+        self.up = nn.ModuleList()
+        self.decode = nn.ModuleList()
+        for w_hi, w_lo in zip(widths[:0:-1], widths[-2::-1]):
+            self.up.append(nn.ConvTranspose1d(w_hi, w_lo, kernel_size=2, stride=2, bias=False))
+            self.decode.append(_double_conv(2 * w_lo, w_lo))
+        self.head = nn.Conv1d(widths[0], 1, kernel_size=1)
+        self.pool = nn.MaxPool1d(2)
+        self.depth = depth
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Weights ~ N(0, 0.02), biases 0 (as in the paper)."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d | nn.ConvTranspose1d):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 2**self.depth:
+            raise ValueError(f"window length {x.shape[-1]} is not divisible by {2**self.depth}")
+        h = x.unsqueeze(1)
+        skips = []
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+            h = self.pool(h)
+        h = self.bottleneck(h)
+        for up, block, skip in zip(self.up, self.decode, reversed(skips)):
+            h = block(torch.cat([up(h), skip], dim=1))
+        return torch.relu(self.head(h)).squeeze(1)
+
+
+class ENS2(SpikeModelTrainingMixin, L.LightningModule):
+    """ENS² spike-rate model: sequence to sequence over windows of ``window`` samples.
+
+    Args:
+        window: window length in samples (96 at 60 Hz in the paper).
+        base_channels: width of the first U-Net level (paper: 9; also tried 5 and 16).
+        learning_rate: Adam learning rate.
+        frame_rate_hz: the sampling rate the model is trained at (traces are resampled to it).
+        sigma_s: s.d. of the Gaussian target kernel in seconds (ENS²: 0.025).
+    """
+
+    kind = "ens2"
+
+    def __init__(
+        self,
+        window: int = 96,
+        base_channels: int = 9,
+        learning_rate: float = 1e-3,
+        frame_rate_hz: float = 60.0,
+        sigma_s: float = 0.025,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = UNet1d(base_channels)
+
+    @property
+    def sequence_output(self) -> bool:
+        return True
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """(batch, window) ΔF/F → (batch, window) rate (spikes per frame)."""
+        return self.net(windows)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)

@@ -1,0 +1,122 @@
+"""Train ENS² and the CASCADE model zoo on training tables (one function each)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from calcium_dynamics.models.cascade import Cascade
+from calcium_dynamics.models.ens2 import ENS2
+from calcium_dynamics.models.fit import build_trainer
+from calcium_dynamics.models.spike_data import (
+    SpikeWindowDataModule,
+    noise_matched_table,
+    split_by_neuron,
+)
+from calcium_dynamics.models.spike_models import SpikeModel
+
+logger = logging.getLogger(__name__)
+
+
+def _check_table(table: pd.DataFrame, what: str) -> float:
+    missing = {"dataset", "neuron", "dff", "target_rate", "frame_rate_hz"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{what}: training table lacks column(s) {sorted(missing)}")
+    if table.empty:
+        raise ValueError(f"{what}: training table is empty")
+    rates = table["frame_rate_hz"].to_numpy(float)
+    if np.ptp(rates) > 0.05 * rates.mean():
+        raise ValueError(f"{what}: recordings at different frame rates ({rates.min():.3g}–"
+                         f"{rates.max():.3g} Hz); build the table at one rate")
+    return float(np.median(rates))
+
+
+def _fit(module, data: SpikeWindowDataModule, trainer_params: dict, patience: int | None):
+    params = {"check_val_every_n_epoch": None, **trainer_params}
+    if not data.val_batches:
+        params.pop("val_check_interval", None)
+        params["limit_val_batches"] = 0
+        patience = None
+    trainer = build_trainer(params, early_stopping_patience=patience)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    seconds = time.perf_counter() - start
+    val = trainer.callback_metrics.get("val_loss")
+    return {"train_seconds": seconds, "steps": int(trainer.global_step),
+            "val_loss": float(val) if val is not None else None}
+
+
+def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
+    """Train one ENS² network.
+
+    ``params``: ``model`` (window, base_channels, learning_rate), ``data`` (batch_size,
+    validation_fraction, balanced, max_samples, n_val_batches), ``trainer`` (see
+    ``build_trainer``), ``early_stopping_patience`` (validation checks), ``seed``,
+    ``sigma_s`` (the table's target kernel s.d.).
+    """
+    rate = _check_table(table, "ENS²")
+    seed = int(params.get("seed", 0))
+    data_p = dict(params.get("data", {}))
+    train, val = split_by_neuron(table, float(data_p.pop("validation_fraction", 0.1)), seed)
+    model_p = dict(params.get("model", {}))
+    module = ENS2(frame_rate_hz=rate, sigma_s=float(params["sigma_s"]), **model_p)
+    data = SpikeWindowDataModule(train, val, module.hparams.window, sequence=True, seed=seed,
+                                 **data_p)
+    torch.manual_seed(seed)
+    module.net.reset_parameters()
+    info = _fit(module, data, {"seed": seed, **params.get("trainer", {})},
+                params.get("early_stopping_patience"))
+    config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]),
+              "window": int(module.hparams.window),
+              "base_channels": int(module.hparams.base_channels)}
+    metadata = {"training": info, "n_train_recordings": len(train),
+                "n_val_recordings": len(val),
+                "datasets": sorted(set(train["dataset"])), "params": params}
+    return SpikeModel("ens2", config, {float("nan"): [module.net.eval()]}, metadata)
+
+
+def train_cascade_zoo(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
+    """Train the CASCADE model zoo: for each noise level, an ensemble of networks trained on
+    ground truth noise-matched to that level (a fresh noise realisation per member).
+
+    ``params``: ``noise_levels`` (list of ν), ``n_members``, ``max_noise_replicas``,
+    ``model`` (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
+    ``sigma_s``.
+    """
+    rate = _check_table(table, "CASCADE")
+    seed = int(params.get("seed", 0))
+    levels = [float(v) for v in params.get("noise_levels", [2.0])]
+    if not levels:
+        raise ValueError("CASCADE: noise_levels is empty")
+    data_p = dict(params.get("data", {}))
+    val_fraction = float(data_p.pop("validation_fraction", 0.1))
+    train, val = split_by_neuron(table, val_fraction, seed)
+    ensembles, info = {}, {}
+    for level in levels:
+        members = []
+        for member in range(int(params.get("n_members", 5))):
+            member_seed = seed * 1000 + int(round(level * 10)) * 10 + member
+            noisy_train = noise_matched_table(train, level, int(params.get("max_noise_replicas", 3)),
+                                              member_seed)
+            if noisy_train.empty:
+                raise ValueError(f"CASCADE: every training recording is noisier than ν={level}")
+            noisy_val = noise_matched_table(val, level, 1, member_seed + 1) if len(val) else None
+            module = Cascade(frame_rate_hz=rate, sigma_s=float(params["sigma_s"]),
+                             noise_level_nu=level, **params.get("model", {}))
+            data = SpikeWindowDataModule(noisy_train, noisy_val, 64, sequence=False,
+                                         seed=member_seed, **data_p)
+            logger.info("CASCADE ν=%s member %d: %d training windows", level, member,
+                        data.train_bank.n_samples)
+            info[f"nu_{level:g}_member_{member}"] = _fit(
+                module, data, {"seed": member_seed, **params.get("trainer", {})},
+                params.get("early_stopping_patience"))
+            members.append(module.net.eval())
+        ensembles[level] = members
+    config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]), "window": 64}
+    metadata = {"training": info, "datasets": sorted(set(train["dataset"])), "params": params}
+    return SpikeModel("cascade", config, ensembles, metadata)
