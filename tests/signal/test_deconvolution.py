@@ -40,3 +40,10 @@ def test_bad_input():
         deconvolve_oasis(np.zeros(100), None)
     with pytest.raises(ValueError, match="ar_order"):
         deconvolve_oasis(np.zeros(100), 30.0, ar_order=3)
+
+
+def test_minimal_event_size():
+    _, _, trace = _simulate(seed=2)
+    result = deconvolve_oasis(trace, 30.0, tau_decay_s=0.5, s_min=0.3)
+    ev = result.events[np.isfinite(result.events)]
+    assert ev.max() > 0.3 and not ((ev > 0) & (ev < 0.3)).any()

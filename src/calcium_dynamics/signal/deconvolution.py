@@ -77,8 +77,6 @@ def deconvolve_oasis(
         )
     y = x[finite].astype(np.float64)
     kwargs: dict = {"penalty": penalty, "optimize_g": optimize_g, "sn": noise_sd}
-    if s_min > 0:
-        kwargs["s_min"] = s_min
     if tau_decay_s is not None:
         kwargs.update(tau_d=tau_decay_s, framerate=rate, tau_r=tau_rise_s or 0)
     else:
@@ -89,7 +87,9 @@ def deconvolve_oasis(
     c, s, b, g = result[0], result[1], result[2], tuple(float(v) for v in np.atleast_1d(result[3]))
     calcium = np.full(x.size, np.nan)
     events = np.full(x.size, np.nan)
-    calcium[finite], events[finite] = c, np.clip(s, 0.0, None)
+    s = np.clip(s, 0.0, None)
+    s[s < s_min] = 0.0  # the noise-constrained solvers take no minimal event size themselves
+    calcium[finite], events[finite] = c, s
     return Deconvolution(
         calcium=calcium,
         events=events,

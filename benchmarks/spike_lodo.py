@@ -1,0 +1,306 @@
+"""Leave-one-dataset-out (LODO) benchmark of spike inference on a ground-truth database.
+
+For every dataset of a class (excitatory, or inhibitory with --inhibitory) that takes its
+turn as the test set, a model is trained on all the other datasets of the class and applied to
+every neuron of the held-out one; metrics are computed per neuron at the evaluation frame rate.
+
+    python benchmarks/spike_lodo.py --ground-truth ../shared/ground_truth --model ens2
+    python benchmarks/spike_lodo.py --ground-truth ../shared/ground_truth --model cascade
+    python benchmarks/spike_lodo.py --ground-truth ../shared/ground_truth --model oasis
+
+Prints per-dataset and overall medians and writes ``benchmarks/results/spike_lodo_<tag>.csv``
+(per-neuron metrics) and ``.json`` (medians with 95 % bootstrap CIs, settings, timings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from calcium_dynamics.io import GroundTruthDataset
+from calcium_dynamics.metrics.spikes import median_with_ci, spike_metrics
+from calcium_dynamics.models.spike_inference import predict_model_rate
+from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
+from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import training_table
+from calcium_dynamics.pipelines.data_engineering.nodes import validate_recordings
+from calcium_dynamics.signal import noise_level_nu, smooth_spike_counts
+from calcium_dynamics.signal.deconvolution import deconvolve_oasis
+from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events
+
+METRICS = ["corr", "error", "bias", "vrd", "vpd", "er"]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--ground-truth", required=True, type=Path, help="database folder")
+    p.add_argument("--model", required=True, choices=["ens2", "cascade", "oasis"])
+    p.add_argument("--frame-rate", type=float, default=60.0, help="evaluation rate (Hz)")
+    p.add_argument("--sigma-ms", type=float, default=25.0, help="target kernel s.d. (ms)")
+    p.add_argument(
+        "--test-datasets",
+        nargs="*",
+        default=None,
+        help="datasets that take their turn as the test set (default: all); all "
+        "others of the class still train",
+    )
+    p.add_argument("--inhibitory", action="store_true", help="the inhibitory class instead")
+    p.add_argument("--steps", type=int, default=None, help="training steps per fold")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--base-channels", type=int, default=9, help="ENS² U-Net width")
+    p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
+    p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    return p.parse_args(argv)
+
+
+def load_table(args) -> tuple[pd.DataFrame, pd.DataFrame]:
+    raw = GroundTruthDataset(str(args.ground_truth)).load()
+    recordings, rejected = validate_recordings(raw)
+    print(f"{len(recordings)} recordings usable, {len(rejected)} rejected", flush=True)
+    table = training_table(
+        recordings,
+        frame_rate_hz=args.frame_rate,
+        sigma_s=args.sigma_ms / 1000,
+        trim_s=0.5,
+        min_duration_s=2.0,
+    )
+    keys = ["dataset", "neuron", "recording"]
+    spikes = recordings.set_index(keys)["spike_times_s"]
+    table["spike_times_s"] = [
+        np.asarray(spikes.loc[(d, n, r)])
+        for d, n, r in zip(table.dataset, table.neuron, table.recording)
+    ]
+    return table, recordings
+
+
+def events_in_window(row) -> np.ndarray:
+    """True spike times (s, from the table row's first frame) inside the trimmed trace."""
+    t = np.asarray(row.spike_times_s) - row.t0_s
+    half = 0.5 / row.frame_rate_hz
+    return t[(t >= -half) & (t < len(row.dff) / row.frame_rate_hz - half)]
+
+
+def neuron_rows(test: pd.DataFrame, predict, events_of, model: str, fold_info) -> list[dict]:
+    rows = []
+    for (dataset, neuron), grp in test.groupby(["dataset", "neuron"], sort=True):
+        gts, pds, gt_s, pd_s, offset = [], [], [], [], 0.0
+        for row in grp.itertuples(index=False):
+            rate = predict(row)
+            fr = row.frame_rate_hz
+            gts.append(row.target_rate)
+            pds.append(rate)
+            gt_s.append(events_in_window(row) + offset)
+            pd_s.append(events_of(rate, fr) + offset)
+            offset += len(rate) / fr + 10.0
+        fr = float(grp.frame_rate_hz.median())
+        m = spike_metrics(
+            np.concatenate(gts), np.concatenate(pds), fr, np.concatenate(gt_s), np.concatenate(pd_s)
+        )
+        rows.append(
+            {
+                "model": model,
+                "dataset": dataset,
+                "neuron": neuron,
+                "n_spikes": int(sum(len(s) for s in gt_s)),
+                "noise_level_nu": float(grp.noise_level_nu.median()),
+                **m,
+                **fold_info,
+            }
+        )
+    return rows
+
+
+def run_fold_ens2(args, train, test, sigma_s):
+    params = {
+        "sigma_s": sigma_s,
+        "seed": args.seed,
+        "model": {"window": 96, "base_channels": args.base_channels, "learning_rate": 1e-3},
+        "data": {"batch_size": args.batch_size or 1024, "validation_fraction": 0.1},
+        "trainer": {
+            "max_steps": args.steps or 5000,
+            "val_check_interval": 250,
+            "enable_progress_bar": False,
+            "num_threads": args.threads,
+        },
+        "early_stopping_patience": 2,
+    }
+    model = train_ens2(train, params)
+    return model, model.metadata["training"]
+
+
+def run_fold_cascade(args, train, test, sigma_s):
+    levels = sorted({float(np.clip(np.round(nu), 1, 9)) for nu in test.noise_level_nu})
+    params = {
+        "sigma_s": sigma_s,
+        "seed": args.seed,
+        "noise_levels": levels,
+        "n_members": args.members,
+        "max_noise_replicas": args.max_noise_replicas,
+        "model": {"learning_rate": 0.05},
+        "data": {
+            "batch_size": args.batch_size or 1024,
+            "validation_fraction": 0.1,
+            "balanced": True,
+            "max_samples": 5_000_000,
+        },
+        "trainer": {
+            "max_steps": args.steps or 3000,
+            "val_check_interval": 250,
+            "enable_progress_bar": False,
+            "num_threads": args.threads,
+        },
+        "early_stopping_patience": 2,
+    }
+    model = train_cascade_zoo(train, params)
+    seconds = sum(v["train_seconds"] for v in model.metadata["training"].values())
+    return model, {"train_seconds": seconds, "noise_levels": levels}
+
+
+def oasis_rates(table: pd.DataFrame, sigma_s: float) -> list[np.ndarray]:
+    """OASIS (L1, AR(1), parameters fitted per trace) events smoothed with the target kernel."""
+    out = []
+    for row in table.itertuples(index=False):
+        try:
+            ev = deconvolve_oasis(row.dff, row.frame_rate_hz, penalty=1, optimize_g=5).events
+        except ValueError:
+            ev = np.zeros(len(row.dff))
+        ev = np.nan_to_num(ev)
+        out.append(smooth_spike_counts(ev, row.frame_rate_hz, sigma_s))
+    return out
+
+
+def summarize(per_neuron: pd.DataFrame) -> dict:
+    summary = {"overall": {}, "datasets": {}}
+    for metric in METRICS:
+        med, lo, hi = median_with_ci(per_neuron[metric].to_numpy(float))
+        summary["overall"][metric] = {"median": med, "ci95": [lo, hi]}
+    for ds, grp in per_neuron.groupby("dataset"):
+        summary["datasets"][ds] = {m: float(np.nanmedian(grp[m])) for m in METRICS}
+        summary["datasets"][ds]["n_neurons"] = len(grp)
+    summary["n_neurons"] = len(per_neuron)
+    return summary
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    warnings.filterwarnings("ignore")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sigma_s = args.sigma_ms / 1000
+    start = time.perf_counter()
+    table, _ = load_table(args)
+    table["row_id"] = np.arange(len(table))
+    cls = table[table.inhibitory == args.inhibitory]
+    datasets = sorted(cls.dataset.unique())
+    tests = datasets if args.test_datasets is None else args.test_datasets
+    unknown = sorted(set(tests) - set(datasets))
+    if unknown:
+        print(f"unknown test dataset(s) {unknown}; available: {datasets}", file=sys.stderr)
+        return 2
+    print(
+        f"{len(datasets)} {'inhibitory' if args.inhibitory else 'excitatory'} datasets, "
+        f"{cls.groupby(['dataset', 'neuron']).ngroups} neurons; testing {len(tests)}",
+        flush=True,
+    )
+    rng = np.random.default_rng(args.seed)
+    oasis = dict(zip(cls.row_id, oasis_rates(cls, sigma_s))) if args.model == "oasis" else None
+    rows, folds = [], {}
+    for k, test_name in enumerate(tests, 1):
+        train = cls[cls.dataset != test_name]
+        test = cls[cls.dataset == test_name]
+        t0 = time.perf_counter()
+        if args.model == "oasis":
+            # One global scale (spikes per unit of deconvolved amplitude) fitted on the
+            # training datasets, so Error and Bias are meaningful; Corr does not depend on it.
+            num = sum(float(np.nansum(r.target_rate)) for r in train.itertuples())
+            den = sum(float(np.nansum(oasis[i])) for i in train.row_id)
+            scale = num / den if den > 0 else 1.0
+
+            def predict(row, _scale=scale):
+                return oasis[row.row_id] * _scale
+
+            info = {"train_seconds": time.perf_counter() - t0, "scale": scale}
+
+            def events_of(rate, fr):
+                return greedy_spike_events(rate, fr, sigma_s)
+        else:
+            fold = run_fold_ens2 if args.model == "ens2" else run_fold_cascade
+            model, info = fold(args, train, test, sigma_s)
+
+            def predict(row, _model=model):
+                return predict_model_rate(
+                    _model, row.dff, noise_level_nu(row.dff, row.frame_rate_hz)
+                )
+
+            if args.model == "ens2":
+
+                def events_of(rate, fr):
+                    return greedy_spike_events(rate, fr, sigma_s)
+            else:
+
+                def events_of(rate, fr):
+                    return sampled_spike_events(rate, fr, sigma_s, rng=rng)
+
+        t_train = time.perf_counter() - t0
+        fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
+        rows += fold_rows
+        folds[test_name] = {
+            "train_seconds": round(float(info.get("train_seconds", t_train)), 1),
+            "steps": info.get("steps"),
+            "total_seconds": round(time.perf_counter() - t0, 1),
+        }
+        fr_df = pd.DataFrame(fold_rows)
+        print(
+            f"[{k}/{len(tests)}] {test_name}: {len(fr_df)} neurons, "
+            f"median Corr {fr_df['corr'].median():.3f}, "
+            f"ER {fr_df['er'].median():.3f}; training {folds[test_name]['train_seconds']} s "
+            f"({folds[test_name]['steps']} steps)",
+            flush=True,
+        )
+    per_neuron = pd.DataFrame(rows)
+    summary = summarize(per_neuron)
+    summary.update(
+        {
+            "model": args.model,
+            "frame_rate_hz": args.frame_rate,
+            "sigma_ms": args.sigma_ms,
+            "class": "inhibitory" if args.inhibitory else "excitatory",
+            "folds": folds,
+            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "wall_seconds": round(time.perf_counter() - start, 1),
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
+    tag = args.tag or args.model
+    args.out.mkdir(parents=True, exist_ok=True)
+    per_neuron.to_csv(args.out / f"spike_lodo_{tag}.csv", index=False)
+    (args.out / f"spike_lodo_{tag}.json").write_text(json.dumps(summary, indent=2))
+    print("\nper dataset (median over neurons):")
+    print(pd.DataFrame(summary["datasets"]).T[["n_neurons", *METRICS]].round(3).to_string())
+    o = summary["overall"]
+    print(
+        "\noverall: "
+        + ", ".join(
+            f"{m} {o[m]['median']:.3f} [{o[m]['ci95'][0]:.3f}, {o[m]['ci95'][1]:.3f}]"
+            for m in METRICS
+        )
+        + f"  ({len(per_neuron)} neurons)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Training-time augmentations for LFADS, composable: each maps (inputs, cost mask) to new ones.
+
+- :class:`SelectiveBackprop` (SBTT): NaN marks unsampled entries; the encoders see 0 there and
+  the reconstruction cost (training and validation) counts only sampled entries, so unsampled
+  entries have no effect on the loss or its gradient.
+- :class:`CoordinatedDropout`: during training, each input entry is kept with probability
+  ``keep_ratio`` (kept inputs scaled by 1/keep_ratio); the reconstruction cost and its gradient
+  count only the dropped entries, so the model cannot learn to copy its input.
+
+``inputs`` and ``cost_mask`` are tensors of shape (B, T, N); ``cost_mask`` is boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+class Augmentation:
+    """Interface: ``__call__(inputs, cost_mask, training) -> (inputs, cost_mask)``."""
+
+    def __call__(
+        self, inputs: torch.Tensor, cost_mask: torch.Tensor, training: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+
+class SelectiveBackprop(Augmentation):
+    """SBTT: zero-fill NaN (unsampled) inputs and drop them from the cost."""
+
+    def __call__(self, inputs, cost_mask, training):
+        sampled = ~torch.isnan(inputs)
+        return torch.where(sampled, inputs, torch.zeros_like(inputs)), cost_mask & sampled
+
+
+class CoordinatedDropout(Augmentation):
+    """Coordinated dropout with keep probability ``keep_ratio`` (training only)."""
+
+    def __init__(self, keep_ratio: float, generator: torch.Generator | None = None):
+        if not 0.0 < keep_ratio <= 1.0:
+            raise ValueError(f"coordinated dropout keep_ratio must be in (0, 1]; got {keep_ratio}")
+        self.keep_ratio = float(keep_ratio)
+        self.generator = generator
+
+    def __call__(self, inputs, cost_mask, training):
+        if not training or self.keep_ratio >= 1.0:
+            return inputs, cost_mask
+        keep = (
+            torch.rand(inputs.shape, generator=self.generator, device=inputs.device)
+            < self.keep_ratio
+        )
+        return inputs * keep / self.keep_ratio, cost_mask & ~keep
+
+
+class AugmentationStack(Augmentation):
+    """Apply augmentations in order."""
+
+    def __init__(self, augmentations: Sequence[Augmentation]):
+        self.augmentations = list(augmentations)
+
+    def __call__(self, inputs, cost_mask, training):
+        for aug in self.augmentations:
+            inputs, cost_mask = aug(inputs, cost_mask, training)
+        return inputs, cost_mask

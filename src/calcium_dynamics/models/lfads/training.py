@@ -1,0 +1,143 @@
+"""Variants of the LFADS family, training from parameters, and model (de)serialisation."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import lightning as L
+import numpy as np
+
+from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials, validate_lfads_data
+from calcium_dynamics.models.lfads.model import LFADS
+from calcium_dynamics.models.lfads.observations import build_observation
+
+#: observation model and SBTT switch of each named variant
+VARIANTS: dict[str, dict[str, Any]] = {
+    "radical": {"observation": "zig", "sbtt": True},
+    "autolfads": {"observation": "poisson", "sbtt": False},
+    "calcium_lfads": {"observation": "calcium", "sbtt": False},
+    "gaussian_lfads": {"observation": "gaussian", "sbtt": False},
+}
+
+_TRAINER_KEYS = (
+    "max_epochs",
+    "accelerator",
+    "devices",
+    "precision",
+    "gradient_clip_val",
+    "enable_progress_bar",
+    "log_every_n_steps",
+    "deterministic",
+)
+
+
+def variant_settings(variant: str, model_params: dict[str, Any]) -> dict[str, Any]:
+    """Model keyword arguments: the variant's observation / SBTT, then ``model_params``.
+
+    ``model_params`` may override the variant's defaults (e.g. ``observation_kwargs``).
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown LFADS variant {variant!r}; choose one of {sorted(VARIANTS)}")
+    return {**VARIANTS[variant], **model_params}
+
+
+def build_model(data: np.ndarray, variant: str, model_params: dict[str, Any]) -> LFADS:
+    """An LFADS model sized for ``data`` (trials, T, N); the data are checked first."""
+    settings = variant_settings(variant, model_params)
+    probe = build_observation(
+        settings["observation"], data.shape[2], **(settings.get("observation_kwargs") or {})
+    )
+    x = validate_lfads_data(data, probe, bool(settings.get("sbtt", False)))
+    return LFADS(n_neurons=x.shape[2], n_steps=x.shape[1], **settings)
+
+
+class EpochTimer(L.Callback):
+    """Wall-clock seconds of each training epoch (without validation)."""
+
+    def __init__(self):
+        self.epoch_s: list[float] = []
+        self._start = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epoch_s.append(time.perf_counter() - self._start)
+
+
+def make_trainer(trainer_params: dict[str, Any], callbacks: list | None = None) -> L.Trainer:
+    """Lightning Trainer from parameters (max_epochs, accelerator, devices, precision, ...)."""
+    unknown = set(trainer_params) - set(_TRAINER_KEYS) - {"seed", "batch_size", "logger"}
+    if unknown:
+        raise ValueError(f"unknown trainer parameters {sorted(unknown)}; allowed {_TRAINER_KEYS}")
+    kwargs = {k: trainer_params[k] for k in _TRAINER_KEYS if k in trainer_params}
+    logger: Any = False
+    if trainer_params.get("logger") == "dvclive":
+        from dvclive.lightning import DVCLiveLogger
+
+        logger = DVCLiveLogger()
+    return L.Trainer(
+        logger=logger,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=callbacks or [],
+        num_sanity_val_steps=0,
+        **kwargs,
+    )
+
+
+def train_lfads(
+    data: np.ndarray,
+    variant: str,
+    model_params: dict[str, Any],
+    trainer_params: dict[str, Any],
+    *,
+    valid_fraction: float = 0.2,
+    seed: int = 0,
+) -> tuple[LFADS, dict[str, Any]]:
+    """Train one LFADS variant on ``data`` (trials, T, N).
+
+    Returns:
+        The trained model (eval mode) and a summary: train / valid trial indices, seconds per
+        training epoch, and the final training and validation losses.
+    """
+    L.seed_everything(seed, workers=True, verbose=False)
+    model = build_model(data, variant, model_params)
+    x = np.asarray(data, dtype=np.float32)
+    train_idx, valid_idx = split_trials(x.shape[0], valid_fraction, seed)
+    model.initialise_from_data(x[train_idx])
+    dm = LFADSDataModule(
+        x, train_idx, valid_idx, batch_size=trainer_params.get("batch_size", 128), seed=seed
+    )
+    timer = EpochTimer()
+    trainer = make_trainer(trainer_params, callbacks=[timer])
+    trainer.fit(model, datamodule=dm)
+    model.eval()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    return model, {
+        "variant": variant,
+        "train_idx": train_idx,
+        "valid_idx": valid_idx,
+        "epoch_s": np.asarray(timer.epoch_s),
+        "metrics": metrics,
+    }
+
+
+def model_to_dict(model: LFADS) -> dict[str, Any]:
+    """State dict and constructor configuration (plain types: loads with weights_only=True)."""
+    config = {k: v for k, v in dict(model.hparams).items()}
+    return {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config,
+    }
+
+
+def model_from_dict(saved: dict[str, Any]) -> LFADS:
+    """Rebuild a model saved with :func:`model_to_dict`."""
+    if "state_dict" not in saved or "config" not in saved:
+        raise ValueError("a saved LFADS model must hold 'state_dict' and 'config'")
+    model = LFADS(**saved["config"])
+    model.load_state_dict(saved["state_dict"])
+    model.eval()
+    return model

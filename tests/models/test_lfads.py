@@ -1,0 +1,193 @@
+import numpy as np
+import pytest
+import torch
+
+from calcium_dynamics.metrics.latent_recovery import latent_r2
+from calcium_dynamics.models.lfads import (
+    LFADS,
+    CoordinatedDropout,
+    SelectiveBackprop,
+    model_from_dict,
+    model_to_dict,
+    train_lfads,
+    validate_lfads_data,
+)
+from calcium_dynamics.models.lfads.observations import ZIGObservation
+
+SMALL = dict(
+    ic_enc_dim=8, ci_enc_dim=8, con_dim=8, co_dim=2, ic_dim=8, gen_dim=16, fac_dim=6, dropout=0.0
+)
+
+
+def _model(n=5, t=12, **kw):
+    torch.manual_seed(0)
+    return LFADS(n_neurons=n, n_steps=t, **{**SMALL, **kw})
+
+
+def test_forward_and_infer_shapes():
+    m = _model(observation="zig", sbtt=True)
+    x = torch.rand(3, 12, 5)
+    out = m(x)
+    assert len(out["params"]) == 3 and out["params"][0].shape == (3, 12, 5)
+    assert out["factors"].shape == (3, 12, 6) and out["u"].shape == (3, 12, 2)
+    data = x.numpy().copy()
+    data[:, ::3] = np.nan
+    res = m.infer(data)
+    assert res["rates"].shape == (3, 12, 5) and np.isfinite(res["rates"]).all()
+    assert res["factors"].shape == (3, 12, 6)
+
+
+def test_model_without_controller():
+    m = _model(co_dim=0)
+    terms = m.compute_loss(torch.poisson(torch.full((2, 12, 5), 0.5)), training=True)
+    assert torch.isfinite(terms["loss"]) and float(terms["kl_co"]) == 0.0
+
+
+def test_sbtt_masks_inputs_and_cost():
+    x = torch.tensor([[[1.0, float("nan")], [2.0, 3.0]]])
+    inputs, mask = SelectiveBackprop()(x, torch.ones_like(x, dtype=torch.bool), True)
+    assert inputs[0, 0, 1] == 0 and not mask[0, 0, 1] and mask.sum() == 3
+
+
+def test_sbtt_gradient_ignores_unsampled_entries():
+    """The loss and every weight gradient are unchanged whatever the unsampled entries hold,
+    and the readout outputs at unsampled entries receive exactly zero gradient."""
+    rng = np.random.default_rng(0)
+    data = (rng.gamma(1.0, 0.3, (4, 12, 5)) * (rng.random((4, 12, 5)) < 0.4)).astype(np.float32)
+    mask = rng.random(data.shape) < 0.35
+    mask[:, 0] = True
+    a = np.where(mask, data, np.nan)
+    m = _model(observation="zig", sbtt=True)
+    m.observation.set_locations(a)
+
+    def loss_and_grads(values):
+        torch.manual_seed(1)
+        m.zero_grad()
+        out_holder = {}
+        orig = m.forward
+
+        def spy(x, sample=True):
+            out = orig(x, sample)
+            for p in out["params"]:
+                p.retain_grad()
+            out_holder["out"] = out
+            return out
+
+        m.forward = spy
+        loss = m.compute_loss(torch.as_tensor(values), training=True)["loss"]
+        loss.backward()
+        m.forward = orig
+        grads = {k: p.grad.clone() for k, p in m.named_parameters() if p.grad is not None}
+        return loss.detach(), grads, out_holder["out"]["params"]
+
+    loss_a, grads_a, params_a = loss_and_grads(a)
+    for p in params_a:
+        assert torch.all(p.grad[torch.as_tensor(~mask)] == 0)
+    # observation level: changing targets where the cost mask is False changes nothing
+    obs = m.observation
+    params = tuple(torch.randn(4, 12, 5, requires_grad=True) for _ in range(3))
+    target_a = torch.as_tensor(np.nan_to_num(a))
+    target_b = torch.where(torch.as_tensor(mask), target_a, torch.tensor(7.5))
+    nll_a = obs.nll(target_a, params, torch.as_tensor(mask))
+    g_a = torch.autograd.grad(nll_a, params)
+    nll_b = obs.nll(target_b, params, torch.as_tensor(mask))
+    g_b = torch.autograd.grad(nll_b, params)
+    torch.testing.assert_close(nll_a, nll_b)
+    for x, y in zip(g_a, g_b):
+        torch.testing.assert_close(x, y)
+    # same loss and gradients when recomputed (determinism of the comparison)
+    loss_b, grads_b, _ = loss_and_grads(a.copy())
+    torch.testing.assert_close(loss_a, loss_b)
+    for k in grads_a:
+        torch.testing.assert_close(grads_a[k], grads_b[k])
+
+
+def test_coordinated_dropout_costs_only_dropped_entries():
+    torch.manual_seed(0)
+    x = torch.ones(2, 50, 40)
+    cd = CoordinatedDropout(0.7)
+    inputs, mask = cd(x, torch.ones_like(x, dtype=torch.bool), training=True)
+    kept = inputs > 0
+    assert torch.all(mask == ~kept)
+    torch.testing.assert_close(inputs[kept], torch.full_like(inputs[kept], 1 / 0.7))
+    assert abs(kept.float().mean().item() - 0.7) < 0.03
+    same, full = cd(x, torch.ones_like(x, dtype=torch.bool), training=False)
+    assert torch.equal(same, x) and full.all()
+    with pytest.raises(ValueError, match="keep_ratio"):
+        CoordinatedDropout(0.0)
+
+
+def test_all_nan_neuron_is_rejected():
+    data = np.random.default_rng(0).random((3, 12, 4)).astype(np.float32)
+    data[:, :, 2] = np.nan
+    with pytest.raises(ValueError, match=r"neurons \[2\] have no sampled entries"):
+        validate_lfads_data(data, ZIGObservation(4), sbtt=True)
+
+
+def test_nan_without_sbtt_is_rejected():
+    data = np.ones((2, 12, 3), np.float32)
+    data[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="SBTT is off"):
+        validate_lfads_data(data, ZIGObservation(3), sbtt=False)
+
+
+def test_short_trials_are_rejected():
+    m = _model()
+    with pytest.raises(
+        ValueError, match="trials have 8 bins but the model was built for n_steps=12"
+    ):
+        m.infer(np.ones((2, 8, 5), np.float32))
+
+
+def test_batch_without_sampled_entries_has_zero_reconstruction():
+    m = _model(observation="zig", sbtt=True)
+    terms = m.compute_loss(torch.full((2, 12, 5), float("nan")), training=True)
+    assert float(terms["recon"]) == 0.0
+    assert torch.isfinite(terms["loss"])
+    terms["loss"].backward()
+    assert m.readout.weight.grad is None or torch.all(m.readout.weight.grad == 0)
+
+
+def test_negative_events_are_rejected_for_zig_training():
+    data = np.abs(np.random.default_rng(0).normal(size=(10, 12, 3))).astype(np.float32)
+    data[0, 3, 1] = -0.5
+    with pytest.raises(ValueError, match="ZIG event sizes must be >= 0"):
+        train_lfads(data, "radical", SMALL, {"max_epochs": 1, "enable_progress_bar": False})
+
+
+def _trial_latent_data(n_trials=80, n_bins=20, n_neurons=20, seed=0):
+    """Poisson spikes whose log rates follow one latent value per trial (constant in time)."""
+    rng = np.random.default_rng(seed)
+    latent = np.repeat(rng.uniform(-1, 1, (n_trials, 1, 1)), n_bins, axis=1)
+    w = rng.normal(0, 1.5, (1, n_neurons))
+    rates = np.exp(latent @ w + np.log(0.5))
+    return rng.poisson(rates).astype(np.float32), latent
+
+
+def test_tiny_training_lowers_loss_and_recovers_latent():
+    spikes, latent = _trial_latent_data()
+    trainer = {"max_epochs": 25, "batch_size": 32, "enable_progress_bar": False}
+    params = {**SMALL, "co_dim": 0, "lr": 1e-2}
+    model, _info = train_lfads(spikes, "autolfads", params, trainer, seed=0)
+    untrained = LFADS(n_neurons=20, n_steps=20, observation="poisson", **params)
+    untrained.initialise_from_data(spikes)
+    x = torch.as_tensor(spikes)
+    with torch.no_grad():
+        before = float(untrained.compute_loss(x, training=False)["recon"])
+        after = float(model.compute_loss(x, training=False)["recon"])
+    assert after < before - 0.02
+    rates = model.infer(spikes)["rates"]
+    r2 = latent_r2(np.log(rates), latent, n_splits=2, inner_folds=2).r2[0]
+    shuffled = latent_r2(
+        np.log(rates), latent[np.random.default_rng(1).permutation(80)], n_splits=2, inner_folds=2
+    ).r2[0]
+    assert r2 > 0.5 and r2 > shuffled + 0.4
+
+
+def test_saved_model_loads_with_weights_only(tmp_path):
+    m = _model(observation="gaussian")
+    path = tmp_path / "m.pt"
+    torch.save(model_to_dict(m), path)
+    loaded = model_from_dict(torch.load(path, weights_only=True))
+    x = np.random.default_rng(0).normal(size=(2, 12, 5)).astype(np.float32)
+    np.testing.assert_allclose(loaded.infer(x)["rates"], m.infer(x)["rates"], rtol=1e-6)

@@ -1,0 +1,160 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from calcium_dynamics.models.cascade import Cascade, CascadeNet
+from calcium_dynamics.models.ens2 import ENS2, UNet1d
+from calcium_dynamics.models.spike_data import WindowBank, split_by_neuron
+from calcium_dynamics.models.spike_inference import infer_rates
+from calcium_dynamics.models.spike_models import ModelFileError, SpikeModel, build_network
+from calcium_dynamics.models.spike_training import train_ens2
+from calcium_dynamics.signal import rebin_spike_times, smooth_spike_counts
+
+
+def test_cascade_has_exactly_18541_parameters():
+    assert sum(p.numel() for p in Cascade().parameters()) == 18_541
+
+
+def test_cascade_whole_trace_pass_equals_window_by_window():
+    torch.manual_seed(0)
+    net = CascadeNet()
+    x = torch.randn(2, 300)
+    padded = torch.nn.functional.pad(x, (32, 31))
+    windows = padded.unfold(1, 64, 1).reshape(-1, 64)
+    expected = net(windows).reshape(2, 300)
+    torch.testing.assert_close(net.forward_trace(padded), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ens2_shapes_init_and_width():
+    torch.manual_seed(0)
+    net = UNet1d(9)
+    out = net(torch.randn(7, 96))
+    assert out.shape == (7, 96) and (out >= 0).all()
+    weights = torch.cat([m.weight.flatten() for m in net.modules()
+                         if isinstance(m, torch.nn.Conv1d | torch.nn.ConvTranspose1d)])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.05)
+    n9 = sum(p.numel() for p in UNet1d(9).parameters())
+    n16 = sum(p.numel() for p in UNet1d(16).parameters())
+    assert n16 / n9 == pytest.approx((16 / 9) ** 2, rel=0.05)  # conv weights scale with width²
+    with pytest.raises(ValueError, match="divisible by 8"):
+        net(torch.randn(2, 90))
+
+
+def test_unknown_model_name():
+    with pytest.raises(ValueError, match="unknown spike model 'mlspike'"):
+        build_network("mlspike", {})
+
+
+def _synthetic_table(n_neurons=6, rate=60.0, seconds=120.0, seed=0):
+    """Calcium traces made from Poisson spikes with an exponential kernel, and their targets."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    n = int(seconds * rate)
+    kernel = np.exp(-np.arange(int(2 * rate)) / (0.5 * rate))
+    for i in range(n_neurons):
+        spikes = np.sort(rng.uniform(0, seconds, rng.poisson(1.0 * seconds)))
+        counts = rebin_spike_times(spikes, n, rate)
+        dff = np.convolve(counts, 0.3 * kernel)[:n] + rng.normal(0, 0.02, n)
+        rows.append({"dataset": f"DS9{i % 3}-GCaMP6f-m-V1", "neuron": f"n{i}", "recording": 0,
+                     "frame_rate_hz": rate, "dff": dff.astype(np.float32),
+                     "target_rate": smooth_spike_counts(counts, rate, 0.025),
+                     "spike_times_s": spikes, "inhibitory": False})
+    return pd.DataFrame(rows)
+
+
+def test_tiny_ens2_training_lowers_the_loss_and_predicts_spikes():
+    table = _synthetic_table()
+    train, test = split_by_neuron(table, 0.2, seed=1)
+    params = {"sigma_s": 0.025, "seed": 0,
+              "data": {"batch_size": 64, "validation_fraction": 0.2, "n_val_batches": 2},
+              "trainer": {"max_steps": 120, "val_check_interval": 40,
+                          "enable_progress_bar": False}}
+    bank = WindowBank(list(train.dff), list(train.target_rate), list(train.dataset), 96)
+    x, y = bank.batch(bank.sample_centres(512, np.random.default_rng(0), False), True)
+    torch.manual_seed(0)
+    untrained = torch.nn.functional.mse_loss(UNet1d(9)(x), y).item()
+    model = train_ens2(train, params)
+    trained = torch.nn.functional.mse_loss(model.ensembles[model.noise_levels[0]][0](x), y)
+    assert trained.item() < 0.7 * untrained
+    row = test.iloc[0]
+    pred = infer_rates(model, row.dff, row.frame_rate_hz)
+    assert np.corrcoef(pred.model_rate, row.target_rate)[0, 1] > 0.3
+
+
+def _tiny_model(kind="ens2"):
+    torch.manual_seed(0)
+    net = build_network(kind, {"base_channels": 4})
+    config = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96 if kind == "ens2" else 64,
+              "base_channels": 4}
+    return SpikeModel(kind, config, {float("nan") if kind == "ens2" else 2.0: [net.eval()]})
+
+
+def test_model_file_round_trip_is_weights_only(tmp_path):
+    model = _tiny_model()
+    model.metadata = {"datasets": ["DS01"], "steps": np.int64(3)}
+    model.save(tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)  # no code can run on load
+    assert raw["kind"] == "ens2"
+    again = SpikeModel.load(tmp_path / "m.pt")
+    x = torch.randn(3, 96)
+    torch.testing.assert_close(again.ensembles[again.noise_levels[0]][0](x),
+                               model.ensembles[model.noise_levels[0]][0](x))
+    assert again.metadata["steps"] == 3
+
+
+def test_model_file_whose_config_does_not_match_its_weights(tmp_path):
+    data = _tiny_model().to_dict()
+    data["config"]["base_channels"] = 9
+    torch.save(data, tmp_path / "bad.pt")
+    with pytest.raises(ModelFileError, match="config does not match the weights"):
+        SpikeModel.load(tmp_path / "bad.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(ModelFileError, match="not a readable model file"):
+        SpikeModel.load(tmp_path / "junk.pt")
+
+
+def test_zoo_routes_each_trace_to_the_nearest_noise_level():
+    nets = {lv: [CascadeNet()] for lv in (1.0, 3.0, 5.0)}
+    zoo = SpikeModel("cascade", {"frame_rate_hz": 30, "sigma_s": 0.05, "window": 64}, nets)
+    assert zoo.members_for(2.4) is nets[3.0]
+    assert zoo.members_for(0.2) is nets[1.0] and zoo.members_for(12) is nets[5.0]
+
+
+@pytest.mark.parametrize("kind", ["ens2", "cascade"])
+def test_rates_come_back_at_the_input_rate_with_nan_gaps(kind):
+    model = _tiny_model(kind)
+    rng = np.random.default_rng(0)
+    dff = rng.normal(0, 0.05, 900).astype(np.float32)  # 30 Hz, model at 60 Hz
+    dff[300:330] = np.nan
+    pred = infer_rates(model, dff, 30.0)
+    assert pred.rate_hz.shape == (900,)
+    assert np.isnan(pred.rate_hz[300:330]).all()
+    assert np.isfinite(pred.rate_hz[:300]).all() and (pred.rate_hz[:300] >= 0).all()
+    assert pred.model_frame_rate_hz == pytest.approx(60.0)
+
+
+def test_traces_shorter_than_a_window_are_zero_padded():
+    model = _tiny_model()
+    pred = infer_rates(model, np.linspace(0, 1, 20), 60.0)  # 20 < 96 samples
+    assert pred.rate_hz.shape == (20,) and np.isfinite(pred.rate_hz).all()
+
+
+@pytest.mark.parametrize("rate", [None, 0.0, -30.0])
+def test_missing_or_bad_frame_rate(rate):
+    with pytest.raises(ValueError, match="frame_rate_hz"):
+        infer_rates(_tiny_model(), np.zeros(200), rate, name="cell 7")
+
+
+def test_all_nan_trace_is_refused_with_its_name():
+    with pytest.raises(ValueError, match="cell 3: ΔF/F is NaN in every frame"):
+        infer_rates(_tiny_model(), np.full(200, np.nan), 30.0, name="cell 3")
+
+
+def test_stride_averaging_covers_every_sample():
+    model = _tiny_model()
+    dff = np.random.default_rng(1).normal(0, 0.1, 1000)
+    full = infer_rates(model, dff, 60.0, stride=1).rate_hz
+    fast = infer_rates(model, dff, 60.0, stride=8).rate_hz
+    assert np.isfinite(fast).all()
+    assert np.corrcoef(full, fast)[0, 1] > 0.95
