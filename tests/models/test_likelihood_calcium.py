@@ -1,0 +1,169 @@
+"""Calcium AR(p)-Poisson likelihood against a brute-force scipy sum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from calcium_dynamics.models.likelihoods.calcium import (
+    ar_prediction,
+    calcium_ar_poisson_log_likelihood,
+    calcium_ar_poisson_state_log_likelihood,
+    poisson_tail_probability,
+)
+
+
+def _brute_force(y, rate, ar, jump, noise_var, max_spikes):
+    """Loop over every bin, neuron and spike count with scipy densities (zero-padded past)."""
+    n_time, n_neurons = y.shape
+    p = ar.shape[0]
+    out = np.zeros_like(y)
+    for t in range(n_time):
+        for n in range(n_neurons):
+            mean = sum(ar[i - 1, n] * y[t - i, n] for i in range(1, p + 1) if t - i >= 0)
+            total = 0.0
+            for k in range(max_spikes + 1):
+                total += stats.poisson.pmf(k, rate[t, n]) * stats.norm.pdf(
+                    y[t, n], loc=mean + jump[n] * k, scale=np.sqrt(noise_var[n])
+                )
+            out[t, n] = np.log(total)
+    return out
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_matches_brute_force_scipy_sum(p):
+    rng = np.random.default_rng(p)
+    n_time, n_neurons, max_spikes = 12, 4, 6
+    y = rng.normal(0.3, 0.5, size=(n_time, n_neurons))
+    rate = rng.uniform(0.05, 2.0, size=(n_time, n_neurons))
+    ar = rng.normal(0.0, 0.5, size=(p, n_neurons))
+    jump = rng.uniform(0.5, 1.5, size=n_neurons)
+    noise_var = rng.uniform(0.05, 0.5, size=n_neurons)
+    expected = _brute_force(y, rate, ar, jump, noise_var, max_spikes)
+    got = calcium_ar_poisson_log_likelihood(
+        torch.tensor(y),
+        torch.log(torch.tensor(rate)),
+        torch.tensor(ar),
+        torch.tensor(jump),
+        torch.tensor(noise_var),
+        max_spikes=max_spikes,
+    )
+    assert got.shape == (n_time, n_neurons)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_batch_dimensions_and_broadcast_state_rates():
+    rng = np.random.default_rng(0)
+    n_states, n_time, n_neurons = 3, 9, 5
+    y = torch.tensor(rng.normal(size=(n_time, n_neurons)))
+    log_rates = torch.tensor(rng.normal(-1.0, 0.5, size=(n_states, 1, n_neurons)))
+    ar = torch.tensor(rng.uniform(0.5, 0.9, size=(1, n_neurons)))
+    jump = torch.ones(n_neurons, dtype=torch.float64)
+    noise_var = torch.full((n_neurons,), 0.1, dtype=torch.float64)
+    got = calcium_ar_poisson_log_likelihood(y, log_rates, ar, jump, noise_var)
+    assert got.shape == (n_states, n_time, n_neurons)
+    for k in range(n_states):
+        single = calcium_ar_poisson_log_likelihood(
+            y, log_rates[k].expand(n_time, n_neurons), ar, jump, noise_var
+        )
+        torch.testing.assert_close(got[k], single)
+    # a leading batch of trials gives each trial the same answer as calling it alone
+    trials = torch.stack([y, 2 * y])
+    both = calcium_ar_poisson_log_likelihood(
+        trials, log_rates[0].expand(n_time, n_neurons), ar, jump, noise_var
+    )
+    torch.testing.assert_close(
+        both[1],
+        calcium_ar_poisson_log_likelihood(
+            2 * y, log_rates[0].expand(n_time, n_neurons), ar, jump, noise_var
+        ),
+    )
+
+
+def test_truncation_error_negligible_for_low_rates():
+    rng = np.random.default_rng(1)
+    n_time, n_neurons = 20, 3
+    y = torch.tensor(rng.normal(0.5, 1.0, size=(n_time, n_neurons)))
+    log_rate = torch.log(torch.tensor(rng.uniform(0.01, 0.99, size=(n_time, n_neurons))))
+    ar = torch.full((1, n_neurons), 0.8, dtype=torch.float64)
+    jump = torch.ones(n_neurons, dtype=torch.float64)
+    noise_var = torch.full((n_neurons,), 0.05, dtype=torch.float64)
+    at_10 = calcium_ar_poisson_log_likelihood(y, log_rate, ar, jump, noise_var, max_spikes=10)
+    at_40 = calcium_ar_poisson_log_likelihood(y, log_rate, ar, jump, noise_var, max_spikes=40)
+    # the relative change in the likelihood is bounded by the dropped Poisson mass
+    assert float((at_40 - at_10).abs().max()) < 1e-8
+    assert float(poisson_tail_probability(0.999, 10)) < 1e-7
+    np.testing.assert_allclose(
+        poisson_tail_probability(torch.tensor([0.3, 2.5], dtype=torch.float64), 4).numpy(),
+        stats.poisson.sf(4, [0.3, 2.5]),
+        rtol=1e-10,
+    )
+
+
+def test_gradients_flow_to_every_parameter():
+    torch.manual_seed(0)
+    y = torch.randn(2, 15, 4, dtype=torch.float64)
+    log_rate = torch.randn(2, 15, 4, dtype=torch.float64, requires_grad=True)
+    ar = torch.tensor([[0.7] * 4, [0.1] * 4], dtype=torch.float64, requires_grad=True)
+    jump = torch.ones(4, dtype=torch.float64, requires_grad=True)
+    log_var = torch.full((4,), -1.0, dtype=torch.float64, requires_grad=True)
+    ll = calcium_ar_poisson_log_likelihood(y, log_rate, ar, jump, log_var.exp())
+    ll.sum().backward()
+    for tensor in (log_rate, ar, jump, log_var):
+        assert tensor.grad is not None
+        assert torch.isfinite(tensor.grad).all()
+    assert torch.autograd.gradcheck(
+        lambda a: calcium_ar_poisson_log_likelihood(y, log_rate.detach(), a, jump, log_var.exp()),
+        (ar,),
+    )
+
+
+def test_finite_for_extreme_values():
+    y = torch.tensor([[50.0, -50.0]], dtype=torch.float32)
+    log_rate = torch.tensor([[-30.0, 3.0]], dtype=torch.float32)
+    ll = calcium_ar_poisson_log_likelihood(
+        y, log_rate, torch.tensor([[0.9, 0.9]]), torch.ones(2), torch.full((2,), 1e-3)
+    )
+    assert torch.isfinite(ll).all()
+
+
+def test_ar_prediction_zero_padded():
+    y = torch.arange(1.0, 6.0).reshape(5, 1)
+    pred = ar_prediction(y, torch.tensor([[0.5], [0.25]]))
+    expected = torch.tensor([0.0, 0.5, 1.0 + 0.25, 1.5 + 0.5, 2.0 + 0.75]).reshape(5, 1)
+    torch.testing.assert_close(pred, expected)
+
+
+def test_bad_input_is_named():
+    y = torch.zeros(5, 2)
+    lr = torch.zeros(5, 2)
+    ones = torch.ones(2)
+    with pytest.raises(ValueError, match="noise_var"):
+        calcium_ar_poisson_log_likelihood(y, lr, torch.ones(1, 2), ones, torch.tensor([1.0, 0.0]))
+    with pytest.raises(ValueError, match="ar_coefs"):
+        calcium_ar_poisson_log_likelihood(y, lr, torch.ones(1, 3), ones, ones)
+    with pytest.raises(ValueError, match="jump"):
+        calcium_ar_poisson_log_likelihood(y, lr, torch.ones(1, 2), torch.ones(3), ones)
+    with pytest.raises(ValueError, match="max_spikes"):
+        calcium_ar_poisson_log_likelihood(y, lr, torch.ones(1, 2), ones, ones, max_spikes=-1)
+
+
+def test_state_version_equals_general_version_and_its_gradients():
+    rng = np.random.default_rng(3)
+    y = torch.tensor(rng.normal(0.4, 0.8, size=(2, 30, 6)))
+    log_rates = torch.tensor(rng.normal(-1.5, 1.0, size=(4, 6)), requires_grad=True)
+    ar = torch.tensor(rng.uniform(0.3, 0.9, size=(2, 6)), requires_grad=True)
+    jump = torch.tensor(rng.uniform(0.5, 1.5, size=6), requires_grad=True)
+    noise_var = torch.tensor(rng.uniform(0.01, 0.3, size=6), requires_grad=True)
+    fast = calcium_ar_poisson_state_log_likelihood(y, log_rates, ar, jump, noise_var)
+    slow = calcium_ar_poisson_log_likelihood(
+        y.unsqueeze(1), log_rates[:, None, :], ar, jump, noise_var
+    )
+    assert fast.shape == (2, 4, 30, 6)
+    torch.testing.assert_close(fast, slow, rtol=1e-10, atol=1e-10)
+    grads_fast = torch.autograd.grad(fast.sum(), (log_rates, ar, jump, noise_var))
+    grads_slow = torch.autograd.grad(slow.sum(), (log_rates, ar, jump, noise_var))
+    for g_fast, g_slow in zip(grads_fast, grads_slow):
+        torch.testing.assert_close(g_fast, g_slow, rtol=1e-8, atol=1e-8)
