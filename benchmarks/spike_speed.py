@@ -1,0 +1,93 @@
+"""Inference speed of the spike models on this machine's CPU, and the accuracy cost of strides.
+
+    python benchmarks/spike_speed.py --ens2 data/06_models/ens2.pt --cascade data/06_models/cascade_zoo.pt \
+        --ground-truth data/01_raw/ground_truth
+
+Measures samples per second (frames of the model's rate per wall-clock second, resampling
+included) for ENS² at window stride 1 and at the strides given, and for the CASCADE zoo; then,
+with ground truth, the median correlation of each ENS² stride against the true rates. Writes
+``benchmarks/results/spike_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calcium_dynamics.io import GroundTruthDataset
+from calcium_dynamics.metrics.spikes import correlation
+from calcium_dynamics.models.spike_inference import infer_rates
+from calcium_dynamics.models.spike_models import SpikeModel
+from calcium_dynamics.signal import rebin_spike_times, resample_trace, smooth_spike_counts
+
+
+def throughput(model: SpikeModel, trace: np.ndarray, rate: float, stride: int,
+               repeats: int = 2) -> float:
+    infer_rates(model, trace[: int(rate * 20)], rate, stride=stride)  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        infer_rates(model, trace, rate, stride=stride)
+        best = min(best, time.perf_counter() - t)
+    n_model_frames = trace.size * model.frame_rate_hz / rate
+    return n_model_frames / best
+
+
+def stride_accuracy(model: SpikeModel, ground_truth: Path, strides: list[int]) -> dict:
+    recs = GroundTruthDataset(str(ground_truth)).load()
+    recs = recs[recs.valid & ~recs.inhibitory]
+    out = {s: [] for s in strides}
+    for row in recs.itertuples():
+        x, fr = resample_trace(row.dff, row.frame_rate_hz, model.frame_rate_hz)
+        counts = rebin_spike_times(row.spike_times_s, x.size, fr, row.t0_s)
+        gt = smooth_spike_counts(counts, fr, model.config["sigma_s"])
+        for s in strides:
+            pred = infer_rates(model, row.dff, row.frame_rate_hz, stride=s).model_rate
+            out[s].append(correlation(gt, pred))
+    return {str(s): float(np.nanmedian(v)) for s, v in out.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--ens2", type=Path, required=True)
+    p.add_argument("--cascade", type=Path, default=None)
+    p.add_argument("--ground-truth", type=Path, default=None)
+    p.add_argument("--strides", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument("--minutes", type=float, default=5.0, help="length of the timed trace")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "spike_speed.json")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rng = np.random.default_rng(0)
+    rate = 30.0
+    trace = rng.normal(0, 0.05, int(args.minutes * 60 * rate)).astype(np.float32)
+    result = {"torch_threads": torch.get_num_threads(), "trace_minutes": args.minutes,
+              "input_rate_hz": rate, "ens2_samples_per_s": {}}
+    ens2 = SpikeModel.load(args.ens2)
+    for s in args.strides:
+        sps = throughput(ens2, trace, rate, s)
+        result["ens2_samples_per_s"][str(s)] = round(sps)
+        print(f"ENS² stride {s}: {sps:,.0f} samples/s", flush=True)
+    if args.cascade:
+        zoo = SpikeModel.load(args.cascade)
+        sps = throughput(zoo, trace, rate, 1)
+        result["cascade_samples_per_s"] = round(sps)
+        print(f"CASCADE zoo: {sps:,.0f} samples/s", flush=True)
+    if args.ground_truth:
+        acc = stride_accuracy(ens2, args.ground_truth, args.strides)
+        result["ens2_median_corr_by_stride"] = acc
+        print("ENS² median Corr by stride: " + ", ".join(f"{k}: {v:.4f}" for k, v in acc.items()))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Kedro nodes of the decomposition pipeline (thin wrappers; the catalog does all I/O).
+
+Table layouts (one row per neuron / source / component, arrays in cells, as elsewhere in the
+project):
+
+* traces: ``neuron`` (str), ``frame_rate_hz``, ``dff`` (float32 array over time); simulated
+  networks add their truth: ``node`` (node index, −1 for the process network), ``weights``
+  (true source → neuron weights, one per source) and ``spikes`` (uint8 array over time).
+* sources: ``source``, ``frame_rate_hz``, ``spikes`` (per step), ``activity`` (the spikes through
+  the noise-free calcium kernel).
+* components: ``method``, ``component``, ``n_components``, ``frame_rate_hz``, ``fit_time_s``,
+  ``weights`` (array over neurons, in the traces' neuron order), ``time_course`` (array over
+  time, empty for UMAP).
+* curves: ``method``, ``n_components``, ``r2``, ``aic``, ``explained_variance``, ``fit_time_s``,
+  ``selected``.
+* assignments: ``neuron``, ``method``, ``component`` (largest weight), ``weight``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from calcium_dynamics.classical.components import (
+    ICADecomposition,
+    PCADecomposition,
+    UMAPDecomposition,
+    umap_available,
+)
+from calcium_dynamics.classical.nmf import NMFSelector
+from calcium_dynamics.simulate.networks import (
+    CalciumModel,
+    NetworkSimulation,
+    simulate_nodal_network,
+    simulate_process_network,
+)
+
+logger = logging.getLogger(__name__)
+
+COMPONENT_COLUMNS = [
+    "method",
+    "component",
+    "n_components",
+    "frame_rate_hz",
+    "fit_time_s",
+    "weights",
+    "time_course",
+]
+CURVE_COLUMNS = [
+    "method",
+    "n_components",
+    "r2",
+    "aic",
+    "explained_variance",
+    "fit_time_s",
+    "selected",
+]
+
+
+# -- simulations ---------------------------------------------------------------------------
+def _network_tables(sim: NetworkSimulation) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = sim.n_neurons
+    node = sim.membership if sim.membership is not None else np.full(n, -1)
+    traces = pd.DataFrame(
+        {
+            "neuron": [f"n{i:03d}" for i in range(n)],
+            "frame_rate_hz": sim.frame_rate_hz,
+            "dff": list(sim.dff.T.astype(np.float32)),
+            "node": node.astype(int),
+            "weights": list(sim.weights.T.astype(float)),
+            "spikes": list(sim.spikes.T.astype(np.uint8)),
+        }
+    )
+    sources = pd.DataFrame(
+        {
+            "source": np.arange(sim.n_sources),
+            "frame_rate_hz": sim.frame_rate_hz,
+            "spikes": list(sim.source_spikes.T.astype(np.float32)),
+            "activity": list(sim.source_activity.T.astype(np.float32)),
+        }
+    )
+    return traces, sources
+
+
+def _network_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    kwargs = dict(params)
+    rate = kwargs.pop("frame_rate_hz")
+    if not rate or rate <= 0:
+        raise ValueError(f"frame_rate_hz must be > 0, got {rate!r}")
+    kwargs["dt_s"] = 1.0 / rate
+    if "strong_range" in kwargs:
+        kwargs["strong_range"] = tuple(kwargs["strong_range"])
+    return kwargs
+
+
+def simulate_nodal(
+    network: dict[str, Any], calcium: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodal network → (traces with truth, node activity)."""
+    sim = simulate_nodal_network(**_network_kwargs(network), calcium_model=CalciumModel(**calcium))
+    logger.info(
+        "nodal network: %d neurons, %d nodes, %.0f s, mean rate %.2f Hz",
+        sim.n_neurons,
+        sim.n_sources,
+        sim.dff.shape[0] / sim.frame_rate_hz,
+        sim.spikes.mean() * sim.frame_rate_hz,
+    )
+    return _network_tables(sim)
+
+
+def simulate_process(
+    network: dict[str, Any], calcium: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Random-process network → (traces with truth, process activity)."""
+    sim = simulate_process_network(
+        **_network_kwargs(network), calcium_model=CalciumModel(**calcium)
+    )
+    logger.info(
+        "random-process network: %d neurons, %d processes, %.0f s, mean rate %.2f Hz",
+        sim.n_neurons,
+        sim.n_sources,
+        sim.dff.shape[0] / sim.frame_rate_hz,
+        sim.spikes.mean() * sim.frame_rate_hz,
+    )
+    return _network_tables(sim)
+
+
+def simulate_population_recording(network: dict[str, Any], calcium: dict[str, Any]) -> pd.DataFrame:
+    """The default population recording: a small random-process network, traces only."""
+    traces, _ = simulate_process(network, calcium)
+    return traces[["neuron", "frame_rate_hz", "dff"]]
+
+
+# -- decompositions ------------------------------------------------------------------------
+def traces_matrix(
+    traces: pd.DataFrame, name: str = "population traces"
+) -> tuple[np.ndarray, float]:
+    """(time × neurons) ΔF/F matrix and frame rate from a traces table.
+
+    Raises:
+        ValueError: missing columns, neurons of unequal length or frame rate (naming them).
+    """
+    missing = {"neuron", "frame_rate_hz", "dff"} - set(traces.columns)
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {sorted(missing)}")
+    if len(traces) < 2:
+        raise ValueError(f"{name} holds {len(traces)} neuron(s); a decomposition needs ≥ 2")
+    rates = traces["frame_rate_hz"].to_numpy(float)
+    if not np.all(rates > 0) or not np.allclose(rates, rates[0]):
+        odd = traces["neuron"][~np.isclose(rates, np.median(rates)) | ~(rates > 0)]
+        raise ValueError(f"{name}: frame rates differ or are not positive for {list(odd)[:10]}")
+    lengths = traces["dff"].map(len).to_numpy()
+    if not np.all(lengths == lengths[0]):
+        odd = traces["neuron"][lengths != np.median(lengths)]
+        raise ValueError(f"{name}: neurons {list(odd)[:10]} have a different number of frames")
+    X = np.stack([np.asarray(d, float) for d in traces["dff"]], axis=1)
+    return X, float(rates[0])
+
+
+def _component_rows(method, est, frame_rate_hz, fit_time_s) -> list[dict]:
+    k = est.components_.shape[0]
+    rows = []
+    for j in range(k):
+        tc = est.time_courses_[:, j] if est.time_courses_ is not None else np.array([])
+        rows.append(
+            {
+                "method": method,
+                "component": j,
+                "n_components": k,
+                "frame_rate_hz": frame_rate_hz,
+                "fit_time_s": fit_time_s,
+                "weights": est.components_[j].astype(float),
+                "time_course": np.asarray(tc, np.float32),
+            }
+        )
+    return rows
+
+
+def decompose(
+    traces: pd.DataFrame,
+    nmf: dict[str, Any],
+    comparison: dict[str, Any],
+    name: str = "population traces",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """NMF with AIC selection, then PCA / ICA (/ UMAP) at the same (or a given) k.
+
+    Args:
+        traces: traces table (see module docstring).
+        nmf: :class:`NMFSelector` parameters.
+        comparison: ``methods`` (subset of pca, ica, umap), ``n_components`` (``null``: NMF's
+            selected k), ``curve_max_components`` (PCA variance curve), ``ica`` and ``umap``
+            estimator parameters.
+        name: the dataset's name for error messages.
+
+    Returns:
+        ``(components, curves, assignments)`` tables.
+    """
+    X, rate = traces_matrix(traces, name)
+    neurons = traces["neuron"].astype(str).to_numpy()
+    selector = NMFSelector(**nmf).fit(X, neuron_names=neurons)
+    k = selector.n_components_
+    logger.info("%s: AIC selects k=%d (tried %s)", name, k, selector.n_components_tried_.tolist())
+    components = _component_rows("nmf", selector, rate, selector.fit_time_s_)
+    curves = [
+        {
+            "method": "nmf",
+            "n_components": int(kk),
+            "r2": float(r2),
+            "aic": float(a),
+            "explained_variance": float(r2),
+            "fit_time_s": float(t),
+            "selected": bool(kk == k),
+        }
+        for kk, r2, a, t in zip(
+            selector.n_components_tried_, selector.r2_, selector.aic_, selector.fit_times_s_
+        )
+    ]
+    k_cmp = comparison.get("n_components") or k
+    estimators = []
+    methods = list(comparison.get("methods", []))
+    for method in methods:
+        if method == "pca":
+            estimators.append(("pca", PCADecomposition(k_cmp)))
+        elif method == "ica":
+            estimators.append(("ica", ICADecomposition(k_cmp, **comparison.get("ica", {}))))
+        elif method == "umap":
+            if not umap_available():
+                logger.warning("umap-learn is not installed: UMAP comparison skipped")
+                continue
+            estimators.append(("umap", UMAPDecomposition(k_cmp, **comparison.get("umap", {}))))
+        else:
+            raise ValueError(f"unknown comparison method {method!r} (pca, ica, umap)")
+    fitted = [("nmf", selector)]
+    for method, est in estimators:
+        est.fit(X, neuron_names=neurons)
+        components += _component_rows(method, est, rate, float(est.fit_time_s_))
+        fitted.append((method, est))
+    k_curve = min(int(comparison.get("curve_max_components") or k_cmp), *X.shape)
+    if "pca" in methods:
+        pca = PCADecomposition(k_curve).fit(X)
+        ev = np.cumsum(pca.explained_variance_ratio_)
+        curves += [
+            {
+                "method": "pca",
+                "n_components": j + 1,
+                "r2": float(pca.r2_[j]),
+                "aic": float("nan"),
+                "explained_variance": float(ev[j]),
+                "fit_time_s": float(pca.fit_time_s_),
+                "selected": j + 1 == k_cmp,
+            }
+            for j in range(k_curve)
+        ]
+    assignments = pd.DataFrame(
+        [
+            {
+                "neuron": neurons[i],
+                "method": method,
+                "component": int(est.assignment_[i]),
+                "weight": float(est.components_[est.assignment_[i], i]),
+            }
+            for method, est in fitted
+            for i in range(len(neurons))
+        ]
+    )
+    return (
+        pd.DataFrame(components, columns=COMPONENT_COLUMNS),
+        pd.DataFrame(curves, columns=CURVE_COLUMNS),
+        assignments,
+    )
