@@ -41,10 +41,11 @@ def run_pipeline(
     env: str | None = None,
     params: dict | None = None,
     monkeypatch=None,
+    tags: list[str] | None = None,
 ) -> None:
-    """``kedro run --pipeline PIPELINE [--env ENV] [--params ...]`` inside ``project``."""
+    """``kedro run --pipeline PIPELINE [--env ENV] [--params ...] [--tags ...]`` in ``project``."""
     if monkeypatch is not None:
         monkeypatch.chdir(project)
     bootstrap_project(project)
     with KedroSession.create(project_path=project, env=env, runtime_params=params or {}) as s:
-        s.run(pipeline_names=[pipeline])
+        s.run(pipeline_names=[pipeline], tags=tags)
