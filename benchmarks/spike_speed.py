@@ -1,6 +1,7 @@
 """Inference speed of the spike models on this machine's CPU, and the accuracy cost of strides.
 
-    python benchmarks/spike_speed.py --ens2 data/06_models/ens2.pt --cascade data/06_models/cascade_zoo.pt \
+    python benchmarks/spike_speed.py --ens2 data/06_models/ens2.pt \
+        --cascade data/06_models/cascade_zoo.pt \
         --ground-truth data/01_raw/ground_truth
 
 Measures samples per second (frames of the model's rate per wall-clock second, resampling
@@ -27,8 +28,9 @@ from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.signal import rebin_spike_times, resample_trace, smooth_spike_counts
 
 
-def throughput(model: SpikeModel, trace: np.ndarray, rate: float, stride: int,
-               repeats: int = 2) -> float:
+def throughput(
+    model: SpikeModel, trace: np.ndarray, rate: float, stride: int, repeats: int = 2
+) -> float:
     infer_rates(model, trace[: int(rate * 20)], rate, stride=stride)  # warm-up
     best = np.inf
     for _ in range(repeats):
@@ -61,15 +63,21 @@ def main(argv=None) -> int:
     p.add_argument("--strides", type=int, nargs="+", default=[1, 4, 8])
     p.add_argument("--minutes", type=float, default=5.0, help="length of the timed trace")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "spike_speed.json")
+    p.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "results" / "spike_speed.json"
+    )
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     rate = 30.0
     trace = rng.normal(0, 0.05, int(args.minutes * 60 * rate)).astype(np.float32)
-    result = {"torch_threads": torch.get_num_threads(), "trace_minutes": args.minutes,
-              "input_rate_hz": rate, "ens2_samples_per_s": {}}
+    result = {
+        "torch_threads": torch.get_num_threads(),
+        "trace_minutes": args.minutes,
+        "input_rate_hz": rate,
+        "ens2_samples_per_s": {},
+    }
     ens2 = SpikeModel.load(args.ens2)
     for s in args.strides:
         sps = throughput(ens2, trace, rate, s)

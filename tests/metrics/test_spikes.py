@@ -29,7 +29,8 @@ def test_van_rossum_distance_of_one_missed_spike():
     t = np.arange(-0.5, 0.5, 1 / fr)
     gt = np.exp(-0.5 * (t / tau) ** 2) / (np.sqrt(2 * np.pi) * tau)  # one spike, Hz
     assert van_rossum_distance(gt, 0 * gt, fr, 1, tau) == pytest.approx(
-        np.sqrt(1 / (2 * np.sqrt(np.pi))), rel=1e-3)
+        np.sqrt(1 / (2 * np.sqrt(np.pi))), rel=1e-3
+    )
     assert van_rossum_distance(gt, gt, fr, 1, tau) == 0.0
 
 
@@ -39,7 +40,8 @@ def test_victor_purpura_distance_hand_cases():
     assert victor_purpura_distance([1.0, 2.0], [], 1.0) == 2.0
     assert victor_purpura_distance([], [5.0], 1.0) == 1.0
     assert victor_purpura_distance([1.0, 2.0, 3.0], [1.1, 2.2, 9.0], 1.0) == pytest.approx(
-        0.1 + 0.2 + 2.0)
+        0.1 + 0.2 + 2.0
+    )
 
 
 def test_victor_purpura_matches_the_textbook_recursion():
@@ -49,8 +51,9 @@ def test_victor_purpura_matches_the_textbook_recursion():
     d[:, 0], d[0, :] = np.arange(a.size + 1), np.arange(b.size + 1)
     for i in range(1, a.size + 1):
         for j in range(1, b.size + 1):
-            d[i, j] = min(d[i - 1, j] + 1, d[i, j - 1] + 1,
-                          d[i - 1, j - 1] + 0.7 * abs(a[i - 1] - b[j - 1]))
+            d[i, j] = min(
+                d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + 0.7 * abs(a[i - 1] - b[j - 1])
+            )
     assert victor_purpura_distance(a, b, 0.7) == pytest.approx(d[-1, -1])
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from calcium_dynamics.models.cascade import Cascade, CascadeNet
-from calcium_dynamics.models.ens2 import ENS2, UNet1d
+from calcium_dynamics.models.ens2 import UNet1d
 from calcium_dynamics.models.spike_data import WindowBank, split_by_neuron
 from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import ModelFileError, SpikeModel, build_network
@@ -31,8 +31,13 @@ def test_ens2_shapes_init_and_width():
     net = UNet1d(9)
     out = net(torch.randn(7, 96))
     assert out.shape == (7, 96) and (out >= 0).all()
-    weights = torch.cat([m.weight.flatten() for m in net.modules()
-                         if isinstance(m, torch.nn.Conv1d | torch.nn.ConvTranspose1d)])
+    weights = torch.cat(
+        [
+            m.weight.flatten()
+            for m in net.modules()
+            if isinstance(m, torch.nn.Conv1d | torch.nn.ConvTranspose1d)
+        ]
+    )
     assert weights.std().item() == pytest.approx(0.02, rel=0.05)
     n9 = sum(p.numel() for p in UNet1d(9).parameters())
     n16 = sum(p.numel() for p in UNet1d(16).parameters())
@@ -56,20 +61,30 @@ def _synthetic_table(n_neurons=6, rate=60.0, seconds=120.0, seed=0):
         spikes = np.sort(rng.uniform(0, seconds, rng.poisson(1.0 * seconds)))
         counts = rebin_spike_times(spikes, n, rate)
         dff = np.convolve(counts, 0.3 * kernel)[:n] + rng.normal(0, 0.02, n)
-        rows.append({"dataset": f"DS9{i % 3}-GCaMP6f-m-V1", "neuron": f"n{i}", "recording": 0,
-                     "frame_rate_hz": rate, "dff": dff.astype(np.float32),
-                     "target_rate": smooth_spike_counts(counts, rate, 0.025),
-                     "spike_times_s": spikes, "inhibitory": False})
+        rows.append(
+            {
+                "dataset": f"DS9{i % 3}-GCaMP6f-m-V1",
+                "neuron": f"n{i}",
+                "recording": 0,
+                "frame_rate_hz": rate,
+                "dff": dff.astype(np.float32),
+                "target_rate": smooth_spike_counts(counts, rate, 0.025),
+                "spike_times_s": spikes,
+                "inhibitory": False,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def test_tiny_ens2_training_lowers_the_loss_and_predicts_spikes():
     table = _synthetic_table()
     train, test = split_by_neuron(table, 0.2, seed=1)
-    params = {"sigma_s": 0.025, "seed": 0,
-              "data": {"batch_size": 64, "validation_fraction": 0.2, "n_val_batches": 2},
-              "trainer": {"max_steps": 120, "val_check_interval": 40,
-                          "enable_progress_bar": False}}
+    params = {
+        "sigma_s": 0.025,
+        "seed": 0,
+        "data": {"batch_size": 64, "validation_fraction": 0.2, "n_val_batches": 2},
+        "trainer": {"max_steps": 120, "val_check_interval": 40, "enable_progress_bar": False},
+    }
     bank = WindowBank(list(train.dff), list(train.target_rate), list(train.dataset), 96)
     x, y = bank.batch(bank.sample_centres(512, np.random.default_rng(0), False), True)
     torch.manual_seed(0)
@@ -85,8 +100,12 @@ def test_tiny_ens2_training_lowers_the_loss_and_predicts_spikes():
 def _tiny_model(kind="ens2"):
     torch.manual_seed(0)
     net = build_network(kind, {"base_channels": 4})
-    config = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96 if kind == "ens2" else 64,
-              "base_channels": 4}
+    config = {
+        "frame_rate_hz": 60.0,
+        "sigma_s": 0.025,
+        "window": 96 if kind == "ens2" else 64,
+        "base_channels": 4,
+    }
     return SpikeModel(kind, config, {float("nan") if kind == "ens2" else 2.0: [net.eval()]})
 
 
@@ -98,8 +117,9 @@ def test_model_file_round_trip_is_weights_only(tmp_path):
     assert raw["kind"] == "ens2"
     again = SpikeModel.load(tmp_path / "m.pt")
     x = torch.randn(3, 96)
-    torch.testing.assert_close(again.ensembles[again.noise_levels[0]][0](x),
-                               model.ensembles[model.noise_levels[0]][0](x))
+    torch.testing.assert_close(
+        again.ensembles[again.noise_levels[0]][0](x), model.ensembles[model.noise_levels[0]][0](x)
+    )
     assert again.metadata["steps"] == 3
 
 

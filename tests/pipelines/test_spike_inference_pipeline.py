@@ -10,13 +10,17 @@ from tests.kedro_project import copy_project, run_pipeline
 
 TINY = {
     "spike_inference": {
-        "ens2": {"data": {"batch_size": 32, "n_val_batches": 1},
-                 "trainer": {"max_steps": 6, "val_check_interval": 3,
-                             "enable_progress_bar": False}},
-        "cascade": {"noise_levels": [2, 6], "n_members": 1, "max_noise_replicas": 1,
-                    "data": {"batch_size": 32, "n_val_batches": 1},
-                    "trainer": {"max_steps": 6, "val_check_interval": 3,
-                                "enable_progress_bar": False}},
+        "ens2": {
+            "data": {"batch_size": 32, "n_val_batches": 1},
+            "trainer": {"max_steps": 6, "val_check_interval": 3, "enable_progress_bar": False},
+        },
+        "cascade": {
+            "noise_levels": [2, 6],
+            "n_members": 1,
+            "max_noise_replicas": 1,
+            "data": {"batch_size": 32, "n_val_batches": 1},
+            "trainer": {"max_steps": 6, "val_check_interval": 3, "enable_progress_bar": False},
+        },
     }
 }
 

@@ -31,8 +31,10 @@ def _check_table(table: pd.DataFrame, what: str) -> float:
         raise ValueError(f"{what}: training table is empty")
     rates = table["frame_rate_hz"].to_numpy(float)
     if np.ptp(rates) > 0.05 * rates.mean():
-        raise ValueError(f"{what}: recordings at different frame rates ({rates.min():.3g}–"
-                         f"{rates.max():.3g} Hz); build the table at one rate")
+        raise ValueError(
+            f"{what}: recordings at different frame rates ({rates.min():.3g}–"
+            f"{rates.max():.3g} Hz); build the table at one rate"
+        )
     return float(np.median(rates))
 
 
@@ -47,8 +49,11 @@ def _fit(module, data: SpikeWindowDataModule, trainer_params: dict, patience: in
     trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - start
     val = trainer.callback_metrics.get("val_loss")
-    return {"train_seconds": seconds, "steps": int(trainer.global_step),
-            "val_loss": float(val) if val is not None else None}
+    return {
+        "train_seconds": seconds,
+        "steps": int(trainer.global_step),
+        "val_loss": float(val) if val is not None else None,
+    }
 
 
 def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
@@ -65,18 +70,30 @@ def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
     train, val = split_by_neuron(table, float(data_p.pop("validation_fraction", 0.1)), seed)
     model_p = dict(params.get("model", {}))
     module = ENS2(frame_rate_hz=rate, sigma_s=float(params["sigma_s"]), **model_p)
-    data = SpikeWindowDataModule(train, val, module.hparams.window, sequence=True, seed=seed,
-                                 **data_p)
+    data = SpikeWindowDataModule(
+        train, val, module.hparams.window, sequence=True, seed=seed, **data_p
+    )
     torch.manual_seed(seed)
     module.net.reset_parameters()
-    info = _fit(module, data, {"seed": seed, **params.get("trainer", {})},
-                params.get("early_stopping_patience"))
-    config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]),
-              "window": int(module.hparams.window),
-              "base_channels": int(module.hparams.base_channels)}
-    metadata = {"training": info, "n_train_recordings": len(train),
-                "n_val_recordings": len(val),
-                "datasets": sorted(set(train["dataset"])), "params": params}
+    info = _fit(
+        module,
+        data,
+        {"seed": seed, **params.get("trainer", {})},
+        params.get("early_stopping_patience"),
+    )
+    config = {
+        "frame_rate_hz": rate,
+        "sigma_s": float(params["sigma_s"]),
+        "window": int(module.hparams.window),
+        "base_channels": int(module.hparams.base_channels),
+    }
+    metadata = {
+        "training": info,
+        "n_train_recordings": len(train),
+        "n_val_recordings": len(val),
+        "datasets": sorted(set(train["dataset"])),
+        "params": params,
+    }
     return SpikeModel("ens2", config, {float("nan"): [module.net.eval()]}, metadata)
 
 
@@ -101,20 +118,33 @@ def train_cascade_zoo(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel
         members = []
         for member in range(int(params.get("n_members", 5))):
             member_seed = seed * 1000 + int(round(level * 10)) * 10 + member
-            noisy_train = noise_matched_table(train, level, int(params.get("max_noise_replicas", 3)),
-                                              member_seed)
+            noisy_train = noise_matched_table(
+                train, level, int(params.get("max_noise_replicas", 3)), member_seed
+            )
             if noisy_train.empty:
                 raise ValueError(f"CASCADE: every training recording is noisier than ν={level}")
             noisy_val = noise_matched_table(val, level, 1, member_seed + 1) if len(val) else None
-            module = Cascade(frame_rate_hz=rate, sigma_s=float(params["sigma_s"]),
-                             noise_level_nu=level, **params.get("model", {}))
-            data = SpikeWindowDataModule(noisy_train, noisy_val, 64, sequence=False,
-                                         seed=member_seed, **data_p)
-            logger.info("CASCADE ν=%s member %d: %d training windows", level, member,
-                        data.train_bank.n_samples)
+            module = Cascade(
+                frame_rate_hz=rate,
+                sigma_s=float(params["sigma_s"]),
+                noise_level_nu=level,
+                **params.get("model", {}),
+            )
+            data = SpikeWindowDataModule(
+                noisy_train, noisy_val, 64, sequence=False, seed=member_seed, **data_p
+            )
+            logger.info(
+                "CASCADE ν=%s member %d: %d training windows",
+                level,
+                member,
+                data.train_bank.n_samples,
+            )
             info[f"nu_{level:g}_member_{member}"] = _fit(
-                module, data, {"seed": member_seed, **params.get("trainer", {})},
-                params.get("early_stopping_patience"))
+                module,
+                data,
+                {"seed": member_seed, **params.get("trainer", {})},
+                params.get("early_stopping_patience"),
+            )
             members.append(module.net.eval())
         ensembles[level] = members
     config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]), "window": 64}
