@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from calcium_dynamics.io.dataset_names import parse_dataset_name
 from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import (
     dataset_summary,
     neuron_summary,
@@ -80,7 +82,7 @@ def summarize_datasets(summary: pd.DataFrame, recordings: pd.DataFrame) -> pd.Da
 def plot_ground_truth_overview(summary: pd.DataFrame) -> plt.Figure:
     """Noise level ν and firing rate of every neuron, grouped by dataset."""
     datasets = sorted(summary["dataset"].unique())
-    fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.55 * len(datasets) + 2), 7), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, 0.6 * len(datasets) + 2), 7), sharex=True)
     rng = np.random.default_rng(0)
     for ax, column, label in (
         (axes[0], "noise_level_nu", "noise level ν (%·Hz$^{-1/2}$)"),
@@ -93,15 +95,22 @@ def plot_ground_truth_overview(summary: pd.DataFrame) -> plt.Figure:
             ax.hlines(np.nanmedian(values), i - 0.3, i + 0.3, color="k", lw=1.5)
         ax.set_ylabel(label)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
         ax.grid(alpha=0.3, which="both", axis="y")
     axes[1].set_xticks(range(len(datasets)))
-    axes[1].set_xticklabels(
-        [d.split("-")[0] + "\n" + d.split("-")[1] for d in datasets], fontsize=7
-    )
+    labels = []
+    for name in datasets:
+        info = parse_dataset_name(name)
+        labels.append(f"DS{info.number:02d}\n{info.indicator}\n{info.cell_type[:3]}")
+    axes[1].set_xticklabels(labels, fontsize=7)
     axes[0].set_title(
-        f"Ground truth: {len(summary)} neurons in {len(datasets)} datasets "
-        "(dots: neurons, bars: medians)"
+        f"Ground truth: {len(summary)} neurons, {len(datasets)} datasets\n"
+        "dots: neurons, bars: medians",
+        fontsize=10,
     )
+    axes[0].yaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    axes[0].tick_params(axis="y", which="minor", labelsize=7)
+    axes[1].yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     fig.tight_layout()
     return fig
 
