@@ -1,0 +1,203 @@
+"""Classical latent models on the paper-scale HMM and GPFA simulations (Keeley et al.).
+
+HMM: 25 neurons, K = 5 sequential states, 2000 training + 2000 test bins. Reports the test-set
+state correlation / accuracy (Viterbi, Hungarian-matched) of the calcium, Gaussian and
+AR-Gaussian HMMs on ΔF/F and of the Poisson HMM on the true spikes, and the held-out
+log-likelihood against K.
+
+GPFA: 30 neurons, 3 latents with length scales 250 / 450 / 500 bins, 4000 bins. Reports latent R²
+(linear regression onto the truth) and fit time of Gaussian GPFA, calcium GPFA (AR(1), AR(2)),
+Poisson GPFA on discretised OASIS events and (reference) Poisson GPFA on the true spikes, and the
+fit time of a second Gaussian GPFA implementation (elephant) when it is installed.
+
+Run: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/classical_latents.py``
+Writes ``benchmarks/results/classical_latents.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calcium_dynamics.classical.gpfa import GPFA
+from calcium_dynamics.classical.hmm import HMM, held_out_log_likelihood_curve
+from calcium_dynamics.metrics.latents_linear import linear_latent_r2
+from calcium_dynamics.metrics.states import state_metrics
+from calcium_dynamics.pipelines.latent_dynamics.classical.nodes import deconvolve_gpfa_events
+from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium, simulate_hmm_calcium
+
+RESULTS = Path(__file__).parent / "results" / "classical_latents.json"
+PAPER_STATE_CORRELATION = {"calcium": 0.89, "gaussian": 0.53, "ar_gaussian": 0.73, "poisson": 0.91}
+
+
+def run_hmm(seed: int, n_iter: int, k_grid: list[int]) -> dict:
+    sim = simulate_hmm_calcium(seed=seed)
+    out: dict = {"models": {}, "n_states_curve": []}
+    for name in ("calcium", "gaussian", "ar_gaussian", "poisson"):
+        source = "spikes" if name == "poisson" else "calcium"
+        train, test = getattr(sim, f"{source}_train"), getattr(sim, f"{source}_test")
+        start = time.perf_counter()
+        model = HMM(
+            n_states=5,
+            observations=name,
+            n_iter=n_iter,
+            tol=1e-5,
+            init_smoothing_bins=3,
+            random_state=seed,
+        ).fit(train)
+        fit_time = time.perf_counter() - start
+        metrics = state_metrics(sim.states_test, model.predict(test))
+        out["models"][name] = {
+            "input": "true spikes" if name == "poisson" else "ΔF/F",
+            "state_correlation": metrics["correlation"],
+            "state_accuracy": metrics["accuracy"],
+            "paper_state_correlation": PAPER_STATE_CORRELATION[name],
+            "test_ll_per_bin": model.score_per_bin(test),
+            "em_iterations": model.n_iter_,
+            "fit_time_s": fit_time,
+        }
+        print(
+            f"HMM {name:12s} corr {metrics['correlation']:.3f} acc {metrics['accuracy']:.3f} "
+            f"(paper {PAPER_STATE_CORRELATION[name]}) {fit_time:.0f} s",
+            flush=True,
+        )
+    for name in ("calcium", "ar_gaussian", "gaussian"):
+        records = held_out_log_likelihood_curve(
+            sim.calcium_train,
+            sim.calcium_test,
+            k_grid,
+            name,
+            n_iter=n_iter,
+            tol=1e-4,
+            init_smoothing_bins=3,
+            random_state=seed,
+        )
+        out["n_states_curve"] += records
+        best = max(records, key=lambda r: r["test_ll_per_bin"])["n_states"]
+        out.setdefault("best_n_states", {})[name] = best
+        curve = ", ".join(f"K={r['n_states']}: {r['test_ll_per_bin']:.4f}" for r in records)
+        print(f"HMM {name:12s} held-out ll/bin {curve}  → best K = {best}", flush=True)
+    return out
+
+
+def _elephant_gaussian_gpfa(y: np.ndarray, segment_length: int, n_iter: int, latents_true):
+    try:
+        from elephant.gpfa import gpfa_core
+    except ImportError:
+        return {"available": False, "reason": "elephant is not installed"}
+    bounds = np.linspace(0, len(y), int(np.ceil(len(y) / segment_length)) + 1).round().astype(int)
+    seqs = np.empty(len(bounds) - 1, dtype=[("T", int), ("y", object)])
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+        seqs[i] = (b - a, y[a:b].T.copy())
+    start = time.perf_counter()
+    params, _ = gpfa_core.fit(
+        seqs, x_dim=3, bin_width=1.0, tau_init=350.0, em_max_iters=n_iter, em_tol=1e-12
+    )
+    fit_time = time.perf_counter() - start
+    inferred, _ = gpfa_core.exact_inference_with_ll(seqs, params)
+    latents = np.concatenate([s["latent_variable"].T for s in inferred])
+    return {
+        "available": True,
+        "fit_time_s": fit_time,
+        "em_iterations": n_iter,
+        "latent_r2": linear_latent_r2(latents, latents_true)["r2_mean"],
+    }
+
+
+def run_gpfa(seed: int, gaussian_iter: int, variational_iter: int, segment_length: int) -> dict:
+    sim = simulate_gpfa_calcium(seed=seed)
+    events = deconvolve_gpfa_events(
+        {"calcium": sim.calcium},
+        {
+            "deconvolution": {
+                "bin_rate_hz": 30.0,
+                "ar_order": 1,
+                "penalty": None,
+                "s_min": 0.1,
+                "event_unit": 1.0,
+            }
+        },
+    )
+    inputs = {"calcium": sim.calcium, "oasis": events["oasis_counts"], "spikes": sim.spikes}
+    variants = {
+        "calcium_ar2": ("calcium", 2, "calcium"),
+        "calcium_ar1": ("calcium", 1, "calcium"),
+        "gaussian": ("gaussian", 1, "calcium"),
+        "poisson_oasis": ("poisson", 1, "oasis"),
+        "poisson_true_spikes": ("poisson", 1, "spikes"),
+    }
+    out: dict = {"models": {}}
+    for name, (obs, order, source) in variants.items():
+        n_iter = gaussian_iter if obs == "gaussian" else variational_iter
+        model = GPFA(
+            n_latents=3,
+            observations=obs,
+            ar_order=order,
+            segment_length=segment_length,
+            length_scale_init=350.0,
+            n_iter=n_iter,
+            learning_rate=0.02,
+            random_state=seed,
+        )
+        start = time.perf_counter()
+        latents = model.fit_transform(inputs[source])
+        fit_time = time.perf_counter() - start
+        score = linear_latent_r2(latents, sim.latents)
+        out["models"][name] = {
+            "input": {"calcium": "ΔF/F", "oasis": "OASIS events (counts)", "spikes": "true spikes"}[
+                source
+            ],
+            "latent_r2": score["r2_mean"],
+            "latent_r2_per_dim": score["r2_per_dim"],
+            "length_scales_bins": model.length_scales_.tolist(),
+            "iterations": n_iter,
+            "fit_time_s": fit_time,
+        }
+        print(
+            f"GPFA {name:20s} R² {score['r2_mean']:.3f} {np.round(score['r2_per_dim'], 3)} "
+            f"ℓ {np.round(model.length_scales_)} {fit_time:.0f} s",
+            flush=True,
+        )
+    out["elephant_gaussian_gpfa"] = _elephant_gaussian_gpfa(
+        sim.calcium, segment_length, gaussian_iter, sim.latents
+    )
+    print(f"GPFA elephant (gaussian): {out['elephant_gaussian_gpfa']}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hmm-iter", type=int, default=60)
+    parser.add_argument("--k-grid", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7, 8])
+    parser.add_argument("--gaussian-iter", type=int, default=40)
+    parser.add_argument("--variational-iter", type=int, default=300)
+    parser.add_argument("--segment-length", type=int, default=500)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    result = {
+        "config": vars(args),
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "hmm": run_hmm(args.seed, args.hmm_iter, args.k_grid),
+        "gpfa": run_gpfa(args.seed, args.gaussian_iter, args.variational_iter, args.segment_length),
+    }
+    result["total_time_s"] = time.perf_counter() - start
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"total {result['total_time_s']:.0f} s → {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

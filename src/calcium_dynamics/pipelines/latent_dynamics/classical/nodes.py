@@ -1,0 +1,178 @@
+"""Nodes for the classical latent models: simulate HMM / GPFA data, fit, decode.
+
+Datasets are flat dicts of numpy arrays (saved as ``.npz``); keys of fitted models and decoded
+outputs are ``"<model>__<name>"`` so one file holds every observation model.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from calcium_dynamics.classical.gpfa import GPFA, orthonormalize_latents
+from calcium_dynamics.classical.hmm import HMM, held_out_log_likelihood_curve
+from calcium_dynamics.signal.deconvolution import deconvolve_oasis
+from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium, simulate_hmm_calcium
+
+GPFA_VARIANTS = {
+    # name: (observation model, AR order, input array)
+    "gaussian": ("gaussian", 1, "calcium"),
+    "calcium_ar1": ("calcium", 1, "calcium"),
+    "calcium_ar2": ("calcium", 2, "calcium"),
+    "poisson_oasis": ("poisson", 1, "oasis_counts"),
+    "poisson_spikes": ("poisson", 1, "spikes"),
+}
+
+
+def _arrays(obj: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in asdict(obj).items()}
+
+
+def simulate_hmm_data(params: dict) -> dict[str, np.ndarray]:
+    """Sequential-state HMM calcium data (training and test sequences) with its ground truth."""
+    sim = dict(params["simulation"])
+    if "ar_coef_range" in sim:
+        sim["ar_coef_range"] = tuple(sim["ar_coef_range"])
+    return _arrays(simulate_hmm_calcium(seed=params["seed"], **sim))
+
+
+def simulate_gpfa_data(params: dict) -> dict[str, np.ndarray]:
+    """GPFA-driven calcium data with its ground truth (latents, rates, spikes)."""
+    sim = dict(params["simulation"])
+    for key in ("length_scales", "ar_coefs", "jump_range"):
+        if key in sim:
+            sim[key] = tuple(sim[key])
+    return _arrays(simulate_gpfa_calcium(seed=params["seed"], **sim))
+
+
+# ----------------------------------------------------------------------------- HMM
+
+
+def _hmm_model_arrays(name: str, model: HMM) -> dict[str, np.ndarray]:
+    obs = model.observations_
+    out = {
+        f"{name}__startprob": model.startprob_,
+        f"{name}__transmat": model.transmat_,
+        f"{name}__log_likelihood_history": np.asarray(model.log_likelihood_history_),
+    }
+    for attr in ("means", "variances", "coefs", "biases", "rates", "ar_coef", "jump", "noise_var"):
+        if hasattr(obs, attr):
+            out[f"{name}__{attr}"] = np.asarray(getattr(obs, attr))
+    return out
+
+
+def fit_hmm_models(
+    data: dict[str, np.ndarray], params: dict
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Fit one HMM per observation model on the training sequence; decode the test sequence.
+
+    The Poisson model is fitted to the true spike counts (the ceiling); the others to ΔF/F.
+
+    Returns:
+        ``(hmm_models, hmm_decoded)``: fitted parameters, fit times (s) and log-likelihoods per
+        model; Viterbi and posterior-mode states and state posteriors on the test sequence.
+    """
+    torch.set_num_threads(int(params.get("torch_threads", 1)))
+    fit = dict(params["fit"])
+    observations = fit.pop("observations")
+    models: dict[str, np.ndarray] = {}
+    decoded: dict[str, np.ndarray] = {"true_states": data["states_test"]}
+    for name in observations:
+        source = "spikes" if name == "poisson" else "calcium"
+        train, test = data[f"{source}_train"], data[f"{source}_test"]
+        start = time.perf_counter()
+        model = HMM(observations=name, random_state=params["seed"], **fit).fit(train)
+        models.update(_hmm_model_arrays(name, model))
+        models[f"{name}__fit_time_s"] = np.asarray(time.perf_counter() - start)
+        models[f"{name}__test_ll_per_bin"] = np.asarray(model.score_per_bin(test))
+        decoded[f"{name}__viterbi"] = model.predict(test)
+        decoded[f"{name}__posterior_mode"] = model.predict_posterior_mode(test)
+        decoded[f"{name}__posterior"] = model.predict_proba(test)
+    return models, decoded
+
+
+def hmm_n_states_curve(data: dict[str, np.ndarray], params: dict) -> pd.DataFrame:
+    """Held-out log-likelihood per bin against the number of states K, for each listed model."""
+    torch.set_num_threads(int(params.get("torch_threads", 1)))
+    fit = dict(params["fit"])
+    fit.pop("observations")
+    fit.pop("n_states", None)
+    records = []
+    for name in params["n_states_grid_observations"]:
+        source = "spikes" if name == "poisson" else "calcium"
+        records += held_out_log_likelihood_curve(
+            data[f"{source}_train"],
+            data[f"{source}_test"],
+            params["n_states_grid"],
+            name,
+            random_state=params["seed"],
+            **fit,
+        )
+    return pd.DataFrame.from_records(records)
+
+
+# ----------------------------------------------------------------------------- GPFA
+
+
+def deconvolve_gpfa_events(data: dict[str, np.ndarray], params: dict) -> dict[str, np.ndarray]:
+    """OASIS events for every neuron of the GPFA data, discretised to counts per bin.
+
+    Counts are ``round(event / event_unit)``: events are in ΔF/F, ``event_unit`` is the ΔF/F of
+    one spike.
+    """
+    cfg = params["deconvolution"]
+    calcium = data["calcium"]
+    events = np.empty_like(calcium)
+    for n in range(calcium.shape[1]):
+        result = deconvolve_oasis(
+            calcium[:, n],
+            cfg["bin_rate_hz"],
+            ar_order=cfg["ar_order"],
+            penalty=cfg["penalty"],
+            s_min=cfg["s_min"],
+        )
+        events[:, n] = result.events
+    counts = np.round(events / cfg["event_unit"])
+    return {"events": events, "oasis_counts": counts}
+
+
+def fit_gpfa_models(
+    data: dict[str, np.ndarray], events: dict[str, np.ndarray], params: dict
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Fit each GPFA variant listed in ``params["variants"]``.
+
+    Returns:
+        ``(gpfa_models, gpfa_latents)``: loadings, offsets, length scales, likelihood
+        parameters, fit times (s) and objective traces per variant; posterior latent means
+        ``(T, q)`` and their orthonormalised version per variant, plus the true latents.
+    """
+    torch.set_num_threads(int(params.get("torch_threads", 1)))
+    fit = dict(params["fit"])
+    gaussian_iter = fit.pop("gaussian_n_iter")
+    variational_iter = fit.pop("variational_n_iter")
+    inputs = {"calcium": data["calcium"], "spikes": data["spikes"], **events}
+    models: dict[str, np.ndarray] = {}
+    latents: dict[str, np.ndarray] = {"true_latents": data["latents"]}
+    for variant in params["variants"]:
+        if variant not in GPFA_VARIANTS:
+            raise ValueError(f"unknown GPFA variant {variant!r}; choose from {list(GPFA_VARIANTS)}")
+        obs, order, source = GPFA_VARIANTS[variant]
+        n_iter = gaussian_iter if obs == "gaussian" else variational_iter
+        model = GPFA(
+            observations=obs, ar_order=order, n_iter=n_iter, random_state=params["seed"], **fit
+        )
+        start = time.perf_counter()
+        x = model.fit_transform(inputs[source])
+        models[f"{variant}__fit_time_s"] = np.asarray(time.perf_counter() - start)
+        for attr in ("loading_", "offset_", "length_scales_", "noise_var_", "ar_coefs_", "jump_"):
+            if hasattr(model, attr):
+                models[f"{variant}__{attr.rstrip('_')}"] = np.asarray(getattr(model, attr))
+        models[f"{variant}__history"] = np.asarray(model.history_)
+        latents[variant] = x
+        latents[f"{variant}__orthonormal"] = orthonormalize_latents(x, model.loading_)[0]
+    return models, latents

@@ -1,0 +1,142 @@
+"""GPFA: exact E-step, EM, variational fits on simulated data, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from calcium_dynamics.classical.gpfa import (
+    GPFA,
+    gaussian_gpfa_posterior,
+    orthonormalize_latents,
+    se_covariance,
+)
+from calcium_dynamics.metrics.latents_linear import linear_latent_r2
+from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium
+
+
+def test_estep_equals_exact_gaussian_posterior():
+    rng = np.random.default_rng(0)
+    n_time, n, q = 7, 4, 2
+    loading = rng.normal(size=(n, q))
+    offset = rng.normal(size=n)
+    noise = rng.uniform(0.2, 1.0, size=n)
+    ells = np.array([2.0, 4.0])
+    y = rng.normal(size=(n_time, n))
+    # brute force: joint Gaussian of x (latent-major) and y (time-major), conditioned on y
+    kx = np.zeros((q * n_time, q * n_time))
+    for j in range(q):
+        kx[j * n_time : (j + 1) * n_time, j * n_time : (j + 1) * n_time] = se_covariance(
+            n_time, ells[j], 1e-3
+        ).numpy()
+    obs = np.zeros((n_time * n, q * n_time))  # y_flat = obs @ x + d
+    for t in range(n_time):
+        for j in range(q):
+            obs[t * n : (t + 1) * n, j * n_time + t] = loading[:, j]
+    cov_y = obs @ kx @ obs.T + np.kron(np.eye(n_time), np.diag(noise))
+    resid = (y - offset).reshape(-1)
+    gain = kx @ obs.T @ np.linalg.inv(cov_y)
+    mean_ref = (gain @ resid).reshape(q, n_time).T
+    cov_ref = kx - gain @ obs @ kx
+    _, logdet = np.linalg.slogdet(cov_y)
+    ll_ref = -0.5 * (
+        resid @ np.linalg.solve(cov_y, resid) + logdet + resid.size * np.log(2 * np.pi)
+    )
+
+    mean, cov, ll = gaussian_gpfa_posterior(y, loading, offset, noise, ells, 1e-3)
+    np.testing.assert_allclose(mean, mean_ref, atol=1e-9)
+    np.testing.assert_allclose(cov, cov_ref, atol=1e-9)
+    assert ll == pytest.approx(ll_ref, rel=1e-10)
+    batch_mean, _, batch_ll = gaussian_gpfa_posterior(
+        np.stack([y, y]), loading, offset, noise, ells
+    )
+    np.testing.assert_allclose(batch_mean[1], mean_ref, atol=1e-9)
+    np.testing.assert_allclose(batch_ll, [ll_ref, ll_ref], rtol=1e-10)
+
+
+@pytest.fixture(scope="module")
+def small_sim():
+    return simulate_gpfa_calcium(
+        n_time=240, n_neurons=15, length_scales=(20.0, 35.0), mean_rate=0.4, seed=1
+    )
+
+
+def _gaussian_gpfa_data(seed=0):
+    rng = np.random.default_rng(seed)
+    n_time, n = 300, 12
+    x = np.stack(
+        [
+            np.linalg.cholesky(se_covariance(n_time, ell, 1e-4).numpy()) @ rng.normal(size=n_time)
+            for ell in (15.0, 30.0)
+        ],
+        axis=1,
+    )
+    loading = rng.normal(size=(n, 2))
+    y = x @ loading.T + 0.3 * rng.normal(size=(n_time, n))
+    return x, y
+
+
+def test_gaussian_gpfa_em_recovers_latents_and_length_scales():
+    x, y = _gaussian_gpfa_data()
+    model = GPFA(
+        n_latents=2, observations="gaussian", segment_length=100, length_scale_init=20.0, n_iter=25
+    )
+    latents = model.fit_transform(y)
+    history = np.asarray(model.history_)
+    assert np.all(np.diff(history) > -1e-6 * np.abs(history[:-1]))  # EM is monotone
+    assert linear_latent_r2(latents, x)["r2_mean"] > 0.9
+    assert sorted(model.length_scales_) == pytest.approx([15.0, 30.0], rel=0.5)
+    # score is the exact marginal log-likelihood; the final M-step did not lower it
+    assert model.score(y) >= history[-1] - 1e-6 * abs(history[-1])
+    ortho, basis = orthonormalize_latents(latents, model.loading_)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(2), atol=1e-10)
+    np.testing.assert_allclose(ortho @ basis.T, latents @ model.loading_.T, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("observations", "order", "source"),
+    [("poisson", 1, "spikes"), ("calcium", 1, "calcium"), ("calcium", 2, "calcium")],
+)
+def test_variational_gpfa_recovers_latents(small_sim, observations, order, source):
+    torch.manual_seed(0)
+    model = GPFA(
+        n_latents=2,
+        observations=observations,
+        ar_order=order,
+        segment_length=120,
+        length_scale_init=25.0,
+        n_iter=60,
+        learning_rate=0.05,
+        init_smoothing_bins=5.0,
+    )
+    latents = model.fit_transform(getattr(small_sim, source))
+    assert latents.shape == (240, 2)
+    assert np.mean(model.history_[-10:]) > np.mean(model.history_[:10])  # the ELBO went up
+    assert linear_latent_r2(latents, small_sim.latents)["r2_mean"] > 0.6
+    if observations == "calcium":
+        assert model.ar_coefs_.shape == (order, 15)
+        assert np.all(model.noise_var_ > 0)
+
+
+def test_score_and_transform_of_variational_model(small_sim):
+    model = GPFA(n_latents=2, observations="poisson", segment_length=120, n_iter=20)
+    model.fit(small_sim.spikes)
+    assert np.isfinite(model.score(small_sim.spikes[:120]))
+    assert model.transform(small_sim.spikes[:120]).shape == (120, 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "x", "match"),
+    [
+        ({"n_latents": 0}, np.random.default_rng(0).normal(size=(20, 3)), "n_latents"),
+        ({"observations": "zig"}, np.random.default_rng(0).normal(size=(20, 3)), "observations"),
+        ({"n_latents": 3}, np.random.default_rng(0).normal(size=(3, 4)), "bins"),
+        ({}, np.c_[np.arange(20.0), np.ones(20)], r"neurons \[1\].*constant"),
+        ({}, np.where(np.eye(20, 2) > 0, np.nan, 0.0) + np.arange(20)[:, None], "NaN"),
+        ({"observations": "poisson"}, np.full((20, 2), 1.5), "integer spike counts"),
+    ],
+)
+def test_bad_input_gets_clear_errors(kwargs, x, match):
+    with pytest.raises(ValueError, match=match):
+        GPFA(**{"n_latents": 1, **kwargs}).fit(x)
