@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import FactorAnalysis
 from tqdm.auto import tqdm
 
+from calcium_dynamics.classical.sequences import as_sequences
 from calcium_dynamics.models.likelihoods.calcium import calcium_ar_poisson_log_likelihood
 
 __all__ = ["GPFA", "gaussian_gpfa_posterior", "orthonormalize_latents", "se_covariance"]
@@ -143,32 +144,6 @@ def orthonormalize_latents(
     return latents @ (np.diag(singular) @ vt).T, u
 
 
-def _as_sequences(X) -> list[np.ndarray]:
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        seqs = [X]
-    elif isinstance(X, (list, tuple)):
-        seqs = list(X)
-    else:
-        raise ValueError(
-            "X must be a (T, N) array or a list of (T_i, N) arrays; "
-            f"got {type(X).__name__} with shape {getattr(X, 'shape', None)}"
-        )
-    out = []
-    for i, seq in enumerate(seqs):
-        arr = np.asarray(seq, dtype=np.float64)
-        if arr.ndim != 2:
-            raise ValueError(f"sequence {i} must have shape (T, N); got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            bad_t, bad_n = np.argwhere(~np.isfinite(arr))[0]
-            raise ValueError(
-                f"sequence {i}: non-finite value (NaN or inf) at bin {bad_t}, neuron {bad_n}"
-            )
-        out.append(arr)
-    if len({s.shape[1] for s in out}) != 1:
-        raise ValueError("all sequences must have the same number of neurons")
-    return out
-
-
 def _segments(seqs: Sequence[np.ndarray], segment_length: int | None) -> list[tuple[int, int, int]]:
     """``(sequence index, start, stop)`` of near-equal contiguous segments ≤ segment_length."""
     out = []
@@ -273,7 +248,7 @@ class GPFA(BaseEstimator):
             raise ValueError(f"length_scale_init must be > 0 bins; got {self.length_scale_init}")
 
     def _validate(self, X, fitting: bool) -> list[np.ndarray]:
-        seqs = _as_sequences(X)
+        seqs = as_sequences(X, require_finite=True)
         if not fitting:
             if not hasattr(self, "loading_"):
                 raise RuntimeError("this GPFA is not fitted yet; call fit first")

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
+from calcium_dynamics.classical.sequences import as_sequences
 from calcium_dynamics.models.likelihoods.calcium import calcium_ar_poisson_state_log_likelihood
 
 __all__ = [
@@ -376,29 +377,6 @@ OBSERVATION_MODELS = {
 # ----------------------------------------------------------------------------- estimator
 
 
-def _as_sequences(X) -> list[np.ndarray]:
-    """Accept one ``(T, N)`` array or a list of them; return float64 arrays."""
-    if isinstance(X, np.ndarray) and X.ndim == 2:
-        seqs = [X]
-    elif isinstance(X, (list, tuple)):
-        seqs = list(X)
-    else:
-        raise ValueError(
-            "X must be a (T, N) array or a list of (T_i, N) arrays (one per sequence / trial); "
-            f"got {type(X).__name__} with shape {getattr(X, 'shape', None)}"
-        )
-    out = []
-    for i, seq in enumerate(seqs):
-        arr = np.asarray(seq, dtype=np.float64)
-        if arr.ndim != 2:
-            raise ValueError(f"sequence {i} must have shape (T, N); got shape {arr.shape}")
-        out.append(arr)
-    n_neurons = {s.shape[1] for s in out}
-    if len(n_neurons) != 1:
-        raise ValueError(f"all sequences must have the same number of neurons; got {n_neurons}")
-    return out
-
-
 class HMM(BaseEstimator):
     """Hidden Markov model fitted by EM, with a choice of observation model.
 
@@ -467,7 +445,7 @@ class HMM(BaseEstimator):
         return cls(self.n_states, n_neurons)
 
     def _validate(self, X, fitting: bool) -> list[np.ndarray]:
-        seqs = _as_sequences(X)
+        seqs = as_sequences(X)
         if not fitting:
             if not hasattr(self, "observations_"):
                 raise RuntimeError("this HMM is not fitted yet; call fit first")
