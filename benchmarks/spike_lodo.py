@@ -41,8 +41,15 @@ METRICS = ["corr", "error", "bias", "vrd", "vpd", "er"]
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--ground-truth", required=True, type=Path, help="database folder")
-    p.add_argument("--model", required=True, choices=["ens2", "cascade", "oasis"])
+    p.add_argument("--ground-truth", type=Path, help="database folder")
+    p.add_argument("--model", choices=["ens2", "cascade", "oasis"])
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="TAG",
+        help="combine the results of runs that tested different datasets (e.g. run "
+        "in parallel) into one, written under --tag",
+    )
     p.add_argument("--frame-rate", type=float, default=60.0, help="evaluation rate (Hz)")
     p.add_argument("--sigma-ms", type=float, default=25.0, help="target kernel s.d. (ms)")
     p.add_argument(
@@ -194,8 +201,55 @@ def summarize(per_neuron: pd.DataFrame) -> dict:
     return summary
 
 
+def merge_runs(args) -> int:
+    """Concatenate per-neuron results of several runs and summarise them as one."""
+    frames, folds, settings = [], {}, []
+    for tag in args.merge:
+        frames.append(pd.read_csv(args.out / f"spike_lodo_{tag}.csv"))
+        run = json.loads((args.out / f"spike_lodo_{tag}.json").read_text())
+        folds.update(run["folds"])
+        settings.append(run["settings"])
+    per_neuron = pd.concat(frames, ignore_index=True)
+    if per_neuron.duplicated(["dataset", "neuron"]).any():
+        print("the runs tested some neurons twice", file=sys.stderr)
+        return 2
+    first = json.loads((args.out / f"spike_lodo_{args.merge[0]}.json").read_text())
+    summary = summarize(per_neuron)
+    summary.update({k: first[k] for k in ("model", "frame_rate_hz", "sigma_ms", "class")})
+    summary.update({"folds": folds, "merged_from": args.merge, "settings": settings})
+    return write_results(args, per_neuron, summary)
+
+
+def write_results(args, per_neuron: pd.DataFrame, summary: dict) -> int:
+    """Write the per-neuron CSV and the summary JSON; print the tables."""
+    tag = args.tag or args.model
+    args.out.mkdir(parents=True, exist_ok=True)
+    per_neuron.to_csv(args.out / f"spike_lodo_{tag}.csv", index=False)
+    (args.out / f"spike_lodo_{tag}.json").write_text(json.dumps(summary, indent=2))
+    print("\nper dataset (median over neurons):")
+    print(pd.DataFrame(summary["datasets"]).T[["n_neurons", *METRICS]].round(3).to_string())
+    o = summary["overall"]
+    print(
+        "\noverall: "
+        + ", ".join(
+            f"{m} {o[m]['median']:.3f} [{o[m]['ci95'][0]:.3f}, {o[m]['ci95'][1]:.3f}]"
+            for m in METRICS
+        )
+        + f"  ({len(per_neuron)} neurons)"
+    )
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        if not args.tag:
+            print("--merge needs --tag for the combined result", file=sys.stderr)
+            return 2
+        return merge_runs(args)
+    if args.ground_truth is None or args.model is None:
+        print("--ground-truth and --model are required", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     if args.threads:
@@ -285,22 +339,7 @@ def main(argv=None) -> int:
             "torch_threads": torch.get_num_threads(),
         }
     )
-    tag = args.tag or args.model
-    args.out.mkdir(parents=True, exist_ok=True)
-    per_neuron.to_csv(args.out / f"spike_lodo_{tag}.csv", index=False)
-    (args.out / f"spike_lodo_{tag}.json").write_text(json.dumps(summary, indent=2))
-    print("\nper dataset (median over neurons):")
-    print(pd.DataFrame(summary["datasets"]).T[["n_neurons", *METRICS]].round(3).to_string())
-    o = summary["overall"]
-    print(
-        "\noverall: "
-        + ", ".join(
-            f"{m} {o[m]['median']:.3f} [{o[m]['ci95'][0]:.3f}, {o[m]['ci95'][1]:.3f}]"
-            for m in METRICS
-        )
-        + f"  ({len(per_neuron)} neurons)"
-    )
-    return 0
+    return write_results(args, per_neuron, summary)
 
 
 if __name__ == "__main__":
