@@ -63,6 +63,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=None, help="training steps per fold")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--base-channels", type=int, default=9, help="ENS² U-Net width")
+    p.add_argument(
+        "--ens2-members",
+        type=int,
+        default=1,
+        help="ENS² variant: average this many networks trained with different seeds",
+    )
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
@@ -131,21 +137,27 @@ def neuron_rows(test: pd.DataFrame, predict, events_of, model: str, fold_info) -
 
 
 def run_fold_ens2(args, train, test, sigma_s):
-    params = {
-        "sigma_s": sigma_s,
-        "seed": args.seed,
-        "model": {"window": 96, "base_channels": args.base_channels, "learning_rate": 1e-3},
-        "data": {"batch_size": args.batch_size or 1024, "validation_fraction": 0.1},
-        "trainer": {
-            "max_steps": args.steps or 5000,
-            "val_check_interval": 250,
-            "enable_progress_bar": False,
-            "num_threads": args.threads,
-        },
-        "early_stopping_patience": 2,
-    }
-    model = train_ens2(train, params)
-    return model, model.metadata["training"]
+    members, seconds, steps = [], 0.0, []
+    for member in range(args.ens2_members):
+        params = {
+            "sigma_s": sigma_s,
+            "seed": args.seed + 1000 * member,
+            "model": {"window": 96, "base_channels": args.base_channels, "learning_rate": 1e-3},
+            "data": {"batch_size": args.batch_size or 1024, "validation_fraction": 0.1},
+            "trainer": {
+                "max_steps": args.steps or 5000,
+                "val_check_interval": 250,
+                "enable_progress_bar": False,
+                "num_threads": args.threads,
+            },
+            "early_stopping_patience": 2,
+        }
+        model = train_ens2(train, params)
+        members += model.ensembles[model.noise_levels[0]]
+        seconds += model.metadata["training"]["train_seconds"]
+        steps.append(model.metadata["training"]["steps"])
+    model.ensembles = {model.noise_levels[0]: members}
+    return model, {"train_seconds": seconds, "steps": steps if len(steps) > 1 else steps[0]}
 
 
 def run_fold_cascade(args, train, test, sigma_s):
