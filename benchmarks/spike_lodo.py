@@ -337,6 +337,16 @@ def main(argv=None) -> int:
             f"({folds[test_name]['steps']} steps)",
             flush=True,
         )
+        if k < len(tests):  # partial results after every fold, so a stopped run keeps them
+            partial = summarize(pd.DataFrame(rows))
+            partial.update({"model": args.model, "folds": folds, "partial": True})
+            args.out.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(rows).to_csv(
+                args.out / f"spike_lodo_{args.tag or args.model}.csv", index=False
+            )
+            (args.out / f"spike_lodo_{args.tag or args.model}.json").write_text(
+                json.dumps(partial, indent=2)
+            )
     per_neuron = pd.DataFrame(rows)
     summary = summarize(per_neuron)
     summary.update(
