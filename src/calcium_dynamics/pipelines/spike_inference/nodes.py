@@ -18,9 +18,7 @@ logger = logging.getLogger(__name__)
 TRACE_COLUMNS = ("trace_id", "frame_rate_hz", "dff")
 
 
-def select_training_neurons(
-    table: pd.DataFrame, params: dict
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_training_neurons(table: pd.DataFrame, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Excitatory (or chosen) recordings, split by neuron into training and held-out sets.
 
     ``params``: ``include_inhibitory`` (bool), ``holdout_fraction`` (share of neurons kept
@@ -30,11 +28,14 @@ def select_training_neurons(
         table = table[~table["inhibitory"].astype(bool)]
     if table.empty:
         raise ValueError("no training recordings left after excluding inhibitory datasets")
-    train, held = split_by_neuron(table, float(params.get("holdout_fraction", 0.0)),
-                                  int(params.get("seed", 0)))
-    logger.info("training on %d neurons, %d held out for evaluation",
-                train.groupby(["dataset", "neuron"]).ngroups,
-                held.groupby(["dataset", "neuron"]).ngroups if len(held) else 0)
+    train, held = split_by_neuron(
+        table, float(params.get("holdout_fraction", 0.0)), int(params.get("seed", 0))
+    )
+    logger.info(
+        "training on %d neurons, %d held out for evaluation",
+        train.groupby(["dataset", "neuron"]).ngroups,
+        held.groupby(["dataset", "neuron"]).ngroups if len(held) else 0,
+    )
     return train, held
 
 
@@ -73,20 +74,27 @@ def infer_spikes(model: SpikeModel, traces: pd.DataFrame, params: dict) -> pd.Da
     rows = []
     for row in traces.itertuples(index=False):
         name = f"trace {row.trace_id!r}"
-        pred = infer_rates(model, row.dff, row.frame_rate_hz, stride=int(params.get("stride", 1)),
-                           name=name)
+        pred = infer_rates(
+            model, row.dff, row.frame_rate_hz, stride=int(params.get("stride", 1)), name=name
+        )
         sigma = float(model.config["sigma_s"])
         if not params.get("events", True):
             events = np.empty(0)
         elif model.kind == "ens2":
             events = greedy_spike_events(pred.model_rate, pred.model_frame_rate_hz, sigma)
         else:
-            events = sampled_spike_events(pred.model_rate, pred.model_frame_rate_hz, sigma,
-                                          rng=rng)
-        rows.append({"trace_id": row.trace_id, "frame_rate_hz": float(row.frame_rate_hz),
-                     "noise_level_nu": pred.noise_level_nu, "rate_hz": pred.rate_hz,
-                     "spike_times_s": events, "model": model.kind,
-                     "sigma_s": float(model.config["sigma_s"])})
+            events = sampled_spike_events(pred.model_rate, pred.model_frame_rate_hz, sigma, rng=rng)
+        rows.append(
+            {
+                "trace_id": row.trace_id,
+                "frame_rate_hz": float(row.frame_rate_hz),
+                "noise_level_nu": pred.noise_level_nu,
+                "rate_hz": pred.rate_hz,
+                "spike_times_s": events,
+                "model": model.kind,
+                "sigma_s": float(model.config["sigma_s"]),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -97,12 +105,17 @@ def heldout_traces(held: pd.DataFrame, recordings: pd.DataFrame) -> pd.DataFrame
         return pd.DataFrame(columns=[*TRACE_COLUMNS, "spike_times_s", "dataset", "neuron"])
     keys = set(zip(held["dataset"], held["neuron"]))
     sel = recordings[[k in keys for k in zip(recordings["dataset"], recordings["neuron"])]]
-    return pd.DataFrame({
-        "trace_id": [f"{d}/{n}/{r}" for d, n, r in zip(sel["dataset"], sel["neuron"],
-                                                       sel["recording"])],
-        "frame_rate_hz": sel["frame_rate_hz"].to_numpy(float),
-        "dff": list(sel["dff"]),
-        "spike_times_s": [np.asarray(s) - t0 for s, t0 in zip(sel["spike_times_s"], sel["t0_s"])],
-        "dataset": sel["dataset"].to_numpy(),
-        "neuron": sel["neuron"].to_numpy(),
-    })
+    return pd.DataFrame(
+        {
+            "trace_id": [
+                f"{d}/{n}/{r}" for d, n, r in zip(sel["dataset"], sel["neuron"], sel["recording"])
+            ],
+            "frame_rate_hz": sel["frame_rate_hz"].to_numpy(float),
+            "dff": list(sel["dff"]),
+            "spike_times_s": [
+                np.asarray(s) - t0 for s, t0 in zip(sel["spike_times_s"], sel["t0_s"])
+            ],
+            "dataset": sel["dataset"].to_numpy(),
+            "neuron": sel["neuron"].to_numpy(),
+        }
+    )

@@ -31,8 +31,11 @@ def neuron_metrics(truth: pd.DataFrame, *predictions: pd.DataFrame) -> pd.DataFr
     for pred in predictions:
         if pred.empty:
             continue
-        merged = truth.merge(pred[["trace_id", "rate_hz", "spike_times_s", "model", "sigma_s"]],
-                             on="trace_id", suffixes=("_gt", "_pd"))
+        merged = truth.merge(
+            pred[["trace_id", "rate_hz", "spike_times_s", "model", "sigma_s"]],
+            on="trace_id",
+            suffixes=("_gt", "_pd"),
+        )
         for (dataset, neuron), grp in merged.groupby(["dataset", "neuron"], sort=True):
             gt, pd_, gt_s, pd_s, offset = [], [], [], [], 0.0
             for r in grp.itertuples(index=False):
@@ -43,10 +46,22 @@ def neuron_metrics(truth: pd.DataFrame, *predictions: pd.DataFrame) -> pd.DataFr
                 pd_s.append(np.asarray(r.spike_times_s_pd) + offset)
                 offset += n / fr + 10.0  # recordings never overlap in time
             fr = float(grp["frame_rate_hz"].median())
-            m = spike_metrics(np.concatenate(gt), np.concatenate(pd_), fr,
-                              np.concatenate(gt_s), np.concatenate(pd_s))
-            rows.append({"model": grp["model"].iloc[0], "dataset": dataset, "neuron": neuron,
-                         "n_spikes": int(sum(len(s) for s in gt_s)), **m})
+            m = spike_metrics(
+                np.concatenate(gt),
+                np.concatenate(pd_),
+                fr,
+                np.concatenate(gt_s),
+                np.concatenate(pd_s),
+            )
+            rows.append(
+                {
+                    "model": grp["model"].iloc[0],
+                    "dataset": dataset,
+                    "neuron": neuron,
+                    "n_spikes": int(sum(len(s) for s in gt_s)),
+                    **m,
+                }
+            )
     return pd.DataFrame(rows, columns=["model", "dataset", "neuron", "n_spikes", *METRICS])
 
 
@@ -58,13 +73,23 @@ def summarize_metrics(per_neuron: pd.DataFrame) -> pd.DataFrame:
         for dataset, grp in groups:
             for metric in METRICS:
                 med, lo, hi = median_with_ci(grp[metric].to_numpy(float))
-                rows.append({"model": model, "dataset": dataset, "metric": metric,
-                             "n_neurons": len(grp), "median": med, "ci_low": lo, "ci_high": hi})
+                rows.append(
+                    {
+                        "model": model,
+                        "dataset": dataset,
+                        "metric": metric,
+                        "n_neurons": len(grp),
+                        "median": med,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
-def plot_example_predictions(truth: pd.DataFrame, *predictions: pd.DataFrame,
-                             n_examples: int = 3, seconds: float = 30.0) -> plt.Figure:
+def plot_example_predictions(
+    truth: pd.DataFrame, *predictions: pd.DataFrame, n_examples: int = 3, seconds: float = 30.0
+) -> plt.Figure:
     """ΔF/F, true rate and each model's predicted rate for a few held-out recordings."""
     ids = list(truth["trace_id"])[:n_examples]
     fig, axes = plt.subplots(len(ids), 1, figsize=(10, 2.6 * max(len(ids), 1)), squeeze=False)
@@ -106,8 +131,14 @@ def plot_metric_distributions(per_neuron: pd.DataFrame) -> plt.Figure:
             for i, ds in enumerate(datasets):
                 v = sub.loc[sub["dataset"] == ds, metric].to_numpy(float)
                 x = i - 0.4 + width * (k + 0.5)
-                ax.scatter(np.full(v.size, x), v, s=8, color=f"C{k}", alpha=0.7,
-                           label=model if i == 0 else None)
+                ax.scatter(
+                    np.full(v.size, x),
+                    v,
+                    s=8,
+                    color=f"C{k}",
+                    alpha=0.7,
+                    label=model if i == 0 else None,
+                )
                 if np.isfinite(v).any():
                     ax.hlines(np.nanmedian(v), x - width / 2, x + width / 2, color=f"C{k}")
         ax.set_title(metric)
