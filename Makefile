@@ -15,7 +15,7 @@ $(BIN)/kedro: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first, pinned, so no later step can pull a CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,viz]" "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,viz,nwb]" "torch==$(TORCH_VERSION)"
 	touch $(BIN)/kedro
 
 run: install

@@ -9,6 +9,7 @@ from calcium_dynamics.pipelines import (
     decomposition,
     evaluation,
     latent_dynamics,
+    recordings,
     spike_inference,
 )
 
@@ -22,7 +23,7 @@ PIPELINE_NAMES = (
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Map each pipeline name to its pipeline; ``__default__`` runs them all."""
+    """Map each pipeline name to its pipeline; ``__default__`` runs the five main ones."""
     pipelines = {
         "data_engineering": data_engineering.create_pipeline(),
         "spike_inference": spike_inference.create_pipeline(),
@@ -31,4 +32,6 @@ def register_pipelines() -> dict[str, Pipeline]:
         "evaluation": evaluation.create_pipeline(),
     }
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    # A lab's own recordings: runs after spike_inference has saved a model (not in __default__).
+    pipelines["recordings"] = recordings.create_pipeline()
     return pipelines

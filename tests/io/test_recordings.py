@@ -1,0 +1,183 @@
+"""Readers of a lab's recordings: Suite2p folders, arrays, NWB files."""
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.io import DatasetError
+
+from calcium_dynamics.io.recordings import (
+    ArrayTraceDataset,
+    NWBDataset,
+    RecordingError,
+    Suite2pDataset,
+)
+from calcium_dynamics.simulate.suite2p_example import (
+    simulate_plane,
+    write_example_suite2p,
+    write_suite2p_plane,
+)
+
+
+@pytest.fixture
+def two_planes(tmp_path):
+    folder = tmp_path / "suite2p"
+    planes = write_example_suite2p(folder, n_planes=2, n_rois=5, n_noncells=2, n_frames=200)
+    (folder / "combined").mkdir()  # Suite2p's merged view: must be skipped
+    return folder, planes
+
+
+def test_multi_plane_folder_keeps_cells_only(two_planes):
+    folder, planes = two_planes
+    table = Suite2pDataset(str(folder)).load()
+    assert list(table["trace_id"]) == [f"plane{p}/cell{c}" for p in (0, 1) for c in range(3)]
+    assert table["frame_rate_hz"].eq(15.0).all() and table["is_cell"].all()
+    row = table.iloc[4]  # plane1/cell1
+    np.testing.assert_allclose(row["F"], planes[1].F[1], rtol=1e-6)
+    np.testing.assert_allclose(row["Fneu"], planes[1].Fneu[1], rtol=1e-6)
+    assert row["cell_probability"] == pytest.approx(planes[1].iscell[1, 1])
+
+
+def test_iscell_threshold_and_all_rois(two_planes):
+    folder, planes = two_planes
+    everything = Suite2pDataset(str(folder), cells_only=False).load()
+    assert len(everything) == 10 and everything["is_cell"].sum() == 6
+    strict = Suite2pDataset(str(folder), iscell_threshold=0.9).load()
+    expected = sum(int((p.iscell[:, 1] >= 0.9).sum()) for p in planes)
+    assert len(strict) == expected
+    with pytest.raises(RecordingError, match=r"no cells .* iscell_threshold=1\.1"):
+        Suite2pDataset(str(folder), iscell_threshold=1.1).load()
+
+
+def test_curated_labels_are_used_without_threshold(tmp_path):
+    plane = simulate_plane(n_rois=4, n_noncells=0, n_frames=50)
+    plane.iscell[2, 0] = 0.0  # rejected by hand in the GUI, probability still high
+    write_suite2p_plane(tmp_path / "plane0", plane)
+    table = Suite2pDataset(str(tmp_path / "plane0"), iscell_threshold=None).load()
+    assert list(table["cell"]) == [0, 1, 3]
+
+
+def test_missing_ops_needs_a_frame_rate(tmp_path):
+    write_suite2p_plane(tmp_path / "plane0", simulate_plane(n_rois=2, n_noncells=0, n_frames=40))
+    (tmp_path / "plane0" / "ops.npy").unlink()
+    with pytest.raises(RecordingError, match=r"ops\.npy not found.*frame_rate_hz: 30\.0"):
+        Suite2pDataset(str(tmp_path)).load()
+    table = Suite2pDataset(str(tmp_path), frame_rate_hz=7.5).load()
+    assert table["frame_rate_hz"].eq(7.5).all()
+
+
+def test_mismatched_suite2p_files_are_refused(tmp_path):
+    folder = tmp_path / "plane0"
+    write_suite2p_plane(folder, simulate_plane(n_rois=3, n_noncells=0, n_frames=40))
+    np.save(folder / "Fneu.npy", np.ones((3, 39), np.float32))
+    with pytest.raises(
+        RecordingError, match=r"F\.npy has shape \(3, 40\) but Fneu\.npy .*\(3, 39\)"
+    ):
+        Suite2pDataset(str(folder)).load()
+    np.save(folder / "Fneu.npy", np.ones((3, 40), np.float32))
+    np.save(folder / "iscell.npy", np.ones((2, 2)))
+    with pytest.raises(RecordingError, match=r"iscell\.npy lists 2 ROIs but F\.npy has 3"):
+        Suite2pDataset(str(folder)).load()
+    (folder / "F.npy").unlink()
+    with pytest.raises(RecordingError, match=r"not a Suite2p output folder"):
+        Suite2pDataset(str(folder)).load()
+
+
+def test_readers_are_read_only(two_planes):
+    with pytest.raises(DatasetError, match=r"read-only"):
+        Suite2pDataset(str(two_planes[0])).save(pd.DataFrame())
+
+
+def test_arrays_need_a_frame_rate(tmp_path):
+    traces = np.arange(12.0).reshape(3, 4) + 1
+    np.save(tmp_path / "f.npy", traces)
+    with pytest.raises(RecordingError, match=r"frame_rate_hz is missing.*frame_rate_hz: 30\.0"):
+        ArrayTraceDataset(str(tmp_path / "f.npy")).load()
+    table = ArrayTraceDataset(str(tmp_path / "f.npy"), frame_rate_hz=10.0).load()
+    assert list(table["trace_id"]) == ["cell0", "cell1", "cell2"]
+    np.testing.assert_array_equal(np.stack(table["F"]), traces)
+    assert table["Fneu"].isna().all() and table["dff"].isna().all()
+
+
+def test_csv_with_header_transposed_and_dff(tmp_path):
+    traces = np.random.default_rng(0).normal(size=(3, 6))
+    pd.DataFrame(traces.T, columns=["a", "b", "c"]).to_csv(tmp_path / "t.csv", index=False)
+    table = ArrayTraceDataset(
+        str(tmp_path / "t.csv"), frame_rate_hz=30, signal="dff", transpose=True
+    ).load()
+    np.testing.assert_allclose(np.stack(table["dff"]), traces)
+    assert table["F"].isna().all()
+    np.save(tmp_path / "neu.npy", np.ones((2, 6)))
+    with pytest.raises(RecordingError, match=r"neuropil file must match"):
+        ArrayTraceDataset(
+            str(tmp_path / "t.csv"), 30, neuropil_path=str(tmp_path / "neu.npy"), transpose=True
+        ).load()
+    (tmp_path / "x.txt").write_text("1,2")
+    with pytest.raises(RecordingError, match=r"unsupported file type '\.txt'"):
+        ArrayTraceDataset(str(tmp_path / "x.txt"), 30).load()
+
+
+def _write_nwb(path, f, fneu=None, rate=None, timestamps=None):
+    pynwb = pytest.importorskip("pynwb")
+    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+    nwb = pynwb.NWBFile(
+        session_description="test",
+        identifier="id0",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
+    device = nwb.create_device(name="microscope")
+    channel = OpticalChannel(name="ch", description="green", emission_lambda=510.0)
+    plane = nwb.create_imaging_plane(
+        name="plane0",
+        optical_channel=channel,
+        description="",
+        device=device,
+        excitation_lambda=920.0,
+        imaging_rate=30.0,
+        indicator="GCaMP6f",
+        location="V1",
+    )
+    seg = ImageSegmentation()
+    rois = seg.create_plane_segmentation(
+        description="rois", imaging_plane=plane, name="PlaneSegmentation"
+    )
+    for _ in range(f.shape[0]):
+        rois.add_roi(image_mask=np.ones((4, 4)))
+    ophys = nwb.create_processing_module(name="ophys", description="optical physiology")
+    ophys.add(seg)
+    region = rois.create_roi_table_region(description="all", region=list(range(f.shape[0])))
+    fluo = Fluorescence()
+    ophys.add(fluo)
+    kw = {"rate": rate} if rate is not None else {"timestamps": timestamps}
+    fluo.add_roi_response_series(
+        RoiResponseSeries(name="Fluorescence", data=f.T, rois=region, unit="a.u.", **kw)
+    )
+    if fneu is not None:
+        fluo.add_roi_response_series(
+            RoiResponseSeries(name="Neuropil", data=fneu.T, rois=region, unit="a.u.", **kw)
+        )
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+
+
+def test_nwb_fluorescence_with_neuropil(tmp_path):
+    rng = np.random.default_rng(0)
+    f, fneu = rng.uniform(100, 200, (3, 50)), rng.uniform(10, 20, (3, 50))
+    _write_nwb(tmp_path / "r.nwb", f, fneu, rate=12.5)
+    table = NWBDataset(str(tmp_path / "r.nwb")).load()
+    assert list(table["trace_id"]) == ["plane0/cell0", "plane0/cell1", "plane0/cell2"]
+    assert table["frame_rate_hz"].eq(12.5).all()
+    np.testing.assert_allclose(np.stack(table["F"]), f)
+    np.testing.assert_allclose(np.stack(table["Fneu"]), fneu)
+    with pytest.raises(RecordingError, match=r"ophys holds no 'DfOverF'"):
+        NWBDataset(str(tmp_path / "r.nwb"), interface="DfOverF").load()
+
+
+def test_nwb_rate_from_timestamps(tmp_path):
+    f = np.random.default_rng(1).uniform(100, 200, (2, 40))
+    _write_nwb(tmp_path / "t.nwb", f, timestamps=np.arange(40) / 20.0 + 3.0)
+    table = NWBDataset(str(tmp_path / "t.nwb")).load()
+    assert table["frame_rate_hz"].iloc[0] == pytest.approx(20.0)
+    assert table["Fneu"].isna().all()
