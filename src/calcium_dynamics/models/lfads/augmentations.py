@@ -12,18 +12,20 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
 
 import torch
 
 
-class Augmentation:
+class Augmentation(abc.ABC):
     """Interface: ``__call__(inputs, cost_mask, training) -> (inputs, cost_mask)``."""
 
+    @abc.abstractmethod
     def __call__(
         self, inputs: torch.Tensor, cost_mask: torch.Tensor, training: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+        """Return the (possibly changed) inputs and the mask of entries that carry cost."""
 
 
 class SelectiveBackprop(Augmentation):

@@ -16,6 +16,7 @@ Every class shares one interface:
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -40,7 +41,7 @@ def _neuron_means(data: np.ndarray) -> np.ndarray:
     return np.nan_to_num(m)
 
 
-class Observation(nn.Module):
+class Observation(nn.Module, abc.ABC):
     """Base class: subclasses set ``n_params`` and implement ``log_likelihood`` and ``rate``."""
 
     n_params: int = 1
@@ -50,11 +51,13 @@ class Observation(nn.Module):
         super().__init__()
         self.n_neurons = int(n_neurons)
 
+    @abc.abstractmethod
     def log_likelihood(self, data: torch.Tensor, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        raise NotImplementedError
+        """Per-entry log-likelihood of ``data`` given the readout parameters."""
 
+    @abc.abstractmethod
     def rate(self, params: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        raise NotImplementedError
+        """The observation mean (rate) implied by the readout parameters."""
 
     def nll(
         self, data: torch.Tensor, params: tuple[torch.Tensor, ...], mask: torch.Tensor
