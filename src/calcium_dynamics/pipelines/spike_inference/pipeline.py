@@ -12,78 +12,48 @@ def create_pipeline(**kwargs) -> Pipeline:
 
 
 def create_model_pipeline(**kwargs) -> Pipeline:
-    ens2 = pipeline(
-        [
-            node(
-                nodes.select_training_neurons,
-                inputs=["ens2_training_table", "params:spike_inference.split"],
-                outputs=["ens2_train_recordings", "ens2_heldout_recordings"],
-                name="select_ens2_training_neurons",
-            ),
-            node(
-                nodes.train_ens2_model,
-                inputs=["ens2_train_recordings", "params:spike_inference.ens2"],
-                outputs="ens2_model",
-                name="train_ens2",
-            ),
-            node(
-                nodes.infer_spikes,
-                inputs=["ens2_model", "traces_to_infer", "params:spike_inference.inference"],
-                outputs="ens2_spikes",
-                name="infer_spikes_ens2",
-            ),
-            node(
-                nodes.heldout_traces,
-                inputs=["ens2_heldout_recordings", "ground_truth_recordings"],
-                outputs="ens2_heldout_traces",
-                name="heldout_traces_ens2",
-            ),
-            node(
-                nodes.infer_spikes,
-                inputs=["ens2_model", "ens2_heldout_traces", "params:spike_inference.inference"],
-                outputs="ens2_heldout_spikes",
-                name="infer_heldout_spikes_ens2",
-            ),
-        ],
-        tags=["spike_inference", "ens2"],
-    )
-    cascade = pipeline(
-        [
-            node(
-                nodes.select_training_neurons,
-                inputs=["cascade_training_table", "params:spike_inference.split"],
-                outputs=["cascade_train_recordings", "cascade_heldout_recordings"],
-                name="select_cascade_training_neurons",
-            ),
-            node(
-                nodes.train_cascade_model_zoo,
-                inputs=["cascade_train_recordings", "params:spike_inference.cascade"],
-                outputs="cascade_model_zoo",
-                name="train_cascade_zoo",
-            ),
-            node(
-                nodes.infer_spikes,
-                inputs=["cascade_model_zoo", "traces_to_infer", "params:spike_inference.inference"],
-                outputs="cascade_spikes",
-                name="infer_spikes_cascade",
-            ),
-            node(
-                nodes.heldout_traces,
-                inputs=["cascade_heldout_recordings", "ground_truth_recordings"],
-                outputs="cascade_heldout_traces",
-                name="heldout_traces_cascade",
-            ),
-            node(
-                nodes.infer_spikes,
-                inputs=[
-                    "cascade_model_zoo",
-                    "cascade_heldout_traces",
-                    "params:spike_inference.inference",
-                ],
-                outputs="cascade_heldout_spikes",
-                name="infer_heldout_spikes_cascade",
-            ),
-        ],
-        tags=["spike_inference", "cascade"],
+    ens2 = _model_pipeline("ens2", nodes.train_ens2_model, "ens2_model")
+    cascade = _model_pipeline(
+        "cascade", nodes.train_cascade_model_zoo, "cascade_model_zoo", "train_cascade_zoo"
     )
     return ens2 + cascade
+
+
+def _model_pipeline(model: str, train, model_dataset: str, train_name: str | None = None):
+    """Split neurons, train, infer ``traces_to_infer`` and the held-out neurons' traces."""
+    inference = "params:spike_inference.inference"
+    return pipeline(
+        [
+            node(
+                nodes.select_training_neurons,
+                inputs=[f"{model}_training_table", "params:spike_inference.split"],
+                outputs=[f"{model}_train_recordings", f"{model}_heldout_recordings"],
+                name=f"select_{model}_training_neurons",
+            ),
+            node(
+                train,
+                inputs=[f"{model}_train_recordings", f"params:spike_inference.{model}"],
+                outputs=model_dataset,
+                name=train_name or f"train_{model}",
+            ),
+            node(
+                nodes.infer_spikes,
+                inputs=[model_dataset, "traces_to_infer", inference],
+                outputs=f"{model}_spikes",
+                name=f"infer_spikes_{model}",
+            ),
+            node(
+                nodes.heldout_traces,
+                inputs=[f"{model}_heldout_recordings", "ground_truth_recordings"],
+                outputs=f"{model}_heldout_traces",
+                name=f"heldout_traces_{model}",
+            ),
+            node(
+                nodes.infer_spikes,
+                inputs=[model_dataset, f"{model}_heldout_traces", inference],
+                outputs=f"{model}_heldout_spikes",
+                name=f"infer_heldout_spikes_{model}",
+            ),
+        ],
+        tags=["spike_inference", model],
+    )
