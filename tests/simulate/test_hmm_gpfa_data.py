@@ -10,6 +10,7 @@ from calcium_dynamics.simulate.hmm_gpfa import (
     se_kernel,
     sequential_transition_matrix,
     simulate_gpfa_calcium,
+    simulate_gpfa_gcamp6f,
     simulate_hmm_calcium,
 )
 
@@ -63,6 +64,33 @@ def test_gpfa_simulation_shapes_and_latent_smoothness():
     x = sim.latents[:, 0]
     assert np.corrcoef(x[1:], x[:-1])[0, 1] > 0.99
     assert sim.ar_coefs.shape == (2, 10)
+
+
+def test_gcamp6f_gpfa_simulation_shares_spikes_and_saturates():
+    kw = dict(n_time=800, n_neurons=6, length_scales=(40.0, 60.0), seed=3)
+    ar = simulate_gpfa_calcium(**kw)
+    gc = simulate_gpfa_gcamp6f(**kw)
+    # the same latents and spikes, a different indicator
+    np.testing.assert_array_equal(gc.spikes, ar.spikes)
+    np.testing.assert_array_equal(gc.latents, ar.latents)
+    assert gc.calcium.shape == (800, 6)
+    # kernel coefficients of τ_on 50 ms / τ_off 400 ms at 30 Hz bins
+    d, r = np.exp(-1 / 30 / 0.4), np.exp(-1 / 30 / 0.05)
+    np.testing.assert_allclose(gc.ar_coefs[:, 0], [d + r, -d * r])
+    # min–max normalised signal plus noise of sd ≈ sn: the noise-free part spans [0, 1]
+    assert 0.05 < np.median(gc.jump) < 1.0
+    assert np.all(gc.noise_var > 0.06**2 - 1e-12)
+    resid_sd = np.std(np.diff(gc.calcium, axis=0), axis=0) / np.sqrt(2)
+    assert np.all(resid_sd > 0.5 * np.sqrt(gc.noise_var))
+    # saturation: relative to the same simulation without it, high-rate bins lose fluorescence
+    linear = simulate_gpfa_gcamp6f(**kw, half_saturation=1e9)
+    rate = ar.rates.mean(axis=1)
+    hi, lo = rate > np.quantile(rate, 0.8), rate < np.quantile(rate, 0.2)
+
+    def gain(sim):
+        return (sim.calcium[hi].mean() - sim.calcium[lo].mean()) / np.median(sim.jump)
+
+    assert gain(gc) < 0.8 * gain(linear)
 
 
 @pytest.mark.parametrize(

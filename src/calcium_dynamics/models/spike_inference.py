@@ -81,7 +81,7 @@ def predict_model_rate(
     nu: float,
     *,
     stride: int = 1,
-    batch_size: int = 4096,
+    batch_size: int = 1024,
 ) -> np.ndarray:
     """Rate (spikes per model frame) of a trace already at the model's frame rate.
 

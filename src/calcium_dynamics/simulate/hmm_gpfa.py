@@ -21,6 +21,7 @@ __all__ = [
     "se_kernel",
     "sequential_transition_matrix",
     "simulate_gpfa_calcium",
+    "simulate_gpfa_gcamp6f",
     "simulate_hmm_calcium",
 ]
 
@@ -234,6 +235,37 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
+def _gpfa_spikes(
+    n_time: int,
+    n_neurons: int,
+    length_scales: np.ndarray,
+    loading_sd: float,
+    mean_rate: float,
+    rng: np.random.Generator,
+):
+    """GP latents (T, q), loadings (N, q), offsets (N,), rates and Poisson spikes (T, N)."""
+    latents = np.empty((n_time, len(length_scales)))
+    for j, ell in enumerate(length_scales):
+        chol = np.linalg.cholesky(se_kernel(n_time, ell, gp_noise_var=1e-6))
+        latents[:, j] = chol @ rng.normal(size=n_time)
+    loading = rng.normal(scale=loading_sd, size=(n_neurons, len(length_scales)))
+    offset = np.full(n_neurons, np.log(np.expm1(mean_rate)))
+    rates = _softplus(latents @ loading.T + offset)
+    spikes = rng.poisson(rates).astype(np.float64)
+    return latents, loading, offset, rates, spikes
+
+
+def _check_gpfa_sizes(n_time, n_neurons, length_scales, mean_rate):
+    n_time = _positive_int(n_time, "n_time")
+    n_neurons = _positive_int(n_neurons, "n_neurons")
+    length_scales_arr = np.asarray(length_scales, dtype=np.float64)
+    if length_scales_arr.ndim != 1 or len(length_scales_arr) < 1:
+        raise ValueError("length_scales must list one length scale (bins) per latent")
+    if mean_rate <= 0:
+        raise ValueError(f"mean_rate must be > 0 spikes / bin; got {mean_rate}")
+    return n_time, n_neurons, length_scales_arr
+
+
 def simulate_gpfa_calcium(
     n_time: int = 4000,
     n_neurons: int = 30,
@@ -256,22 +288,13 @@ def simulate_gpfa_calcium(
     roots 0.8 and 0.5) plus per-neuron jitter of sd ``ar_coef_jitter`` on the first coefficient,
     a jump per spike drawn uniformly from ``jump_range`` and innovation variance ``noise_var``.
     """
-    n_time = _positive_int(n_time, "n_time")
-    n_neurons = _positive_int(n_neurons, "n_neurons")
-    length_scales_arr = np.asarray(length_scales, dtype=np.float64)
-    if length_scales_arr.ndim != 1 or len(length_scales_arr) < 1:
-        raise ValueError("length_scales must list one length scale (bins) per latent")
-    if mean_rate <= 0:
-        raise ValueError(f"mean_rate must be > 0 spikes / bin; got {mean_rate}")
+    n_time, n_neurons, length_scales_arr = _check_gpfa_sizes(
+        n_time, n_neurons, length_scales, mean_rate
+    )
     rng = np.random.default_rng(seed)
-    latents = np.empty((n_time, len(length_scales_arr)))
-    for j, ell in enumerate(length_scales_arr):
-        chol = np.linalg.cholesky(se_kernel(n_time, ell, gp_noise_var=1e-6))
-        latents[:, j] = chol @ rng.normal(size=n_time)
-    loading = rng.normal(scale=loading_sd, size=(n_neurons, len(length_scales_arr)))
-    offset = np.full(n_neurons, np.log(np.expm1(mean_rate)))
-    rates = _softplus(latents @ loading.T + offset)
-    spikes = rng.poisson(rates).astype(np.float64)
+    latents, loading, offset, rates, spikes = _gpfa_spikes(
+        n_time, n_neurons, length_scales_arr, loading_sd, mean_rate, rng
+    )
     coefs = np.tile(np.asarray(ar_coefs, dtype=np.float64)[:, None], (1, n_neurons))
     coefs[0] += rng.normal(scale=ar_coef_jitter, size=n_neurons)
     jumps = rng.uniform(*jump_range, size=n_neurons)
@@ -290,4 +313,72 @@ def simulate_gpfa_calcium(
         jump=jumps,
         noise_var=noise_vars,
         measurement_noise_sd=float(measurement_noise_sd),
+    )
+
+
+def simulate_gpfa_gcamp6f(
+    n_time: int = 4000,
+    n_neurons: int = 30,
+    length_scales: tuple[float, ...] = (250.0, 450.0, 500.0),
+    loading_sd: float = 0.4,
+    mean_rate: float = 0.25,
+    bin_s: float = 1.0 / 30.0,
+    tau_on_s: float = 0.05,
+    tau_off_s: float = 0.4,
+    half_saturation: float = 5.0,
+    noise_sd_mean: float = 0.12,
+    noise_sd_sd: float = 0.02,
+    noise_sd_min: float = 0.06,
+    seed: int = 0,
+) -> GPFASimulation:
+    """Poisson GPFA spikes observed through the GCaMP6f indicator model, not an AR(p) process.
+
+    The spikes are those of :func:`simulate_gpfa_calcium` (same seed, same latents); the
+    fluorescence comes from :func:`calcium_dynamics.simulate.calcium.gcamp6f_fluorescence`:
+    jittered spike amplitudes, a rise-and-decay kernel (τ_on, τ_off at ``bin_s`` bins), Hill
+    saturation with half-saturation ``half_saturation`` single-spike peaks, per-neuron min–max
+    normalisation and Gaussian plus signal-dependent noise. None of the fitted observation
+    models is this process (saturation, amplitude jitter and signal-dependent noise are outside
+    all of them), which is the point of a biophysically flavoured benchmark.
+
+    The returned ``ar_coefs`` are the kernel's AR(2) coefficients before saturation, ``jump``
+    the normalised fluorescence peak of one isolated spike from rest, ``noise_var`` the
+    per-neuron baseline noise variance sn² and ``measurement_noise_sd`` the mean sn.
+    """
+    from calcium_dynamics.simulate.calcium import gcamp6f_fluorescence, hill_saturation
+
+    n_time, n_neurons, length_scales_arr = _check_gpfa_sizes(
+        n_time, n_neurons, length_scales, mean_rate
+    )
+    rng = np.random.default_rng(seed)
+    latents, loading, offset, rates, spikes = _gpfa_spikes(
+        n_time, n_neurons, length_scales_arr, loading_sd, mean_rate, rng
+    )
+    traces = gcamp6f_fluorescence(
+        spikes[None],
+        bin_s=bin_s,
+        tau_on_s=tau_on_s,
+        tau_off_s=tau_off_s,
+        half_saturation=half_saturation,
+        noise_sd_mean=noise_sd_mean,
+        noise_sd_sd=noise_sd_sd,
+        noise_sd_min=noise_sd_min,
+        seed=seed + 1,
+    )
+    f = hill_saturation(traces.calcium[0], half_saturation, 1.0)
+    span = np.ptp(f, axis=0)
+    jump = 1.0 / np.where(span > 0, span, 1.0)  # f(1) − f(0) = 1 before normalisation
+    coefs = np.tile(np.asarray(traces.ar_coefs, dtype=np.float64)[:, None], (1, n_neurons))
+    return GPFASimulation(
+        latents=latents,
+        length_scales=length_scales_arr,
+        loading=loading,
+        offset=offset,
+        rates=rates,
+        spikes=spikes,
+        calcium=traces.fluorescence[0],
+        ar_coefs=coefs,
+        jump=jump,
+        noise_var=traces.noise_sd**2,
+        measurement_noise_sd=float(traces.noise_sd.mean()),
     )
