@@ -34,4 +34,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     # A lab's own recordings: runs after spike_inference has saved a model (not in __default__).
     pipelines["recordings"] = recordings.create_pipeline()
+    # Inference with a registered model (the production ENS² by default); not in __default__.
+    pipelines["spike_inference_registered"] = spike_inference.create_registered_inference_pipeline()
     return pipelines

@@ -181,3 +181,76 @@ def test_nwb_rate_from_timestamps(tmp_path):
     table = NWBDataset(str(tmp_path / "t.nwb")).load()
     assert table["frame_rate_hz"].iloc[0] == pytest.approx(20.0)
     assert table["Fneu"].isna().all()
+
+
+def test_h5_arrays_with_neuropil_key(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    rng = np.random.default_rng(3)
+    f, fneu = rng.uniform(100, 200, (4, 30)), rng.uniform(10, 20, (4, 30))
+    with h5py.File(tmp_path / "r.h5", "w") as h5:
+        h5["traces/F"] = f
+        h5["traces/Fneu"] = fneu
+    with pytest.raises(RecordingError, match=r"holds 2 datasets .*name the traces with `key:`"):
+        ArrayTraceDataset(str(tmp_path / "r.h5"), frame_rate_hz=30).load()
+    with pytest.raises(RecordingError, match=r"has no dataset 'F'"):
+        ArrayTraceDataset(str(tmp_path / "r.h5"), frame_rate_hz=30, key="F").load()
+    table = ArrayTraceDataset(
+        str(tmp_path / "r.h5"), frame_rate_hz=30, key="traces/F", neuropil_key="traces/Fneu"
+    ).load()
+    np.testing.assert_array_equal(np.stack(table["F"]), f)
+    np.testing.assert_array_equal(np.stack(table["Fneu"]), fneu)
+    assert table["source"].eq(str(tmp_path / "r.h5")).all()
+
+
+def test_plane_given_by_its_f_file_as_a_partition(two_planes):
+    """``PartitionedDataset(filename_suffix="/F.npy")``: one partition per plane."""
+    from kedro_datasets.partitions import PartitionedDataset
+
+    folder, planes = two_planes
+    np.save(folder / "combined" / "F.npy", np.ones((2, 3)))  # skipped by the pipeline
+    parts = PartitionedDataset(
+        path=str(folder),
+        dataset={"type": "calcium_dynamics.io.recordings.Suite2pDataset"},
+        filepath_arg="path",
+        filename_suffix="/F.npy",
+    ).load()
+    assert sorted(parts) == ["combined", "plane0", "plane1"]
+    table = parts["plane1"]()
+    assert list(table["trace_id"]) == ["plane1/cell0", "plane1/cell1", "plane1/cell2"]
+    assert table["source"].eq(str(folder / "plane1")).all()
+    np.testing.assert_allclose(table["F"].iloc[2], planes[1].F[2], rtol=1e-6)
+
+
+def test_optional_partitions_may_be_missing(tmp_path):
+    from calcium_dynamics.io.recordings import OptionalPartitionedDataset
+
+    missing = OptionalPartitionedDataset(
+        path=str(tmp_path / "nothing"), dataset="pandas.CSVDataset"
+    )
+    assert missing.load() == {}
+    (tmp_path / "t").mkdir()
+    pd.DataFrame({"start_time": [1.0], "stop_time": [2.0]}).to_csv(tmp_path / "t" / "a.csv")
+    found = OptionalPartitionedDataset(
+        path=str(tmp_path / "t"), dataset="pandas.CSVDataset", filename_suffix=".csv"
+    ).load()
+    assert list(found) == ["a"] and found["a"]()["stop_time"].iloc[0] == 2.0
+
+
+def test_spike_model_source(tmp_path):
+    from calcium_dynamics.io.recordings import SpikeModelSourceDataset
+    from calcium_dynamics.models.cascade import CascadeNet
+    from calcium_dynamics.models.spike_models import SpikeModel
+
+    config = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
+    zoo = SpikeModel("cascade", config, {1.0: [CascadeNet().eval()], 4.0: [CascadeNet().eval()]})
+    zoo.save(tmp_path / "cascade_zoo.pt")
+    by_name = SpikeModelSourceDataset("cascade", models_dir=str(tmp_path)).load()
+    assert by_name.kind == "cascade" and by_name.noise_levels == [1.0, 4.0]
+    by_path = SpikeModelSourceDataset(str(tmp_path / "cascade_zoo.pt")).load()
+    assert by_path.noise_levels == [1.0, 4.0]
+    with pytest.raises(DatasetError, match=r"ens2\.pt not found .*spike_inference"):
+        SpikeModelSourceDataset("ens2", models_dir=str(tmp_path)).load()
+    with pytest.raises(DatasetError, match=r"give a registered name"):
+        SpikeModelSourceDataset("registry:", models_dir=str(tmp_path)).load()
+    with pytest.raises(DatasetError, match=r"read-only"):
+        SpikeModelSourceDataset("cascade").save(zoo)

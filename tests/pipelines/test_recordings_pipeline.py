@@ -1,44 +1,70 @@
-"""The recordings pipeline (Suite2p / arrays → ΔF/F, QC, ENS² rates and events) in a copy."""
+"""`kedro run --pipeline recordings` in a copy of the project: Suite2p folders (the shipped
+two-plane example), NWB files with trials, HDF5 arrays, and bad inputs.
 
+No model is trained here: a CASCADE zoo and an ENS² network with random weights, saved with
+the project's own ``SpikeModel.save``, stand in for trained ones (the outputs' structure,
+routing and bookkeeping are what is tested; accuracy is the benchmarks' business)."""
+
+import hashlib
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
-from kedro.runner import SequentialRunner
 
+from calcium_dynamics.io.latent_lfads import NpzDataset
+from calcium_dynamics.io.nwb_output import NWBRatesDataset
+from calcium_dynamics.models.cascade import CascadeNet
 from calcium_dynamics.models.ens2 import UNet1d
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.pipelines.recordings.nodes import QC_COLUMNS
-from calcium_dynamics.pipelines.recordings.pipeline import create_pipeline
-from calcium_dynamics.simulate.suite2p_example import simulate_plane, write_example_suite2p
-from tests.kedro_project import copy_project
+from calcium_dynamics.simulate.suite2p_example import (
+    simulate_plane,
+    write_example_suite2p,
+    write_suite2p_plane,
+)
+from tests.kedro_project import copy_project, run_pipeline
 
 TINY_ENS2 = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96, "base_channels": 2}
+ZOO = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
+ZOO_LEVELS = [0.5, 3.0]
+OUTPUT_LAYERS = ("03_primary", "05_model_input", "07_model_output", "08_reporting")
 
 
-def _run(project, monkeypatch, params=None):
-    """``kedro run --pipeline recordings`` without the registry: the pipeline on the
-    project's own catalog and parameters."""
-    monkeypatch.chdir(project)
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
-        context = session.load_context()
-        SequentialRunner().run(create_pipeline(), context.catalog)
+def save_tiny_models(models_dir, rate_bias: float | None = None):
+    """Untrained but valid models: a two-level CASCADE zoo and a 2-channel ENS².
+
+    ``rate_bias`` (spikes per model frame) sets the zoo's output bias: a high constant rate
+    makes events be sampled (an untrained zoo predicts almost none)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    zoo = {lv: [CascadeNet().eval()] for lv in ZOO_LEVELS}
+    if rate_bias is not None:
+        for members in zoo.values():
+            with torch.no_grad():
+                members[0].out.bias.fill_(rate_bias)
+    SpikeModel("cascade", ZOO, zoo).save(models_dir / "cascade_zoo.pt")
+    SpikeModel("ens2", TINY_ENS2, {float("nan"): [UNet1d(2).eval()]}).save(models_dir / "ens2.pt")
+
+
+def fresh_outputs(project):
+    for layer in OUTPUT_LAYERS:
+        shutil.rmtree(project / "data" / layer, ignore_errors=True)
+        (project / "data" / layer).mkdir()
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
 def project(project_root, tmp_path_factory):
     proj = copy_project(project_root, tmp_path_factory.mktemp("recordings") / "project")
-    SpikeModel("ens2", TINY_ENS2, {float("nan"): [UNet1d(2).eval()]}).save(
-        proj / "data/06_models/ens2.pt"
-    )
+    save_tiny_models(proj / "data/06_models")
     mp = pytest.MonkeyPatch()
     try:
-        _run(proj, mp)
+        run_pipeline(proj, "recordings", monkeypatch=mp)
     finally:
         mp.undo()
     return proj
@@ -46,11 +72,10 @@ def project(project_root, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scratch(project, tmp_path_factory):
-    """A second copy for runs that replace the example's outputs."""
+    """A second copy for runs on other inputs."""
     dest = tmp_path_factory.mktemp("recordings_scratch") / "project"
-    shutil.copytree(project, dest, ignore=shutil.ignore_patterns("0[378]_*"))
-    for layer in ("03_primary", "07_model_output", "08_reporting"):
-        (dest / "data" / layer).mkdir()
+    shutil.copytree(project, dest, ignore=shutil.ignore_patterns("0[3578]_*"))
+    fresh_outputs(dest)
     return dest
 
 
@@ -62,67 +87,240 @@ def test_example_folder_is_reproducible(project_root, tmp_path):
             np.testing.assert_array_equal(np.load(tmp_path / plane / name), shipped)
 
 
-def test_dff_of_the_example_matches_its_truth(project):
-    dff = pd.read_parquet(project / "data/03_primary/recording_dff.parquet")
-    assert list(dff.columns[:3]) == ["trace_id", "plane", "cell"]
-    assert len(dff) == 12 and dff["frame_rate_hz"].eq(15.0).all()
+def test_dff_of_each_plane_matches_its_truth(project):
     for p in (0, 1):
+        dff = pd.read_parquet(project / f"data/03_primary/recording_dff/plane{p}.parquet")
+        assert list(dff["trace_id"]) == [f"plane{p}/cell{c}" for c in range(6)]
+        assert dff["frame_rate_hz"].eq(15.0).all() and dff["plane"].eq(p).all()
         truth = simulate_plane(seed=p)
-        rows = dff[dff["plane"] == p]
-        for row in rows.itertuples():
+        for row in dff.itertuples():
             err = np.asarray(row.dff) - truth.dff[row.cell]
             assert abs(np.median(err)) < 0.03 and np.std(err) < 0.06, row.trace_id
 
 
 def test_qc_table_and_figure(project):
     qc = pd.read_csv(project / "data/08_reporting/recording_qc.csv")
-    assert list(qc.columns) == QC_COLUMNS and len(qc) == 12
+    assert list(qc.columns) == ["recording", *QC_COLUMNS] and len(qc) == 12
+    assert list(qc["recording"].unique()) == ["plane0", "plane1"]
     # noise: 3 % of baseline at 15 Hz → ν ≈ 0.954 · 0.03 / √15 · 100 ≈ 0.74 (+ transients)
     assert qc["noise_level_nu"].between(0.6, 1.2).all()
     assert qc["nan_fraction"].eq(0).all() and qc["baseline_median"].between(120, 310).all()
     assert (project / "data/08_reporting/recording_qc.png").stat().st_size > 10_000
 
 
-def test_spike_rates_and_events(project):
-    dff = pd.read_parquet(project / "data/03_primary/recording_dff.parquet")
-    spikes = pd.read_parquet(project / "data/07_model_output/recording_spikes.parquet")
-    assert list(spikes["trace_id"]) == list(dff["trace_id"])
-    assert spikes["model"].eq("ens2").all()
-    for row in spikes.itertuples():
-        assert len(row.rate_hz) == 1200 and np.nanmin(row.rate_hz) >= 0
-        assert np.all((row.spike_times_s >= 0) & (row.spike_times_s <= 80.0))
+def test_spikes_routed_by_noise_level(project):
+    for p in (0, 1):
+        dff = pd.read_parquet(project / f"data/03_primary/recording_dff/plane{p}.parquet")
+        spikes = pd.read_parquet(
+            project / f"data/07_model_output/recording_spikes/plane{p}.parquet"
+        )
+        assert list(spikes["trace_id"]) == list(dff["trace_id"])
+        assert spikes["model"].eq("cascade").all() and spikes["model_frame_rate_hz"].eq(30).all()
+        np.testing.assert_allclose(spikes["noise_level_nu"], dff["noise_level_nu"], rtol=1e-6)
+        for row in spikes.itertuples():
+            nearest = min(ZOO_LEVELS, key=lambda lv: abs(lv - row.noise_level_nu))
+            assert row.model_noise_level == nearest
+            assert len(row.rate_hz) == 1200 and np.nanmin(row.rate_hz) >= 0
+            assert np.all((row.spike_times_s >= 0) & (row.spike_times_s <= 80.0))
+    # Suite2p input: no NWB copy, no trials
+    assert not list((project / "data/07_model_output").glob("recording_nwb/*"))
+    assert not list((project / "data/05_model_input").glob("recording_trials/*"))
 
 
-def test_arrays_from_a_local_catalog(scratch, tmp_path, monkeypatch):
-    """The README's recipe: override `recording_fluorescence` in conf/local."""
-    traces = simulate_plane(n_rois=3, n_noncells=0, n_frames=600, frame_rate_hz=30.0, seed=7)
-    np.save(tmp_path / "dff.npy", traces.dff)
-    local = scratch / "conf/local/catalog_recordings.yml"
-    entry = {
-        "type": "calcium_dynamics.io.recordings.ArrayTraceDataset",
-        "path": str(tmp_path / "dff.npy"),
-        "signal": "dff",
+def test_nmf_of_each_recording(project):
+    comps = pd.read_parquet(project / "data/07_model_output/recording_nmf_components.parquet")
+    curves = pd.read_csv(project / "data/08_reporting/recording_nmf_curves.csv")
+    assign = pd.read_csv(project / "data/08_reporting/recording_nmf_assignments.csv")
+    for rec in ("plane0", "plane1"):
+        c = comps[comps["recording"] == rec]
+        k = int(c["n_components"].iloc[0])
+        assert len(c) == k and all(len(w) == 6 for w in c["weights"])
+        assert all(len(t) == 1200 for t in c["time_course"])
+        cv = curves[curves["recording"] == rec]
+        assert (
+            cv["selected"].sum() == 1 and int(cv.loc[cv["selected"], "n_components"].iloc[0]) == k
+        )
+        # AIC selection: k is where AIC first increases (or the largest k tried)
+        aic = cv.sort_values("n_components")["aic"].to_numpy()
+        rises = np.flatnonzero(np.diff(aic) > 0)
+        assert k == (rises[0] + 1 if rises.size else len(aic))
+        a = assign[assign["recording"] == rec]
+        assert sorted(a["neuron"]) == sorted(f"{rec}/cell{i}" for i in range(6))
+        assert (project / f"data/08_reporting/recording_nmf/{rec}.png").stat().st_size > 5_000
+
+
+def _nwb_catalog(folder):
+    return {
+        "recording_inputs": {
+            "type": "partitions.PartitionedDataset",
+            "path": str(folder),
+            "filename_suffix": ".nwb",
+            "filepath_arg": "path",
+            "dataset": {"type": "calcium_dynamics.io.recordings.NWBDataset"},
+        },
+        "recording_trials_table": {
+            "type": "calcium_dynamics.io.recordings.OptionalPartitionedDataset",
+            "path": str(folder),
+            "filename_suffix": ".nwb",
+            "filepath_arg": "path",
+            "dataset": {"type": "calcium_dynamics.io.recordings.NWBTrialsDataset"},
+        },
     }
-    local.write_text(yaml.safe_dump({"recording_fluorescence": entry}))
+
+
+def test_nwb_files_with_trials(scratch, tmp_path, monkeypatch):
+    from tests.io.test_nwb_output import write_nwb
+
+    folder = tmp_path / "nwb"
+    folder.mkdir()
+    a = simulate_plane(n_rois=4, n_noncells=0, n_frames=1200, frame_rate_hz=20.0, seed=3)
+    b = simulate_plane(n_rois=3, n_noncells=0, n_frames=600, frame_rate_hz=20.0, seed=4)
+    trials = [(5.0, 8.0, 1), (20.0, 23.5, 2), (58.0, 62.0, 3)]  # the last ends after the data
+    write_nwb(folder / "mouse_a.nwb", a.F, a.Fneu, rate=20.0, trials=trials)
+    write_nwb(folder / "mouse_b.nwb", b.F, b.Fneu, rate=20.0)  # no trials table
+    before = {p.name: _sha(p) for p in folder.iterdir()}
+    local = scratch / "conf/local/catalog_recordings.yml"
+    local.write_text(yaml.safe_dump(_nwb_catalog(folder)))
     try:
-        with pytest.raises(Exception, match=r"frame_rate_hz is missing.*frame_rate_hz: 30\.0"):
-            _run(scratch, monkeypatch)
-        entry["frame_rate_hz"] = 30.0
-        local.write_text(yaml.safe_dump({"recording_fluorescence": entry}))
-        _run(scratch, monkeypatch)
+        run_pipeline(scratch, "recordings", monkeypatch=monkeypatch)
     finally:
         local.unlink()
-    dff = pd.read_parquet(scratch / "data/03_primary/recording_dff.parquet")
-    np.testing.assert_allclose(np.stack(dff["dff"]), traces.dff, rtol=1e-6, atol=1e-7)
-    spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes.parquet")
+    assert {p.name: _sha(p) for p in folder.iterdir()} == before  # originals untouched
+    out = scratch / "data/07_model_output"
+    for name, sim in (("mouse_a", a), ("mouse_b", b)):
+        spikes = pd.read_parquet(out / f"recording_spikes/{name}.parquet")
+        assert list(spikes["cell"]) == [10 + i for i in range(sim.F.shape[0])]
+        copy = NWBRatesDataset(str(out / f"recording_nwb/{name}.nwb")).load()
+        np.testing.assert_array_equal(copy["rate_hz"], np.stack(spikes["rate_hz"]))
+        assert list(copy["roi_ids"]) == list(spikes["cell"]) and copy["frame_rate_hz"] == 20.0
+        dff = pd.read_parquet(scratch / f"data/03_primary/recording_dff/{name}.parquet")
+        for row in dff.itertuples():
+            err = np.asarray(row.dff) - sim.dff[row.cell - 10]
+            assert abs(np.median(err)) < 0.05, row.trace_id
+    # trials: mouse_a only; windows of the shortest trial (3 s = 60 frames); trial 2 dropped
+    trial_files = sorted((scratch / "data/05_model_input/recording_trials").glob("*.npz"))
+    assert [p.stem for p in trial_files] == ["mouse_a"]
+    cut = NpzDataset(str(trial_files[0])).load()
+    assert cut["dff"].shape == (2, 60, 4) and cut["rate_hz"].shape == (2, 60, 4)
+    assert list(cut["trial_index"]) == [0, 1] and list(cut["dropped_trials"]) == [2]
+    assert list(cut["trial_condition"]) == [1, 2] and float(cut["frame_rate_hz"]) == 20.0
+    dff = pd.read_parquet(scratch / "data/03_primary/recording_dff/mouse_a.parquet")
+    spikes = pd.read_parquet(out / "recording_spikes/mouse_a.parquet")
+    np.testing.assert_array_equal(cut["dff"][1, :, 2], np.asarray(dff["dff"].iloc[2])[400:460])
+    np.testing.assert_array_equal(
+        cut["rate_hz"][0, :, 3], np.asarray(spikes["rate_hz"].iloc[3])[100:160]
+    )
+    np.testing.assert_allclose(cut["time_s"], np.arange(60) / 20.0)
+
+
+def test_h5_arrays_and_ens2_from_runtime_params(scratch, tmp_path, monkeypatch):
+    """The README's recipe for arrays; `--params spike_model=ens2`."""
+    h5py = pytest.importorskip("h5py")
+    plane = simulate_plane(n_rois=3, n_noncells=0, n_frames=600, frame_rate_hz=30.0, seed=7)
+    (tmp_path / "arrays").mkdir()
+    with h5py.File(tmp_path / "arrays/session1.h5", "w") as h5:
+        h5["F"], h5["Fneu"] = plane.F, plane.Fneu
+    dataset = {
+        "type": "calcium_dynamics.io.recordings.ArrayTraceDataset",
+        "key": "F",
+        "neuropil_key": "Fneu",
+    }
+    entry = {
+        "type": "partitions.PartitionedDataset",
+        "path": str(tmp_path / "arrays"),
+        "filename_suffix": ".h5",
+        "filepath_arg": "path",
+        "dataset": dataset,
+    }
+    local = scratch / "conf/local/catalog_recordings.yml"
+    fresh_outputs(scratch)
+    try:
+        local.write_text(yaml.safe_dump({"recording_inputs": entry}))
+        with pytest.raises(Exception, match=r"frame_rate_hz is missing.*frame_rate_hz: 30\.0"):
+            run_pipeline(scratch, "recordings", monkeypatch=monkeypatch)
+        dataset["frame_rate_hz"] = 30.0
+        local.write_text(yaml.safe_dump({"recording_inputs": entry}))
+        run_pipeline(scratch, "recordings", params={"spike_model": "ens2"}, monkeypatch=monkeypatch)
+    finally:
+        local.unlink()
+    spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes/session1.parquet")
     assert list(spikes["trace_id"]) == ["cell0", "cell1", "cell2"]
+    assert spikes["model"].eq("ens2").all() and spikes["model_noise_level"].isna().all()
+    assert spikes["model_frame_rate_hz"].eq(60.0).all()
     assert all(len(r) == 600 for r in spikes["rate_hz"])
 
 
-def test_suite2p_folder_from_runtime_params(scratch, tmp_path, monkeypatch):
-    """`kedro run --pipeline recordings --params recording_path=/path/to/plane0`."""
-    write_example_suite2p(tmp_path / "suite2p", n_planes=1, n_rois=3, n_noncells=1, n_frames=300)
-    _run(scratch, monkeypatch, params={"recording_path": str(tmp_path / "suite2p" / "plane0")})
-    qc = pd.read_csv(scratch / "data/08_reporting/recording_qc.csv")
-    assert list(qc["trace_id"]) == ["plane0/cell0", "plane0/cell1"]
-    assert qc["n_frames"].eq(300).all()
+def test_bad_inputs_stop_the_run_with_clear_errors(scratch, tmp_path, monkeypatch):
+    from tests.io.test_nwb_output import write_nwb
+
+    suite2p = tmp_path / "suite2p"
+    plane = simulate_plane(n_rois=3, n_noncells=0, n_frames=300, seed=5)
+    plane.F[1] = 0.0  # an all-zero cell
+    write_suite2p_plane(suite2p / "plane0", plane)
+    with pytest.raises(Exception, match=r"F of trace 'plane0/cell1' is zero in every frame"):
+        run_pipeline(
+            scratch, "recordings", params={"recording_path": str(suite2p)}, monkeypatch=monkeypatch
+        )
+    plane.F[1] = 100.0
+    write_suite2p_plane(suite2p / "plane0", plane)
+    np.save(suite2p / "plane0/Fneu.npy", plane.Fneu[:, :299])
+    with pytest.raises(Exception, match=r"F\.npy has shape \(3, 300\) but Fneu\.npy .*\(3, 299\)"):
+        run_pipeline(
+            scratch, "recordings", params={"recording_path": str(suite2p)}, monkeypatch=monkeypatch
+        )
+    (suite2p / "plane0/ops.npy").unlink()
+    np.save(suite2p / "plane0/Fneu.npy", plane.Fneu)
+    with pytest.raises(Exception, match=r"ops\.npy not found.*frame_rate_hz: 30\.0"):
+        run_pipeline(
+            scratch, "recordings", params={"recording_path": str(suite2p)}, monkeypatch=monkeypatch
+        )
+    folder = tmp_path / "nwb"
+    folder.mkdir()
+    write_nwb(folder / "behaviour.nwb", plane.F, ophys=False)
+    local = scratch / "conf/local/catalog_recordings.yml"
+    local.write_text(yaml.safe_dump(_nwb_catalog(folder)))
+    try:
+        with pytest.raises(Exception, match=r"behaviour\.nwb has no 'ophys' processing module"):
+            run_pipeline(scratch, "recordings", monkeypatch=monkeypatch)
+    finally:
+        local.unlink()
+    with pytest.raises(Exception, match=r"spike model file .*nothing\.pt not found"):
+        run_pipeline(
+            scratch,
+            "recordings",
+            params={"spike_model": str(tmp_path / "nothing.pt")},
+            monkeypatch=monkeypatch,
+        )
+
+
+def test_cut_trials_window_and_alignment():
+    from calcium_dynamics.pipelines.recordings.nodes import cut_trials
+
+    rate, t0 = 10.0, 100.0  # frame i at 100 + i/10 s (NWB session time)
+    frames = np.arange(300, dtype=np.float32)
+    dff = pd.DataFrame(
+        {
+            "trace_id": ["a", "b"],
+            "frame_rate_hz": rate,
+            "dff": [frames, -frames],
+            "start_time_s": t0,
+        }
+    )
+    spikes = dff.rename(columns={"dff": "rate_hz"}).assign(rate_hz=[frames * 2, frames * 3])
+    trials = pd.DataFrame(
+        {
+            "start_time": [101.0, 110.0, 99.0],
+            "stop_time": [103.0, 115.0, 100.0],
+            "go": [105.0, 112.0, 99.5],
+        }
+    )
+    cut = cut_trials(dff, spikes, trials, {"align": "go", "before_s": 0.5, "after_s": 1.0})
+    # go = 105 s → frames 45 … 59; go = 112 s → 115 … 129; go = 99.5 s is before frame 0
+    assert cut["dff"].shape == (2, 15, 2) and list(cut["dropped_trials"]) == [2]
+    np.testing.assert_array_equal(cut["dff"][0, :, 0], np.arange(45, 60))
+    np.testing.assert_array_equal(cut["dff"][1, :, 1], -np.arange(115, 130))
+    np.testing.assert_array_equal(cut["rate_hz"][1, :, 0], 2 * np.arange(115, 130))
+    np.testing.assert_allclose(cut["time_s"], np.arange(15) / 10 - 0.5)
+    np.testing.assert_array_equal(cut["trial_go"], [105.0, 112.0])
+    with pytest.raises(ValueError, match=r"no 'cue' column"):
+        cut_trials(dff, spikes, trials, {"align": "cue"})

@@ -260,3 +260,50 @@ def test_register_stage_output(repo: Path) -> None:
     _tiny_model(5).save(repo / "data/06_models/staged.pt")  # not reproduced: lock is stale
     with pytest.raises(registry.RegistryError, match=r"differs from dvc\.lock"):
         registry.register("ens2-staged", "data/06_models/staged.pt", project_path=repo)
+
+
+def test_registered_inference_pipeline(repo: Path) -> None:
+    """The spike-inference pipeline infers traces with the production model from the registry."""
+    import numpy as np
+    import pandas as pd
+    from kedro.io import DataCatalog, MemoryDataset
+    from kedro.runner import SequentialRunner
+
+    from calcium_dynamics.io.registered_model import RegisteredModelDataset
+    from calcium_dynamics.pipelines.spike_inference import create_registered_inference_pipeline
+    from calcium_dynamics.pipelines.spike_inference.nodes import infer_spikes
+
+    production, newer = _tiny_model(6), _tiny_model(7)
+    production.save(repo / MODEL)
+    registry.register("ens2", MODEL, version="v1.0.0", project_path=repo)
+    registry.promote("ens2", "v1.0.0", "production", project_path=repo)
+    newer.save(repo / MODEL)
+    registry.register("ens2", MODEL, version="v1.1.0", project_path=repo)  # not promoted
+
+    rng = np.random.default_rng(0)
+    traces = pd.DataFrame(
+        {
+            "trace_id": ["a", "b"],
+            "frame_rate_hz": [60.0, 30.0],
+            "dff": [rng.normal(0, 0.1, 600).astype(np.float32) for _ in range(2)],
+        }
+    )
+    params = {"stride": 8, "events": True, "seed": 0}
+    catalog = DataCatalog(
+        {
+            "ens2_registered_model": RegisteredModelDataset(
+                name="ens2", stage="production", project_path=str(repo)
+            ),
+            "traces_to_infer": MemoryDataset(traces),
+            "params:spike_inference.inference": MemoryDataset(params),
+            "ens2_registered_spikes": MemoryDataset(),
+        }
+    )
+    SequentialRunner().run(create_registered_inference_pipeline(), catalog)
+    spikes = catalog.load("ens2_registered_spikes")
+    assert list(spikes["trace_id"]) == ["a", "b"]
+    expected = infer_spikes(production, traces, params)  # the production weights, directly
+    other = infer_spikes(newer, traces, params)
+    for got, want, not_want in zip(spikes["rate_hz"], expected["rate_hz"], other["rate_hz"]):
+        assert len(got) == 600 and np.allclose(got, want)
+        assert not np.allclose(got, not_want)

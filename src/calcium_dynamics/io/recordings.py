@@ -3,9 +3,16 @@
 Every reader returns one row per ROI with the columns of :data:`TRACE_TABLE_COLUMNS`:
 ``trace_id`` (e.g. ``plane0/cell12``), ``plane`` (int), ``cell`` (ROI index in its plane),
 ``frame_rate_hz`` (Hz), ``F`` (raw fluorescence, float array (n_frames,)), ``Fneu`` (neuropil
-fluorescence of the same length, or ``None``) and ``dff`` (ΔF/F as a fraction when the file
-already holds it, else ``None``). A recording without a frame rate is refused with a message
-that says how to give one.
+fluorescence of the same length, or ``None``), ``dff`` (ΔF/F as a fraction when the file
+already holds it, else ``None``), ``source`` (the file or folder read) and ``start_time_s``
+(time of the first frame, s; NWB: session time, else 0). A recording without
+a frame rate is refused with a message that says how to give one.
+
+Also here: :class:`NWBTrialsDataset` (an NWB file's trials table),
+:class:`OptionalPartitionedDataset` (a partitioned dataset that may be empty: optional inputs
+such as trials tables) and
+:class:`SpikeModelSourceDataset` (the spike model from a file, a shortcut name or the model
+registry).
 """
 
 from __future__ import annotations
@@ -17,12 +24,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro_datasets.partitions import PartitionedDataset
 
 from calcium_dynamics.signal.validation import check_frame_rate
 
 logger = logging.getLogger(__name__)
 
-TRACE_TABLE_COLUMNS = ["trace_id", "plane", "cell", "frame_rate_hz", "F", "Fneu", "dff"]
+TRACE_TABLE_COLUMNS = [
+    "trace_id",
+    "plane",
+    "cell",
+    "frame_rate_hz",
+    "F",
+    "Fneu",
+    "dff",
+    "source",
+    "start_time_s",
+]
 SUITE2P_FILES = ("F.npy", "Fneu.npy", "iscell.npy")
 
 
@@ -55,7 +73,9 @@ class Suite2pDataset(_ReadOnly):
     frame rate in Hz). Suite2p's ``combined/`` folder repeats the planes and is skipped.
 
     Args:
-        path: the ``suite2p`` folder (with ``plane*`` sub-folders) or one plane folder.
+        path: the ``suite2p`` folder (with ``plane*`` sub-folders), one plane folder, or a
+            plane's ``F.npy`` (so that a ``PartitionedDataset`` with ``filename_suffix: /F.npy``
+            gives one partition per plane).
         iscell_threshold: a ROI is a cell when its classifier probability (column 1 of
             ``iscell.npy``) is ≥ this; ``None`` uses the label column 0 instead (it carries the
             curation done in Suite2p's GUI).
@@ -86,12 +106,15 @@ class Suite2pDataset(_ReadOnly):
         }
 
     def _plane_folders(self) -> list[tuple[int, Path]]:
-        if not self._path.is_dir():
+        folder = self._path
+        if folder.name == "F.npy" and folder.is_file():
+            folder = folder.parent
+        if not folder.is_dir():
             raise RecordingError(f"Suite2p folder {self._path} does not exist")
-        if (self._path / "F.npy").is_file():
-            name = self._path.name
+        if (folder / "F.npy").is_file():
+            name = folder.name
             plane = int(name[5:]) if name.startswith("plane") and name[5:].isdigit() else 0
-            return [(plane, self._path)]
+            return [(plane, folder)]
         planes = sorted(
             (int(p.name[5:]), p)
             for p in self._path.iterdir()
@@ -131,9 +154,13 @@ class Suite2pDataset(_ReadOnly):
         missing = [n for n in SUITE2P_FILES if not (folder / n).is_file()]
         if missing:
             raise RecordingError(f"Suite2p plane folder {folder} lacks {', '.join(missing)}")
-        f = np.load(folder / "F.npy")
+        f = np.load(folder / "F.npy")  # numeric arrays only: allow_pickle stays False
         fneu = np.load(folder / "Fneu.npy")
         iscell = np.load(folder / "iscell.npy")
+        if not np.issubdtype(f.dtype, np.floating):
+            f = f.astype(np.float32)
+        if not np.issubdtype(fneu.dtype, np.floating):
+            fneu = fneu.astype(np.float32)
         if f.ndim != 2:
             raise RecordingError(f"{folder / 'F.npy'} must be (n_rois, n_frames), got {f.shape}")
         if fneu.shape != f.shape:
@@ -160,9 +187,12 @@ class Suite2pDataset(_ReadOnly):
                 "plane": plane,
                 "cell": rows.astype(int),
                 "frame_rate_hz": rate,
-                "F": [f[i].astype(np.float64) for i in rows],
-                "Fneu": [fneu[i].astype(np.float64) for i in rows],
+                # rows are views of the loaded arrays (Suite2p's float32): no copy per ROI
+                "F": [f[i] for i in rows],
+                "Fneu": [fneu[i] for i in rows],
                 "dff": None,
+                "source": str(folder),
+                "start_time_s": 0.0,
                 "is_cell": is_cell[rows],
                 "cell_probability": prob[rows].astype(float),
             },
@@ -183,12 +213,17 @@ class Suite2pDataset(_ReadOnly):
 
 
 class ArrayTraceDataset(_ReadOnly):
-    """Traces in a ``.npy`` or ``.csv`` file, neurons × time, with the frame rate given here.
+    """Traces in a ``.npy``, ``.h5`` or ``.csv`` file, neurons × time, with the frame rate given
+    here.
 
     Args:
-        path: the file (``.npy``: a 2-D array; ``.csv``: numbers only, or a header row).
+        path: the file (``.npy``: a 2-D array; ``.h5`` / ``.hdf5``: the 2-D dataset ``key``;
+            ``.csv``: numbers only, or a header row).
         frame_rate_hz: frames per second (Hz); required (a file does not carry its rate).
         neuropil_path: optional file of the same shape with neuropil fluorescence.
+        key: name of the traces' dataset inside an HDF5 file (``None``: its only dataset).
+        neuropil_key: name of a neuropil dataset of the same shape inside the same HDF5 file
+            (optional; used when ``neuropil_path`` is not given).
         signal: ``"F"`` (raw fluorescence: ΔF/F is computed) or ``"dff"`` (already ΔF/F as a
             fraction: used as it is).
         transpose: the file is time × neurons.
@@ -201,6 +236,8 @@ class ArrayTraceDataset(_ReadOnly):
         neuropil_path: str | None = None,
         signal: str = "F",
         transpose: bool = False,
+        key: str | None = None,
+        neuropil_key: str | None = None,
         metadata: dict | None = None,
     ):
         if signal not in ("F", "dff"):
@@ -210,6 +247,8 @@ class ArrayTraceDataset(_ReadOnly):
         self._neuropil_path = None if neuropil_path is None else Path(neuropil_path)
         self._signal = signal
         self._transpose = bool(transpose)
+        self._key = key
+        self._neuropil_key = neuropil_key
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -219,14 +258,36 @@ class ArrayTraceDataset(_ReadOnly):
             "neuropil_path": None if self._neuropil_path is None else str(self._neuropil_path),
             "signal": self._signal,
             "transpose": self._transpose,
+            "key": self._key,
+            "neuropil_key": self._neuropil_key,
         }
 
-    def _read(self, path: Path) -> np.ndarray:
+    @staticmethod
+    def _read_h5(path: Path, key: str | None) -> np.ndarray:
+        import h5py  # installed with pynwb (the `nwb` extra)
+
+        with h5py.File(path, "r") as h5:
+            names: list[str] = []
+            h5.visititems(lambda n, obj: names.append(n) if isinstance(obj, h5py.Dataset) else None)
+            if key is None:
+                if len(names) != 1:
+                    raise RecordingError(
+                        f"{path} holds {len(names)} datasets {names[:10]}: name the traces with "
+                        "`key:` in the catalog entry"
+                    )
+                key = names[0]
+            if key not in h5 or not isinstance(h5[key], h5py.Dataset):
+                raise RecordingError(f"{path} has no dataset {key!r}; it holds {names[:10]}")
+            return np.asarray(h5[key][()])
+
+    def _read(self, path: Path, key: str | None = None) -> np.ndarray:
         if not path.is_file():
             raise RecordingError(f"trace file {path} does not exist")
         suffix = path.suffix.lower()
         if suffix == ".npy":
             arr = np.load(path)  # numeric arrays only: allow_pickle stays False
+        elif suffix in (".h5", ".hdf5"):
+            arr = self._read_h5(path, key)
         elif suffix == ".csv":
             table = pd.read_csv(path, header=None)
             numeric = table.apply(pd.to_numeric, errors="coerce")
@@ -234,7 +295,9 @@ class ArrayTraceDataset(_ReadOnly):
                 numeric = numeric.iloc[1:]
             arr = numeric.to_numpy(np.float64)
         else:
-            raise RecordingError(f"{path}: unsupported file type {suffix!r} (use .npy or .csv)")
+            raise RecordingError(
+                f"{path}: unsupported file type {suffix!r} (use .npy, .h5 or .csv)"
+            )
         arr = np.asarray(arr, dtype=np.float64)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -244,11 +307,17 @@ class ArrayTraceDataset(_ReadOnly):
 
     def _load(self) -> pd.DataFrame:
         rate = _frame_rate(self._frame_rate_hz, f"trace file {self._path}")
-        traces = self._read(self._path)
-        fneu = None if self._neuropil_path is None else self._read(self._neuropil_path)
+        traces = self._read(self._path, self._key)
+        if self._neuropil_path is not None:
+            fneu = self._read(self._neuropil_path, self._neuropil_key)
+        elif self._neuropil_key is not None:
+            fneu = self._read(self._path, self._neuropil_key)
+        else:
+            fneu = None
         if fneu is not None and fneu.shape != traces.shape:
             raise RecordingError(
-                f"{self._path} has shape {traces.shape} but {self._neuropil_path} has shape "
+                f"{self._path} has shape {traces.shape} but its neuropil "
+                f"({self._neuropil_path or self._neuropil_key}) has shape "
                 f"{fneu.shape}: the neuropil file must match the traces"
             )
         n = traces.shape[0]
@@ -262,6 +331,8 @@ class ArrayTraceDataset(_ReadOnly):
                 "F": list(traces) if is_f else None,
                 "Fneu": list(fneu) if fneu is not None and is_f else None,
                 "dff": None if is_f else list(traces),
+                "source": str(self._path),
+                "start_time_s": 0.0,
             },
             columns=TRACE_TABLE_COLUMNS,
         )
@@ -337,7 +408,11 @@ class NWBDataset(_ReadOnly):
         with NWBHDF5IO(str(self._path), "r") as io:
             nwb = io.read()
             if "ophys" not in nwb.processing:
-                raise RecordingError(f"{self._path} has no 'ophys' processing module")
+                raise RecordingError(
+                    f"{self._path} has no 'ophys' processing module: it holds no ROI traces "
+                    "(an NWB file with optical physiology keeps them in "
+                    "processing['ophys'] as Fluorescence or DfOverF)"
+                )
             ophys = nwb.processing["ophys"]
             if self._interface not in ophys.data_interfaces:
                 raise RecordingError(
@@ -357,6 +432,10 @@ class NWBDataset(_ReadOnly):
             series = container.roi_response_series[name]
             traces = self._traces(series)
             rate = self._rate(series)
+            if series.timestamps is not None and len(series.timestamps) > 0:
+                start = float(series.timestamps[0])
+            else:
+                start = float(series.starting_time or 0.0)
             fneu = None
             if self._interface == "Fluorescence" and self._neuropil in names and self._neuropil:
                 fneu = self._traces(container.roi_response_series[self._neuropil])
@@ -381,6 +460,151 @@ class NWBDataset(_ReadOnly):
                 "F": list(traces) if is_f else None,
                 "Fneu": list(fneu) if fneu is not None else None,
                 "dff": None if is_f else list(traces),
+                "source": str(self._path),
+                "start_time_s": start,
+                "series": f"ophys/{self._interface}/{name}",
             },
-            columns=TRACE_TABLE_COLUMNS,
+            columns=[*TRACE_TABLE_COLUMNS, "series"],
         )
+
+
+class NWBTrialsDataset(_ReadOnly):
+    """The trials table (a ``TimeIntervals`` table) of an NWB file, or an empty table.
+
+    Returns one row per trial with ``start_time`` and ``stop_time`` (s, in the file's session
+    time) and the table's other one-value-per-trial columns. A file without the table gives an
+    empty table with those two columns: trials are optional.
+
+    Args:
+        path: the ``.nwb`` file.
+        table: ``"trials"`` (``nwbfile.trials``) or the name of another table in
+            ``nwbfile.intervals``.
+    """
+
+    def __init__(self, path: str, table: str = "trials", metadata: dict | None = None):
+        self._path = Path(path)
+        self._table = table
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path), "table": self._table}
+
+    def _load(self) -> pd.DataFrame:
+        from pynwb import NWBHDF5IO  # optional dependency, needed only for NWB files
+
+        if not self._path.is_file():
+            raise RecordingError(f"NWB file {self._path} does not exist")
+        with NWBHDF5IO(str(self._path), "r") as io:
+            nwb = io.read()
+            intervals = nwb.intervals or {}
+            if self._table not in intervals:
+                logger.info("%s has no %r table: no trials", self._path, self._table)
+                return pd.DataFrame({"start_time": [], "stop_time": []})
+            frame = intervals[self._table].to_dataframe()
+        keep = [
+            c
+            for c in frame.columns
+            if c in ("start_time", "stop_time")
+            or frame[c].map(lambda v: np.isscalar(v) or v is None).all()
+        ]
+        return frame[keep].reset_index(drop=True)
+
+
+class OptionalPartitionedDataset(PartitionedDataset):
+    """A ``partitions.PartitionedDataset`` that loads as ``{}`` when its folder is missing or
+    holds no partition (an optional input, e.g. trials tables for some recordings only)."""
+
+    def load(self) -> dict[str, Any]:
+        try:
+            return super().load()
+        except (DatasetError, FileNotFoundError) as err:
+            logger.info("%s: no partitions (%s)", self._path, err)
+            return {}
+
+    def _exists(self) -> bool:
+        return True
+
+
+MODEL_SHORTCUTS = {"cascade": "cascade_zoo.pt", "ens2": "ens2.pt"}
+
+
+class SpikeModelSourceDataset(AbstractDataset[None, Any]):
+    """The spike model a recording is run through, named by one string (read-only).
+
+    ``source`` is one of:
+
+    * ``cascade`` or ``ens2``: the model trained by ``kedro run --pipeline spike_inference``
+      (``<models_dir>/cascade_zoo.pt`` or ``<models_dir>/ens2.pt``);
+    * a path to a model file (``.pt``, written by ``SpikeModel.save``);
+    * ``registry:NAME``, ``registry:NAME@vX.Y.Z`` or ``registry:NAME#STAGE``: a model from the
+      project's model registry (through :class:`~calcium_dynamics.io.registered_model.
+      RegisteredModelDataset`: checksum-verified, loaded without running code).
+
+    Args:
+        source: see above.
+        models_dir: folder of the shortcut names' files.
+        project_path: the git + DVC project holding the registry.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        models_dir: str = "data/06_models",
+        project_path: str = ".",
+        metadata: dict | None = None,
+    ):
+        self._source = str(source)
+        self._models_dir = Path(models_dir)
+        self._project_path = project_path
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {"source": self._source, "models_dir": str(self._models_dir)}
+
+    def _registered(self):
+        from calcium_dynamics.io.registered_model import RegisteredModelDataset
+
+        spec = self._source.removeprefix("registry:").strip()
+        stage = version = None
+        if "#" in spec:
+            spec, stage = spec.split("#", 1)
+        elif "@" in spec:
+            spec, version = spec.split("@", 1)
+        if not spec:
+            raise DatasetError(
+                f"spike model {self._source!r}: give a registered name, e.g. "
+                "registry:ens2-60hz#production or registry:ens2-60hz@v1.0.0"
+            )
+        return RegisteredModelDataset(
+            spec, stage=stage, version=version, project_path=self._project_path
+        )
+
+    def _path(self) -> Path:
+        name = MODEL_SHORTCUTS.get(self._source.lower())
+        return self._models_dir / name if name else Path(self._source)
+
+    def _load(self) -> Any:
+        from calcium_dynamics.models.spike_models import SpikeModel
+
+        if self._source.startswith("registry:"):
+            return self._registered().load()
+        path = self._path()
+        if not path.is_file():
+            raise DatasetError(
+                f"spike model file {path} not found (spike_model={self._source!r}). Train it "
+                "with `kedro run --pipeline spike_inference`, or choose another model: "
+                "--params spike_model=cascade | ens2 | /path/to/model.pt | "
+                "registry:NAME#production"
+            )
+        return SpikeModel.load(path)
+
+    def _save(self, data: Any) -> None:
+        raise DatasetError(
+            f"spike model {self._source!r} is read-only here: models are written by the "
+            "spike_inference pipeline"
+        )
+
+    def _exists(self) -> bool:
+        if self._source.startswith("registry:"):
+            return self._registered().exists()
+        return self._path().is_file()

@@ -7,7 +7,9 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.callbacks import LearningRateMonitor
 
+from calcium_dynamics.models.fit import training_logger
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials, validate_lfads_data
 from calcium_dynamics.models.lfads.model import LFADS
 from calcium_dynamics.models.lfads.observations import build_observation
@@ -66,22 +68,27 @@ class EpochTimer(L.Callback):
         self.epoch_s.append(time.perf_counter() - self._start)
 
 
-def make_trainer(trainer_params: dict[str, Any], callbacks: list | None = None) -> L.Trainer:
-    """Lightning Trainer from parameters (max_epochs, accelerator, devices, precision, ...)."""
+def make_trainer(
+    trainer_params: dict[str, Any], callbacks: list | None = None, run_name: str | None = None
+) -> L.Trainer:
+    """Lightning Trainer from parameters (max_epochs, accelerator, devices, precision, ...).
+
+    ``logger``: ``false`` or a folder for DVCLive's training curves (``run_name`` sub-folder),
+    see :func:`calcium_dynamics.models.fit.training_logger`.
+    """
     unknown = set(trainer_params) - set(_TRAINER_KEYS) - {"seed", "batch_size", "logger"}
     if unknown:
         raise ValueError(f"unknown trainer parameters {sorted(unknown)}; allowed {_TRAINER_KEYS}")
     kwargs = {k: trainer_params[k] for k in _TRAINER_KEYS if k in trainer_params}
-    logger: Any = False
-    if trainer_params.get("logger") == "dvclive":
-        from dvclive.lightning import DVCLiveLogger
-
-        logger = DVCLiveLogger()
+    logger = training_logger(trainer_params.get("logger") or False, run_name)
+    callbacks = list(callbacks or [])
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
     return L.Trainer(
         logger=logger,
         enable_checkpointing=False,
         enable_model_summary=False,
-        callbacks=callbacks or [],
+        callbacks=callbacks,
         num_sanity_val_steps=0,
         **kwargs,
     )
@@ -111,7 +118,7 @@ def train_lfads(
         x, train_idx, valid_idx, batch_size=trainer_params.get("batch_size", 128), seed=seed
     )
     timer = EpochTimer()
-    trainer = make_trainer(trainer_params, callbacks=[timer])
+    trainer = make_trainer(trainer_params, callbacks=[timer], run_name=variant)
     trainer.fit(model, datamodule=dm)
     model.eval()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

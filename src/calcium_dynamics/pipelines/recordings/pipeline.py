@@ -1,32 +1,99 @@
-"""recordings: raw traces → ΔF/F + QC → ENS² spike rates and events (wiring only)."""
+"""recordings: partitioned recordings → ΔF/F + QC → spike rates and events → NMF, trials, NWB
+copies (wiring only).
+
+ΔF/F, spike inference and the NWB copies run in ``n_shards`` independent node chains (each takes
+every ``n_shards``-th recording), so ``kedro run --runner ParallelRunner`` spreads recordings
+over processes; every shard writes into the same partitioned output folders.
+"""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
 from calcium_dynamics.pipelines.recordings import nodes
-from calcium_dynamics.pipelines.spike_inference.nodes import infer_spikes
+
+N_SHARDS = 4
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    return pipeline(
-        [
+class _Shard:
+    """``fn`` with ``shard`` / ``n_shards`` bound; keeps its name when pickled for the
+    ParallelRunner's worker processes (a ``functools.partial`` loses it)."""
+
+    def __init__(self, fn, shard: int, n_shards: int):
+        self.fn, self.shard, self.n_shards = fn, int(shard), int(n_shards)
+        self.__name__ = f"{fn.__name__}[{shard}/{n_shards}]"
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn  # signature and type hints are fn's
+        self.__annotations__ = {
+            k: v for k, v in fn.__annotations__.items() if k not in ("shard", "n_shards")
+        }
+
+    def __call__(self, *args):
+        return self.fn(*args, shard=self.shard, n_shards=self.n_shards)
+
+
+def _shard(fn, shard: int, n_shards: int) -> _Shard:
+    return _Shard(fn, shard, n_shards)
+
+
+def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
+    shards = range(int(n_shards))
+    dff = [f"recording_dff_shard_{i}" for i in shards]
+    spikes = [f"recording_spikes_shard_{i}" for i in shards]
+    per_shard = []
+    for i in shards:
+        per_shard += [
             node(
-                nodes.compute_recording_dff,
-                inputs=["recording_fluorescence", "params:recordings.dff"],
-                outputs=["recording_dff", "recording_qc"],
-                name="recording_compute_dff",
+                _shard(nodes.compute_dff_partitions, i, n_shards),
+                inputs=["recording_inputs", "params:recordings.dff"],
+                outputs=dff[i],
+                name=f"recording_compute_dff_shard_{i}",
             ),
             node(
-                nodes.plot_recording_qc,
-                inputs=["recording_qc", "recording_dff", "params:recordings.qc_figure"],
-                outputs="recording_qc_figure",
-                name="recording_plot_qc",
+                _shard(nodes.infer_spike_partitions, i, n_shards),
+                inputs=[
+                    "recording_inputs",
+                    dff[i],
+                    "recording_spike_model",
+                    "params:recordings.inference",
+                ],
+                outputs=spikes[i],
+                name=f"recording_infer_spikes_shard_{i}",
             ),
             node(
-                infer_spikes,
-                inputs=["recording_spike_model", "recording_dff", "params:recordings.inference"],
-                outputs="recording_spikes",
-                name="recording_infer_spikes",
+                _shard(nodes.nwb_output_partitions, i, n_shards),
+                inputs=["recording_inputs", spikes[i]],
+                outputs=f"recording_nwb_shard_{i}",
+                name=f"recording_write_nwb_shard_{i}",
             ),
-        ],
-        tags=["recordings"],
-    )
+        ]
+    collect = [
+        node(
+            nodes.collect_qc,
+            inputs=["recording_inputs", "params:recordings.qc_figure", *dff],
+            outputs=["recording_qc", "recording_qc_figure"],
+            name="recording_collect_qc",
+        ),
+        node(
+            nodes.recording_nmf,
+            inputs=["recording_inputs", "params:recordings.nmf", *dff],
+            outputs=[
+                "recording_nmf_components",
+                "recording_nmf_curves",
+                "recording_nmf_assignments",
+                "recording_nmf_figures",
+            ],
+            name="recording_nmf",
+        ),
+        node(
+            nodes.cut_trial_partitions,
+            inputs=[
+                "recording_inputs",
+                "recording_trials_table",
+                "params:recordings.trials",
+                *dff,
+                *spikes,
+            ],
+            outputs="recording_trials",
+            name="recording_cut_trials",
+        ),
+    ]
+    return pipeline(per_shard + collect, tags=["recordings"])

@@ -1,4 +1,8 @@
-"""spike_inference: train ENS² and the CASCADE zoo, infer rates and events (wiring only)."""
+"""spike_inference: train ENS² and the CASCADE zoo, infer rates and events (wiring only).
+
+``create_registered_inference_pipeline`` infers ``traces_to_infer`` with a model from the
+model registry instead (catalog entry ``ens2_registered_model``: the production ENS² model).
+"""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
@@ -17,6 +21,30 @@ def create_model_pipeline(**kwargs) -> Pipeline:
         "cascade", nodes.train_cascade_model_zoo, "cascade_model_zoo", "train_cascade_zoo"
     )
     return ens2 + cascade
+
+
+def create_registered_inference_pipeline(**kwargs) -> Pipeline:
+    """Rates and events of ``traces_to_infer`` from a registered model (no training).
+
+    The model comes from the catalog entry ``ens2_registered_model`` (a
+    ``RegisteredModelDataset``: ENS² at stage ``production`` unless the runtime parameters
+    ``registered_model`` / ``registered_stage`` say otherwise).
+    """
+    return pipeline(
+        [
+            node(
+                nodes.infer_spikes,
+                inputs=[
+                    "ens2_registered_model",
+                    "traces_to_infer",
+                    "params:spike_inference.inference",
+                ],
+                outputs="ens2_registered_spikes",
+                name="infer_spikes_registered_ens2",
+            )
+        ],
+        tags=["spike_inference", "ens2", "registered_model"],
+    )
 
 
 def _model_pipeline(model: str, train, model_dataset: str, train_name: str | None = None):

@@ -1,0 +1,172 @@
+"""The NWB output: a copy of the recording with the inferred rates; the original untouched."""
+
+import hashlib
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from kedro.io import DatasetError
+
+from calcium_dynamics.io.nwb_output import NWBRatesDataset
+from calcium_dynamics.io.recordings import NWBDataset, NWBTrialsDataset, RecordingError
+
+pynwb = pytest.importorskip("pynwb")
+
+
+def write_nwb(path, f, fneu=None, rate=None, timestamps=None, trials=None, ophys=True):
+    """An NWB file as an acquisition system writes it: ROIs, raw (+ neuropil) fluorescence
+    (time × ROIs) at ``rate`` or ``timestamps``, and optionally a trials table (a list of
+    ``(start, stop, condition)``) and no ophys module at all."""
+    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+    nwb = pynwb.NWBFile(
+        session_description="test",
+        identifier=str(path),
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
+    if trials is not None:
+        nwb.add_trial_column(name="condition", description="stimulus condition")
+        for start, stop, cond in trials:
+            nwb.add_trial(start_time=start, stop_time=stop, condition=cond)
+    if ophys:
+        device = nwb.create_device(name="microscope")
+        channel = OpticalChannel(name="ch", description="green", emission_lambda=510.0)
+        plane = nwb.create_imaging_plane(
+            name="plane0",
+            optical_channel=channel,
+            description="",
+            device=device,
+            excitation_lambda=920.0,
+            imaging_rate=30.0,
+            indicator="GCaMP6f",
+            location="V1",
+        )
+        seg = ImageSegmentation()
+        rois = seg.create_plane_segmentation(
+            description="rois", imaging_plane=plane, name="PlaneSegmentation"
+        )
+        for i in range(f.shape[0]):
+            rois.add_roi(image_mask=np.ones((4, 4)), id=10 + i)  # ids ≠ row numbers
+        module = nwb.create_processing_module(name="ophys", description="optical physiology")
+        module.add(seg)
+        region = rois.create_roi_table_region(description="all", region=list(range(f.shape[0])))
+        fluo = Fluorescence()
+        module.add(fluo)
+        kw = {"rate": rate} if rate is not None else {"timestamps": timestamps}
+        fluo.add_roi_response_series(
+            RoiResponseSeries(name="RoiResponseSeries", data=f.T, rois=region, unit="a.u.", **kw)
+        )
+        if fneu is not None:
+            fluo.add_roi_response_series(
+                RoiResponseSeries(name="Neuropil", data=fneu.T, rois=region, unit="a.u.", **kw)
+            )
+    else:
+        nwb.add_acquisition(
+            pynwb.TimeSeries(name="running", data=np.zeros(10), unit="m/s", rate=10.0)
+        )
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    return path
+
+
+def _sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def recording(tmp_path):
+    rng = np.random.default_rng(0)
+    f = rng.uniform(100, 200, (3, 60))
+    path = write_nwb(
+        tmp_path / "session.nwb",
+        f,
+        rng.uniform(10, 20, (3, 60)),
+        rate=20.0,
+        trials=[(0.5, 1.0, 1), (1.5, 2.2, 2)],
+    )
+    return path, f
+
+
+def test_copy_holds_the_rates_and_the_original_is_unchanged(recording, tmp_path):
+    path, _ = recording
+    before = _sha(path)
+    rates = np.random.default_rng(1).uniform(0, 5, (3, 60)).astype(np.float32)
+    events = [np.array([0.1, 0.7]), np.array([]), np.array([2.5])]
+    out = tmp_path / "out" / "session.nwb"
+    NWBRatesDataset(str(out)).save(
+        {
+            "source": str(path),
+            "series": "ophys/Fluorescence/RoiResponseSeries",
+            "roi_ids": [10, 11, 12],
+            "rate_hz": rates,
+            "spike_times_s": events,
+        }
+    )
+    assert _sha(path) == before
+    with pynwb.NWBHDF5IO(str(out), "r") as io:  # read back with pynwb itself
+        nwb = io.read()
+        series = nwb.processing["spike_inference"]["inferred_spike_rate"]
+        np.testing.assert_array_equal(series.data[:].T, rates)
+        assert series.rate == 20.0 and series.unit == "Hz"
+        assert list(series.rois.table.id[series.rois.data[:]]) == [10, 11, 12]
+        # the original content is still there, and the trials
+        raw = nwb.processing["ophys"]["Fluorescence"]["RoiResponseSeries"].data[:]
+        assert raw.shape == (60, 3) and len(nwb.trials) == 2
+    back = NWBRatesDataset(str(out)).load()
+    np.testing.assert_array_equal(back["rate_hz"], rates)
+    assert list(back["roi_ids"]) == [10, 11, 12] and back["frame_rate_hz"] == 20.0
+    for got, want in zip(back["spike_times_s"], events):
+        np.testing.assert_allclose(got, want)
+    assert not list(out.parent.glob("*.partial"))
+
+
+def test_rates_for_a_subset_of_rois_with_timestamps(tmp_path):
+    f = np.random.default_rng(2).uniform(100, 200, (3, 40))
+    stamps = 5.0 + np.arange(40) / 10.0
+    path = write_nwb(tmp_path / "t.nwb", f, timestamps=stamps)
+    out = tmp_path / "o.nwb"
+    NWBRatesDataset(str(out)).save(
+        {
+            "source": str(path),
+            "series": "ophys/Fluorescence/RoiResponseSeries",
+            "roi_ids": [12, 10],
+            "rate_hz": np.ones((2, 40)),
+            "spike_times_s": [np.array([1.0]), np.array([])],
+        }
+    )
+    back = NWBRatesDataset(str(out)).load()
+    assert list(back["roi_ids"]) == [12, 10]
+    np.testing.assert_allclose(back["timestamps_s"], stamps)
+    np.testing.assert_allclose(back["spike_times_s"][0], [6.0])  # session time
+
+
+def test_bad_saves_are_refused(recording, tmp_path):
+    path, _ = recording
+    data = {
+        "source": str(path),
+        "series": "ophys/Fluorescence/RoiResponseSeries",
+        "roi_ids": [10, 11, 12],
+        "rate_hz": np.ones((3, 60)),
+    }
+    before = _sha(path)
+    with pytest.raises(DatasetError, match=r"is the original recording"):
+        NWBRatesDataset(str(path)).save(data)
+    with pytest.raises(DatasetError, match=r"60 frames, but the rates have 59"):
+        NWBRatesDataset(str(tmp_path / "a.nwb")).save({**data, "rate_hz": np.ones((3, 59))})
+    with pytest.raises(DatasetError, match=r"ROI ids \[99\]"):
+        NWBRatesDataset(str(tmp_path / "b.nwb")).save({**data, "roi_ids": [10, 11, 99]})
+    assert _sha(path) == before
+    assert not (tmp_path / "a.nwb").exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_trials_table_and_files_without_ophys(recording, tmp_path):
+    path, f = recording
+    trials = NWBTrialsDataset(str(path)).load()
+    assert list(trials["start_time"]) == [0.5, 1.5] and list(trials["condition"]) == [1, 2]
+    table = NWBDataset(str(path)).load()
+    assert list(table["cell"]) == [10, 11, 12]
+    assert table["series"].eq("ophys/Fluorescence/RoiResponseSeries").all()
+    bare = write_nwb(tmp_path / "bare.nwb", f, ophys=False)
+    assert NWBTrialsDataset(str(bare)).load().empty  # no trials: an empty table
+    with pytest.raises(RecordingError, match=r"bare\.nwb has no 'ophys' processing module"):
+        NWBDataset(str(bare)).load()
