@@ -122,9 +122,12 @@ def test_spikes_routed_by_noise_level(project):
             assert row.model_noise_level == nearest
             assert len(row.rate_hz) == 1200 and np.nanmin(row.rate_hz) >= 0
             assert np.all((row.spike_times_s >= 0) & (row.spike_times_s <= 80.0))
-    # Suite2p input: no NWB copy, no trials
+    # Suite2p input: no NWB copy; the shipped trials tables (nine 4 s trials, 15 Hz) are cut
     assert not list((project / "data/07_model_output").glob("recording_nwb/*"))
-    assert not list((project / "data/05_model_input").glob("recording_trials/*"))
+    for plane in ("plane0", "plane1"):
+        trials = np.load(project / f"data/05_model_input/recording_trials/{plane}.npz")
+        assert trials["dff"].shape[:2] == (9, 60) and trials["rate_hz"].shape[:2] == (9, 60)
+        np.testing.assert_array_equal(trials["trial_stimulus"], np.arange(9) % 2)
 
 
 def test_nmf_of_each_recording(project):
