@@ -121,13 +121,16 @@ def sampled_spike_events(
         n_prop = n_proposals_per_spike * n_spikes
         kinds = rng.integers(4, size=n_prop)
         drawn = rng.choice(n, size=n_prop, p=p)
-        for kind, new in zip(kinds, drawn):
-            occupied = np.flatnonzero(counts > 0)
+        picks = rng.random(n_prop)
+        # frames holding ≥ 1 spike, kept up to date in O(1) per change (swap-remove)
+        occupied = [int(f) for f in np.flatnonzero(counts > 0)]
+        where = {f: i for i, f in enumerate(occupied)}
+        for kind, new, pick in zip(kinds, drawn, picks):
             changes: list[tuple[int, float]] = []
-            if kind == 3 or occupied.size == 0:  # add a spike
+            if kind == 3 or not occupied:  # add a spike
                 changes = [(int(new), 1.0)]
             else:
-                j = int(occupied[rng.integers(occupied.size)])
+                j = occupied[int(pick * len(occupied))]
                 if kind == 0:  # re-draw its position
                     changes = [(j, -1.0), (int(new), 1.0)]
                 elif kind == 1:  # shift it by one frame
@@ -145,5 +148,12 @@ def sampled_spike_events(
                 fit[lo:hi] = local
                 for c, sign in changes:
                     counts[c] += sign
+                    if counts[c] > 0 and c not in where:
+                        where[c] = len(occupied)
+                        occupied.append(c)
+                    elif counts[c] == 0 and c in where:
+                        i, last = where.pop(c), occupied.pop()
+                        if last != c:
+                            occupied[i], where[last] = last, i
         frames.extend(np.repeat(start + np.arange(n), counts.astype(int)))
     return np.sort(t0_s + np.asarray(frames, float) / fr)
