@@ -69,6 +69,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=1,
         help="ENS² variant: average this many networks trained with different seeds",
     )
+    p.add_argument(
+        "--ens2-lr-schedule",
+        choices=["constant", "onecycle"],
+        default="constant",
+        help="ENS² variant: one-cycle learning rate (warm-up, cosine decay) instead of constant",
+    )
+    p.add_argument("--ens2-max-lr", type=float, default=5e-3, help="peak of the one-cycle rate")
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
@@ -142,7 +149,13 @@ def run_fold_ens2(args, train, test, sigma_s):
         params = {
             "sigma_s": sigma_s,
             "seed": args.seed + 1000 * member,
-            "model": {"window": 96, "base_channels": args.base_channels, "learning_rate": 1e-3},
+            "model": {
+                "window": 96,
+                "base_channels": args.base_channels,
+                "learning_rate": 1e-3,
+                "lr_schedule": args.ens2_lr_schedule,
+                "max_learning_rate": args.ens2_max_lr,
+            },
             "data": {"batch_size": args.batch_size or 1024, "validation_fraction": 0.1},
             "trainer": {
                 "max_steps": args.steps or 5000,

@@ -81,6 +81,10 @@ class ENS2(SpikeModelTrainingMixin, L.LightningModule):
         learning_rate: Adam learning rate.
         frame_rate_hz: the sampling rate the model is trained at (traces are resampled to it).
         sigma_s: s.d. of the Gaussian target kernel in seconds (ENS²: 0.025).
+        lr_schedule: ``"constant"`` (the paper: Adam at ``learning_rate`` throughout) or
+            ``"onecycle"`` (warm up to ``max_learning_rate`` over the first 10 % of the
+            trainer's ``max_steps``, then cosine annealing towards 0; for short budgets).
+        max_learning_rate: peak learning rate of the one-cycle schedule.
     """
 
     kind = "ens2"
@@ -92,8 +96,12 @@ class ENS2(SpikeModelTrainingMixin, L.LightningModule):
         learning_rate: float = 1e-3,
         frame_rate_hz: float = 60.0,
         sigma_s: float = 0.025,
+        lr_schedule: str = "constant",
+        max_learning_rate: float = 5e-3,
     ):
         super().__init__()
+        if lr_schedule not in ("constant", "onecycle"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'onecycle'; got {lr_schedule!r}")
         self.save_hyperparameters()
         self.net = UNet1d(base_channels)
 
@@ -106,4 +114,16 @@ class ENS2(SpikeModelTrainingMixin, L.LightningModule):
         return self.net(windows)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+        opt = torch.optim.Adam(self.parameters(), lr=self.hparams.learning_rate)
+        if self.hparams.lr_schedule == "constant":
+            return opt
+        total = self.trainer.max_steps
+        if total is None or total <= 0:
+            total = int(self.trainer.estimated_stepping_batches)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=self.hparams.max_learning_rate,
+            total_steps=max(int(total), 2),
+            pct_start=0.1,
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -59,7 +59,8 @@ def _fit(module, data: SpikeWindowDataModule, trainer_params: dict, patience: in
 def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
     """Train one ENS² network.
 
-    ``params``: ``model`` (window, base_channels, learning_rate), ``data`` (batch_size,
+    ``params``: ``model`` (window, base_channels, learning_rate, lr_schedule,
+    max_learning_rate), ``data`` (batch_size,
     validation_fraction, balanced, max_samples, n_val_batches), ``trainer`` (see
     ``build_trainer``), ``early_stopping_patience`` (validation checks), ``seed``,
     ``sigma_s`` (the table's target kernel s.d.).
