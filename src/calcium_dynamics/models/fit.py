@@ -88,6 +88,10 @@ def build_trainer(
     ``num_threads`` (CPU threads for torch) and ``logger`` (``false``, or the folder for
     DVCLive's training logs, see :func:`training_logger`; ``run_name`` names a sub-folder).
     Unknown keys raise, naming the key. A Lightning logger passed as ``logger`` is used as is.
+
+    Several devices or machines: ``strategy: ddp`` with ``devices`` (per machine) and
+    ``num_nodes`` runs ``devices × num_nodes`` processes that average their gradients, so every
+    process ends with the same weights; the data block's ``batch_size`` is then per process.
     """
     params = dict(params)
     seed = params.pop("seed", 0)

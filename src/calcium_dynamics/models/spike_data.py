@@ -123,7 +123,12 @@ class _RandomBatches(IterableDataset):
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        key = [self.seed, info.id if info else 0]
+        dist = torch.distributed
+        rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        if rank:  # each DDP process draws its own windows; one process keeps its stream
+            key.append(rank)
+        rng = np.random.default_rng(key)
         while True:
             centres = self.bank.sample_centres(self.batch_size, rng, self.balanced)
             yield self.bank.batch(centres, self.sequence)

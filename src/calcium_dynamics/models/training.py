@@ -22,7 +22,7 @@ class SpikeModelTrainingMixin:
     def validation_step(self, batch, batch_idx):
         windows, targets = batch
         loss = F.mse_loss(self(windows), targets)
-        self.log("val_loss", loss, prog_bar=True, on_step=False, on_epoch=True)
+        self.log("val_loss", loss, prog_bar=True, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
     @torch.no_grad()

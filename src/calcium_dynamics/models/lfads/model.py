@@ -365,6 +365,7 @@ class LFADS(L.LightningModule):
             on_step=False,
             on_epoch=True,
             batch_size=batch[0].shape[0],
+            sync_dist=True,  # averaged over every process under DDP
         )
         return terms["loss"]
 
@@ -376,6 +377,7 @@ class LFADS(L.LightningModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=batch[0].shape[0],
+            sync_dist=True,
         )
 
     def configure_optimizers(self):

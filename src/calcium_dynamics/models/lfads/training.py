@@ -22,10 +22,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gaussian_lfads": {"observation": "gaussian", "sbtt": False},
 }
 
+#: ``lightning.Trainer`` arguments accepted from the ``lfads.trainer`` parameters
 _TRAINER_KEYS = (
     "max_epochs",
     "accelerator",
     "devices",
+    "num_nodes",
+    "strategy",
     "precision",
     "gradient_clip_val",
     "enable_progress_bar",
@@ -71,14 +74,22 @@ class EpochTimer(L.Callback):
 def make_trainer(
     trainer_params: dict[str, Any], callbacks: list | None = None, run_name: str | None = None
 ) -> L.Trainer:
-    """Lightning Trainer from parameters (max_epochs, accelerator, devices, precision, ...).
+    """Lightning Trainer from parameters.
 
+    Lightning arguments: ``max_epochs, accelerator, devices, num_nodes, strategy, precision,
+    gradient_clip_val, enable_progress_bar, log_every_n_steps, deterministic`` (e.g.
+    ``strategy: ddp, devices: 4, num_nodes: 2`` trains data-parallel on 8 devices; each process
+    then draws its own share of the training trials). ``seed`` and ``batch_size`` (trials per
+    batch and process) are read by :func:`train_lfads`. Unknown keys raise, naming the key.
     ``logger``: ``false`` or a folder for DVCLive's training curves (``run_name`` sub-folder),
     see :func:`calcium_dynamics.models.fit.training_logger`.
     """
     unknown = set(trainer_params) - set(_TRAINER_KEYS) - {"seed", "batch_size", "logger"}
     if unknown:
-        raise ValueError(f"unknown trainer parameters {sorted(unknown)}; allowed {_TRAINER_KEYS}")
+        raise ValueError(
+            f"unknown LFADS trainer parameter(s) {sorted(unknown)}; known: "
+            f"{sorted({*_TRAINER_KEYS, 'seed', 'batch_size', 'logger'})}"
+        )
     kwargs = {k: trainer_params[k] for k in _TRAINER_KEYS if k in trainer_params}
     logger = training_logger(trainer_params.get("logger") or False, run_name)
     callbacks = list(callbacks or [])
@@ -92,6 +103,18 @@ def make_trainer(
         num_sanity_val_steps=0,
         **kwargs,
     )
+
+
+def _freeze_unused_parameters(model: LFADS) -> None:
+    """Stop gradients to weights the forward pass never uses.
+
+    Without a controller (``co_dim: 0``) the generator has no input, so its input weights take
+    no part in the loss. They receive no gradient either way; freezing them lets data-parallel
+    training (``strategy: ddp``), which otherwise waits for a gradient of every trainable
+    parameter and stops with an error, run the model unchanged.
+    """
+    if not model.use_controller:
+        model.generator.weight_ih.requires_grad_(False)
 
 
 def train_lfads(
@@ -114,6 +137,7 @@ def train_lfads(
     x = np.asarray(data, dtype=np.float32)
     train_idx, valid_idx = split_trials(x.shape[0], valid_fraction, seed)
     model.initialise_from_data(x[train_idx])
+    _freeze_unused_parameters(model)
     dm = LFADSDataModule(
         x, train_idx, valid_idx, batch_size=trainer_params.get("batch_size", 128), seed=seed
     )
