@@ -8,10 +8,13 @@ log-likelihood against K.
 GPFA: 30 neurons, 3 latents with length scales 250 / 450 / 500 bins, 4000 bins. Reports latent R²
 (linear regression onto the truth) and fit time of Gaussian GPFA, calcium GPFA (AR(1), AR(2)),
 Poisson GPFA on discretised OASIS events and (reference) Poisson GPFA on the true spikes, and the
-fit time of a second Gaussian GPFA implementation (elephant) when it is installed.
+fit time of a second Gaussian GPFA implementation (elephant) when it is installed — on two
+simulations with the same latents and spikes: exact AR(2) calcium ("ar2") and the GCaMP6f
+indicator model ("gcamp6f", saturating, signal-dependent noise).
 
 Run: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/classical_latents.py``
-Writes ``benchmarks/results/classical_latents.json``.
+Writes ``benchmarks/results/classical_latents.json`` (``--parts hmm`` or ``--parts gpfa`` re-runs
+one part and keeps the other's previous results).
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ def main() -> None:
     parser.add_argument("--hmm-iter", type=int, default=60)
     parser.add_argument("--k-grid", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7, 8])
     parser.add_argument("--gaussian-iter", type=int, default=40)
-    parser.add_argument("--variational-iter", type=int, default=300)
+    parser.add_argument("--variational-iter", type=int, default=1200)
     parser.add_argument("--segment-length", type=int, default=500)
     parser.add_argument(
         "--gpfa-simulations",
