@@ -1,7 +1,5 @@
 """Readers of a lab's recordings: Suite2p folders, arrays, NWB files."""
 
-from datetime import datetime, timezone
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,47 +117,11 @@ def test_csv_with_header_transposed_and_dff(tmp_path):
 
 
 def _write_nwb(path, f, fneu=None, rate=None, timestamps=None):
-    pynwb = pytest.importorskip("pynwb")
-    from pynwb.ophys import Fluorescence, ImageSegmentation, OpticalChannel, RoiResponseSeries
+    from tests.io.nwb_files import write_nwb
 
-    nwb = pynwb.NWBFile(
-        session_description="test",
-        identifier="id0",
-        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    return write_nwb(
+        path, f, fneu, rate=rate, timestamps=timestamps, series_name="Fluorescence", roi_id_offset=0
     )
-    device = nwb.create_device(name="microscope")
-    channel = OpticalChannel(name="ch", description="green", emission_lambda=510.0)
-    plane = nwb.create_imaging_plane(
-        name="plane0",
-        optical_channel=channel,
-        description="",
-        device=device,
-        excitation_lambda=920.0,
-        imaging_rate=30.0,
-        indicator="GCaMP6f",
-        location="V1",
-    )
-    seg = ImageSegmentation()
-    rois = seg.create_plane_segmentation(
-        description="rois", imaging_plane=plane, name="PlaneSegmentation"
-    )
-    for _ in range(f.shape[0]):
-        rois.add_roi(image_mask=np.ones((4, 4)))
-    ophys = nwb.create_processing_module(name="ophys", description="optical physiology")
-    ophys.add(seg)
-    region = rois.create_roi_table_region(description="all", region=list(range(f.shape[0])))
-    fluo = Fluorescence()
-    ophys.add(fluo)
-    kw = {"rate": rate} if rate is not None else {"timestamps": timestamps}
-    fluo.add_roi_response_series(
-        RoiResponseSeries(name="Fluorescence", data=f.T, rois=region, unit="a.u.", **kw)
-    )
-    if fneu is not None:
-        fluo.add_roi_response_series(
-            RoiResponseSeries(name="Neuropil", data=fneu.T, rois=region, unit="a.u.", **kw)
-        )
-    with pynwb.NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
 
 
 def test_nwb_fluorescence_with_neuropil(tmp_path):
