@@ -135,7 +135,11 @@ def run_gpfa(
     variational_iter: int,
     segment_length: int,
     simulation: str = "ar2",
+    models: list[str] | None = None,
+    previous: dict | None = None,
 ) -> dict:
+    """GPFA variants on one simulation; ``models`` restricts which run (the others keep their
+    entries from ``previous``)."""
     sim = GPFA_SIMULATIONS[simulation](seed=seed)
     # OASIS events (ΔF/F) → spike counts with each neuron's own single-spike amplitude (known
     # from the simulation: the most favourable case for the deconvolution baseline)
@@ -160,8 +164,10 @@ def run_gpfa(
         "poisson_oasis": ("poisson", 1, "oasis"),
         "poisson_true_spikes": ("poisson", 1, "spikes"),
     }
-    out: dict = {"simulation": simulation, "models": {}}
+    out: dict = {"simulation": simulation, "models": dict((previous or {}).get("models", {}))}
     for name, (obs, order, source) in variants.items():
+        if models is not None and name not in models:
+            continue
         n_iter = gaussian_iter if obs == "gaussian" else variational_iter
         model = GPFA(
             n_latents=3,
@@ -214,6 +220,13 @@ def main() -> None:
         choices=sorted(GPFA_SIMULATIONS),
         default=["ar2", "gcamp6f"],
     )
+    parser.add_argument(
+        "--gpfa-models",
+        nargs="+",
+        choices=["calcium_ar2", "calcium_ar1", "gaussian", "poisson_oasis", "poisson_true_spikes"],
+        default=None,
+        help="re-run only these GPFA variants (the others keep their previous results)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -238,7 +251,13 @@ def main() -> None:
             start = time.perf_counter()
             print(f"--- GPFA on the {name} simulation", flush=True)
             gpfa[name] = run_gpfa(
-                args.seed, args.gaussian_iter, args.variational_iter, args.segment_length, name
+                args.seed,
+                args.gaussian_iter,
+                args.variational_iter,
+                args.segment_length,
+                name,
+                models=args.gpfa_models,
+                previous=gpfa.get(name),
             )
             timings[f"gpfa_{name}"] = time.perf_counter() - start
         result["gpfa"] = gpfa

@@ -163,6 +163,37 @@ def _log_softplus(f: torch.Tensor) -> torch.Tensor:
     return torch.where(f < -30, f, torch.log(F.softplus(f).clamp_min(1e-300)))
 
 
+def length_scale_objective(
+    log_ell: np.ndarray, stats: list[tuple[int, np.ndarray]], gp_noise_var: float
+) -> tuple[float, np.ndarray]:
+    """−Σ E[log N(x; 0, K(ℓ))] up to a constant, and its derivative in log ℓ.
+
+    Args:
+        log_ell: ``(1,)`` log length scale (bins).
+        stats: per segment length T, ``(count, M)`` with ``M = Σ_seg E[x xᵀ]`` ``(T, T)``.
+        gp_noise_var: ν of the GP covariance.
+
+    Returns:
+        ``f = Σ ½ tr(K⁻¹M) + (count/2) log|K|`` and ``df/dlog ℓ = ½ Σ ⟨count·K⁻¹ − K⁻¹MK⁻¹, ∂K⟩``.
+    """
+    from scipy.linalg import cho_factor, cho_solve
+
+    ell2 = math.exp(2.0 * float(log_ell[0]))
+    value, grad = 0.0, 0.0
+    for count, moment in stats:
+        n_time = moment.shape[0]
+        t = np.arange(n_time, dtype=np.float64)
+        sq = (t[:, None] - t[None, :]) ** 2
+        se = (1.0 - gp_noise_var) * np.exp(-sq / (2.0 * ell2))
+        factor = cho_factor(se + gp_noise_var * np.eye(n_time), lower=True)
+        k_inv = cho_solve(factor, np.eye(n_time))
+        k_inv_m = k_inv @ moment
+        value += 0.5 * np.trace(k_inv_m) + count * np.sum(np.log(np.diag(factor[0])))
+        weight = count * k_inv - k_inv_m @ k_inv
+        grad += 0.5 * np.sum(weight * (se * sq / ell2))
+    return float(value), np.array([grad])
+
+
 class GPFA(BaseEstimator):
     """Gaussian-process factor analysis (squared-exponential GP per latent).
 
@@ -372,26 +403,21 @@ class GPFA(BaseEstimator):
         self.train_latents_ = self._gaussian_latents(seqs)
 
     def _update_length_scales(self, ells: np.ndarray, second: dict) -> np.ndarray:
-        """Maximise Σ_seg E[log N(x_j; 0, K_j(ℓ))] over log ℓ_j by L-BFGS (torch autograd)."""
+        """Maximise Σ_seg E[log N(x_j; 0, K_j(ℓ))] over log ℓ_j (L-BFGS-B, analytic gradient)."""
+        from scipy.optimize import minimize
+
         new = ells.copy()
         for j in range(len(ells)):
-            log_ell = torch.tensor(math.log(ells[j]), dtype=torch.float64, requires_grad=True)
-            opt = torch.optim.LBFGS([log_ell], max_iter=3, line_search_fn="strong_wolfe")
-            stats = {n: (count, torch.as_tensor(m[j])) for n, (count, m) in second.items()}
-
-            def closure(log_ell=log_ell, stats=stats, opt=opt):
-                opt.zero_grad()
-                loss = torch.zeros((), dtype=torch.float64)
-                for n_time, (count, moment) in stats.items():
-                    cov = se_covariance(n_time, log_ell.exp(), self.gp_noise_var)
-                    chol = torch.linalg.cholesky(cov)
-                    loss = loss + 0.5 * torch.trace(torch.cholesky_solve(moment, chol))
-                    loss = loss + count * torch.sum(torch.log(torch.diagonal(chol)))
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-            value = float(log_ell.detach().exp())
+            stats = [(count, moment[j]) for count, moment in second.values()]
+            res = minimize(
+                length_scale_objective,
+                np.array([math.log(ells[j])]),
+                args=(stats, self.gp_noise_var),
+                jac=True,
+                method="L-BFGS-B",
+                options={"maxiter": 5},
+            )
+            value = float(np.exp(res.x[0]))
             if np.isfinite(value) and value > 0:
                 new[j] = value
         return new
