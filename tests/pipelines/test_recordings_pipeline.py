@@ -172,7 +172,7 @@ def _nwb_catalog(folder):
 
 
 def test_nwb_files_with_trials(scratch, tmp_path, monkeypatch):
-    from tests.io.test_nwb_output import write_nwb
+    from tests.io.nwb_files import write_nwb
 
     folder = tmp_path / "nwb"
     folder.mkdir()
@@ -254,7 +254,7 @@ def test_h5_arrays_and_ens2_from_runtime_params(scratch, tmp_path, monkeypatch):
 
 
 def test_bad_inputs_stop_the_run_with_clear_errors(scratch, tmp_path, monkeypatch):
-    from tests.io.test_nwb_output import write_nwb
+    from tests.io.nwb_files import write_nwb
 
     suite2p = tmp_path / "suite2p"
     plane = simulate_plane(n_rois=3, n_noncells=0, n_frames=300, seed=5)
