@@ -9,6 +9,7 @@ from calcium_dynamics.pipelines import (
     decomposition,
     evaluation,
     latent_dynamics,
+    latent_dynamics_search,
     recordings,
     spike_inference,
 )
@@ -36,4 +37,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["recordings"] = recordings.create_pipeline()
     # Inference with a registered model (the production ENS² by default); not in __default__.
     pipelines["spike_inference_registered"] = spike_inference.create_registered_inference_pipeline()
+    # Population-based training of an LFADS variant on Ray Tune (not in __default__).
+    pipelines["latent_dynamics_search"] = latent_dynamics_search.create_pipeline()
     return pipelines
