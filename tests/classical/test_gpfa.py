@@ -17,9 +17,11 @@ from calcium_dynamics.metrics.latents_linear import linear_latent_r2
 from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium
 
 
-def test_estep_equals_exact_gaussian_posterior():
+@pytest.mark.parametrize("n_time", [1, 7, 8])
+def test_estep_equals_exact_gaussian_posterior(n_time):
+    """Odd and even segment lengths (the E-step works in the even / odd time basis)."""
     rng = np.random.default_rng(0)
-    n_time, n, q = 7, 4, 2
+    n, q = 4, 2
     loading = rng.normal(size=(n, q))
     offset = rng.normal(size=n)
     noise = rng.uniform(0.2, 1.0, size=n)

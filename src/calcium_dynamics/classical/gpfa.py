@@ -6,7 +6,11 @@ small independent variance of Yu et al. 2009 that keeps the matrix well conditio
 
 * ``observations="gaussian"``: ``y_t ~ N(C x_t + d, R)`` with diagonal R; fitted by exact EM
   (Yu et al. 2009): the E-step is the exact Gaussian posterior, the M-step updates C, d, R in
-  closed form and each length scale by gradient ascent on the expected log prior.
+  closed form and each length scale by gradient ascent on the expected log prior. The SE
+  covariance is symmetric Toeplitz, so the posterior precision commutes with time reversal; in
+  the even / odd basis ``(x_t ± x_{T−1−t}) / √2`` it splits into two blocks of half the size,
+  factorised once per segment length for all segments of that length (about a quarter of the
+  dense cost, same numbers). The length-scale objective is split the same way.
 * ``observations="poisson"``: spike counts ``s_t ~ Poisson(softplus(C x_t + d))``.
 * ``observations="calcium"``: ΔF/F through the calcium AR(p)-Poisson likelihood of
   :mod:`calcium_dynamics.models.likelihoods.calcium` with rate ``softplus(C x_t + d)`` and
@@ -25,6 +29,7 @@ first bins uses the preceding ΔF/F samples as its autoregressive past.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -67,6 +72,163 @@ def se_covariance(
     )
 
 
+def _to_parity(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Orthogonal change of basis ``Qᵀ x`` along ``axis`` to the even / odd time-reversal parts.
+
+    For ``T = 2h`` (``+1``): even coordinates ``(x_i + x_{T−1−i}) / √2`` for ``i < h`` (then the
+    middle sample when T is odd), followed by odd coordinates ``(x_i − x_{T−1−i}) / √2``. A
+    symmetric Toeplitz (more generally centrosymmetric) matrix is block-diagonal in this basis.
+    """
+    x = np.moveaxis(x, axis, -1)
+    n_time = x.shape[-1]
+    h = n_time // 2
+    top, bottom = x[..., :h], x[..., ::-1][..., :h]
+    parts = [(top + bottom) / math.sqrt(2.0)]
+    if n_time % 2:
+        parts.append(x[..., h : h + 1])
+    parts.append((top - bottom) / math.sqrt(2.0))
+    return np.moveaxis(np.concatenate(parts, axis=-1), -1, axis)
+
+
+def _from_parity(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Inverse of :func:`_to_parity` (``Q z``)."""
+    z = np.moveaxis(z, axis, -1)
+    n_time = z.shape[-1]
+    h, n_even = n_time // 2, n_time - n_time // 2
+    even, odd = z[..., :h], z[..., n_even:]
+    out = np.empty_like(z)
+    out[..., :h] = (even + odd) / math.sqrt(2.0)
+    out[..., n_time - h :] = ((even - odd) / math.sqrt(2.0))[..., ::-1]
+    if n_time % 2:
+        out[..., h] = z[..., h]
+    return np.moveaxis(out, -1, axis)
+
+
+def _parity_blocks(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Diagonal blocks ``(Q_eᵀ A Q_e, Q_oᵀ A Q_o)`` of ``Qᵀ A Q`` for ``A`` of shape (..., T, T)."""
+    n_time = mat.shape[-1]
+    n_even = n_time - n_time // 2
+    rotated = _to_parity(_to_parity(mat, -1), -2)
+    return rotated[..., :n_even, :n_even], rotated[..., n_even:, n_even:]
+
+
+def _chol_inverse(mat: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverse and log-determinant of a symmetric positive-definite matrix (LAPACK potrf/potri)."""
+    if mat.size == 0:  # the odd block of a one-bin segment
+        return np.zeros_like(mat), 0.0
+    chol, info = lapack.dpotrf(mat, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    inv, _ = lapack.dpotri(chol, lower=1)  # lower triangle; the upper one is zero (clean potrf)
+    inv += inv.T
+    inv[np.diag_indices_from(inv)] *= 0.5
+    return inv, 2.0 * float(np.sum(np.log(np.diag(chol))))
+
+
+@functools.lru_cache(maxsize=16)
+def _parity_lags(n_time: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lags ``|i − k|`` and ``T − 1 − i − k`` for ``i, k < T // 2``, and ``h − i`` (odd T)."""
+    h = n_time // 2
+    i = np.arange(h)
+    return np.abs(i[:, None] - i[None, :]), n_time - 1 - i[:, None] - i[None, :], h - i
+
+
+def _toeplitz_parity_blocks(first_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Even / odd blocks of the symmetric Toeplitz matrix with first row ``first_row`` (T,).
+
+    ``A_even[i, k] = a(|i−k|) + a(T−1−i−k)`` and ``A_odd[i, k] = a(|i−k|) − a(T−1−i−k)`` for
+    ``i, k < T // 2``; for odd T the even block also holds the middle sample (row / column
+    ``√2 a(h − i)``, corner ``a(0)``). Built from the T lag values in O(T²) without forming A.
+    """
+    n_time = first_row.shape[0]
+    near, far, mid = _parity_lags(n_time)
+    direct, mirrored = first_row[near], first_row[far]
+    even, odd = direct + mirrored, direct - mirrored
+    if n_time % 2:
+        column = math.sqrt(2.0) * first_row[mid]
+        even = np.block([[even, column[:, None]], [column[None, :], first_row[:1, None]]])
+    return even, odd
+
+
+def _se_parity_blocks(
+    n_time: int, length_scale: float, gp_noise_var: float, with_derivative: bool = False
+):
+    """Even / odd blocks of the SE covariance (and of its derivative in log ℓ)."""
+    sq = np.arange(n_time, dtype=np.float64) ** 2
+    se = (1.0 - gp_noise_var) * np.exp(-sq / (2.0 * length_scale**2))
+    cov_row = se.copy()
+    cov_row[0] += gp_noise_var
+    k_even, k_odd = _toeplitz_parity_blocks(cov_row)
+    if not with_derivative:
+        return k_even, k_odd
+    d_even, d_odd = _toeplitz_parity_blocks(se * sq / length_scale**2)
+    return k_even, k_odd, d_even, d_odd
+
+
+def _gaussian_posterior_parity(
+    ys: np.ndarray,
+    loading: np.ndarray,
+    offset: np.ndarray,
+    noise_var: np.ndarray,
+    length_scales: np.ndarray,
+    gp_noise_var: float,
+):
+    """Exact Gaussian GPFA posterior of equal-length segments, in the even / odd time basis.
+
+    The posterior precision ``blockdiag_j(K_j⁻¹) + (Cᵀ R⁻¹ C) ⊗ I_T`` (latent-major) commutes with
+    time reversal, so in the basis of :func:`_to_parity` it splits into an even and an odd block
+    of about half the size: each is factorised once for all segments of this length.
+
+    Args:
+        ys: ``(S, T, N)``; loading ``(N, q)``; offset, noise_var ``(N,)``; length_scales ``(q,)``.
+
+    Returns:
+        ``(means (S, T, q), log_lik (S,), covs)`` where ``covs`` is ``(cov_even, cov_odd)``, the
+        posterior covariance blocks of shape ``(q·n_p, q·n_p)`` (latent-major within a parity).
+    """
+    n_seg, n_time, n_neurons = ys.shape
+    q = loading.shape[1]
+    n_even = n_time - n_time // 2
+    sizes = (n_even, n_time - n_even)
+    c_rinv_c = loading.T @ (loading / noise_var[:, None])  # (q, q)
+    precisions = [np.kron(c_rinv_c, np.eye(n)) for n in sizes]
+    logdet_k = 0.0
+    for j, ell in enumerate(length_scales):
+        for p, k_block in enumerate(_se_parity_blocks(n_time, float(ell), gp_noise_var)):
+            n = sizes[p]
+            k_inv, logdet = _chol_inverse(k_block)
+            precisions[p][j * n : (j + 1) * n, j * n : (j + 1) * n] += k_inv
+            logdet_k += logdet
+    centred = ys - offset
+    proj = _to_parity((centred / noise_var) @ loading, axis=1)  # (S, T, q), Qᵀ per latent
+    covs, means_parity, logdet_p, b_dot_mean = [], [], 0.0, np.zeros(n_seg)
+    start = 0
+    for precision, n in zip(precisions, sizes):
+        try:
+            cov, logdet = _chol_inverse(precision)
+        except np.linalg.LinAlgError as err:
+            raise np.linalg.LinAlgError(
+                "GPFA posterior precision is not positive definite"
+            ) from err
+        b = np.swapaxes(proj[:, start : start + n], 1, 2).reshape(n_seg, q * n)
+        mean_flat = b @ cov
+        b_dot_mean += np.sum(b * mean_flat, axis=1)
+        means_parity.append(np.swapaxes(mean_flat.reshape(n_seg, q, n), 1, 2))
+        covs.append(cov)
+        logdet_p += logdet
+        start += n
+    means = _from_parity(np.concatenate(means_parity, axis=1), axis=1)
+    quad = np.sum(centred**2 / noise_var, axis=(1, 2)) - b_dot_mean
+    log_lik = -0.5 * (
+        n_time * n_neurons * math.log(2 * math.pi)
+        + n_time * np.sum(np.log(noise_var))
+        + logdet_k
+        + logdet_p
+        + quad
+    )
+    return means, log_lik, tuple(covs)
+
+
 def gaussian_gpfa_posterior(
     y: np.ndarray,
     loading: np.ndarray,
@@ -90,40 +252,19 @@ def gaussian_gpfa_posterior(
     """
     single = y.ndim == 2
     ys = y[None] if single else y
-    n_seg, n_time, n_neurons = ys.shape
+    n_time = ys.shape[1]
     q = loading.shape[1]
-    k_inv_blocks, logdet_k = [], 0.0
-    eye = np.eye(n_time)
-    for ell in length_scales:
-        chol, _ = lapack.dpotrf(se_covariance(n_time, float(ell), gp_noise_var).numpy(), lower=1)
-        k_inv, _ = lapack.dpotri(chol, lower=1)
-        k_inv_blocks.append(np.tril(k_inv) + np.tril(k_inv, -1).T)
-        logdet_k += 2.0 * np.sum(np.log(np.diag(chol)))
-    c_rinv_c = loading.T @ (loading / noise_var[:, None])  # (q, q)
-    precision = np.kron(c_rinv_c, eye)
-    for j in range(q):
-        precision[j * n_time : (j + 1) * n_time, j * n_time : (j + 1) * n_time] += k_inv_blocks[j]
-    chol_p, info = lapack.dpotrf(precision, lower=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("GPFA posterior precision is not positive definite")
-    cov, _ = lapack.dpotri(chol_p, lower=1)
-    cov = np.tril(cov) + np.tril(cov, -1).T
-    centred = ys - offset
-    b = np.swapaxes((centred / noise_var) @ loading, 1, 2).reshape(n_seg, q * n_time)
-    mean_flat = b @ cov  # cov is symmetric
-    logdet_p = 2.0 * np.sum(np.log(np.diag(chol_p)))
-    quad = np.sum(centred**2 / noise_var, axis=(1, 2)) - np.sum(b * mean_flat, axis=1)
-    log_lik = -0.5 * (
-        n_time * n_neurons * math.log(2 * math.pi)
-        + n_time * np.sum(np.log(noise_var))
-        + logdet_k
-        + logdet_p
-        + quad
+    means, log_lik, (cov_even, cov_odd) = _gaussian_posterior_parity(
+        ys, loading, offset, noise_var, length_scales, gp_noise_var
     )
-    mean = np.swapaxes(mean_flat.reshape(n_seg, q, n_time), 1, 2)
+    n_even = n_time - n_time // 2
+    blocks = np.zeros((q, n_time, q, n_time))  # (j, t, k, u) in the parity basis
+    blocks[:, :n_even, :, :n_even] = cov_even.reshape(q, n_even, q, n_even)
+    blocks[:, n_even:, :, n_even:] = cov_odd.reshape(q, n_time - n_even, q, n_time - n_even)
+    cov = _from_parity(_from_parity(blocks, axis=1), axis=3).reshape(q * n_time, q * n_time)
     if single:
-        return mean[0], cov, float(log_lik[0])
-    return mean, cov, log_lik
+        return means[0], cov, float(log_lik[0])
+    return means, cov, log_lik
 
 
 def orthonormalize_latents(
@@ -163,6 +304,29 @@ def _log_softplus(f: torch.Tensor) -> torch.Tensor:
     return torch.where(f < -30, f, torch.log(F.softplus(f).clamp_min(1e-300)))
 
 
+def _length_scale_objective_parity(
+    log_ell: np.ndarray,
+    stats: list[tuple[int, int, np.ndarray, np.ndarray]],
+    gp_noise_var: float,
+) -> tuple[float, np.ndarray]:
+    """:func:`length_scale_objective` with the moments already in the even / odd time basis.
+
+    ``stats`` holds ``(count, T, M_even, M_odd)``; K, its inverse and ∂K are block-diagonal in
+    that basis, so only the diagonal blocks of ``Qᵀ M Q`` enter.
+    """
+    ell = math.exp(float(log_ell[0]))
+    value, grad = 0.0, 0.0
+    for count, n_time, m_even, m_odd in stats:
+        k_even, k_odd, d_even, d_odd = _se_parity_blocks(n_time, ell, gp_noise_var, True)
+        for k_block, d_block, moment in ((k_even, d_even, m_even), (k_odd, d_odd, m_odd)):
+            k_inv, logdet = _chol_inverse(k_block)
+            k_inv_m = k_inv @ moment
+            value += 0.5 * float(np.sum(k_inv * moment)) + 0.5 * count * logdet
+            weight = count * k_inv - k_inv_m @ k_inv
+            grad += 0.5 * float(np.sum(weight * d_block))
+    return float(value), np.array([grad])
+
+
 def length_scale_objective(
     log_ell: np.ndarray, stats: list[tuple[int, np.ndarray]], gp_noise_var: float
 ) -> tuple[float, np.ndarray]:
@@ -175,23 +339,10 @@ def length_scale_objective(
 
     Returns:
         ``f = Σ ½ tr(K⁻¹M) + (count/2) log|K|`` and ``df/dlog ℓ = ½ Σ ⟨count·K⁻¹ − K⁻¹MK⁻¹, ∂K⟩``.
+        Computed in the even / odd time basis, where K is block-diagonal (two half-size blocks).
     """
-    from scipy.linalg import cho_factor, cho_solve
-
-    ell2 = math.exp(2.0 * float(log_ell[0]))
-    value, grad = 0.0, 0.0
-    for count, moment in stats:
-        n_time = moment.shape[0]
-        t = np.arange(n_time, dtype=np.float64)
-        sq = (t[:, None] - t[None, :]) ** 2
-        se = (1.0 - gp_noise_var) * np.exp(-sq / (2.0 * ell2))
-        factor = cho_factor(se + gp_noise_var * np.eye(n_time), lower=True)
-        k_inv = cho_solve(factor, np.eye(n_time))
-        k_inv_m = k_inv @ moment
-        value += 0.5 * np.trace(k_inv_m) + count * np.sum(np.log(np.diag(factor[0])))
-        weight = count * k_inv - k_inv_m @ k_inv
-        grad += 0.5 * np.sum(weight * (se * sq / ell2))
-    return float(value), np.array([grad])
+    parity = [(count, m.shape[0], *_parity_blocks(m)) for count, m in stats]
+    return _length_scale_objective_parity(log_ell, parity, gp_noise_var)
 
 
 class GPFA(BaseEstimator):
@@ -359,10 +510,7 @@ class GPFA(BaseEstimator):
         noise_floor = 1e-4 * np.var(np.concatenate(seqs), axis=0)
         noise_var = np.maximum(noise_var, noise_floor)
         ells = np.full(self.n_latents, float(self.length_scale_init))
-        groups: dict[int, np.ndarray] = {}
-        for i, a, b in _segments(seqs, self.segment_length):
-            groups.setdefault(b - a, []).append(seqs[i][a:b])
-        groups = {n: np.stack(v) for n, v in groups.items()}
+        groups = {n: np.stack(v) for n, v in self._gaussian_groups(seqs)[0].items()}
         n_bins = sum(s.shape[0] for s in seqs)
         n_neurons, q = seqs[0].shape[1], self.n_latents
         history: list[float] = []
@@ -372,22 +520,32 @@ class GPFA(BaseEstimator):
             sxx = np.zeros((q + 1, q + 1))
             syx = np.zeros((n_neurons, q + 1))
             syy = np.zeros(n_neurons)
-            second = {}  # per segment length: (n segments, Σ_seg E[x_j x_jᵀ] for each latent j)
+            # per segment length: (n segments, T, Σ_seg E[x_j x_jᵀ] in the even / odd basis)
+            second = {}
             for n_time, ys in groups.items():
-                means, cov, lls = gaussian_gpfa_posterior(
+                means, lls, covs = _gaussian_posterior_parity(
                     ys, loading, offset, noise_var, ells, self.gp_noise_var
                 )
                 total += float(np.sum(lls))
-                blocks = cov.reshape(q, n_time, q, n_time)
-                diag_cov = np.einsum("jtkt->jk", blocks)  # Σ_t Cov(x_t) (q, q)
+                n_seg = len(ys)
+                means_parity = _to_parity(means, axis=1)
+                moments, start = [], 0
+                sum_cov = np.zeros((q, q))  # Σ_t Cov(x_t) = traces of the (j, k) blocks
+                for cov in covs:
+                    n = cov.shape[0] // q
+                    blocks = cov.reshape(q, n, q, n)
+                    sum_cov += np.einsum("jtkt->jk", blocks)
+                    part = means_parity[:, start : start + n]
+                    moment = np.einsum("stj,suj->jtu", part, part)
+                    moment += n_seg * np.stack([blocks[j, :, j, :] for j in range(q)])
+                    moments.append(moment)
+                    start += n
                 aug = np.concatenate([means, np.ones((*means.shape[:2], 1))], axis=2)
                 sxx += np.einsum("sti,stj->ij", aug, aug)
-                sxx[:q, :q] += len(ys) * diag_cov
+                sxx[:q, :q] += n_seg * sum_cov
                 syx += np.einsum("stn,sti->ni", ys, aug)
                 syy += np.sum(ys**2, axis=(0, 1))
-                moment = np.einsum("stj,suj->jtu", means, means)
-                moment += len(ys) * np.stack([blocks[j, :, j, :] for j in range(q)])
-                second[n_time] = (len(ys), moment)
+                second[n_time] = (n_seg, n_time, *moments)
             history.append(total)
             bar.set_postfix(ll_per_bin=f"{total / n_bins:.4f}")
             if len(history) > 1 and abs(history[-1] - history[-2]) / n_bins < self.tol:
@@ -402,15 +560,24 @@ class GPFA(BaseEstimator):
         self.history_ = history
         self.train_latents_ = self._gaussian_latents(seqs)
 
+    def _gaussian_groups(self, seqs):
+        """Segments grouped by length: ``({T: [y (T, N), ...]}, {T: [(i, a, b), ...]})``."""
+        data: dict[int, list] = {}
+        where: dict[int, list] = {}
+        for i, a, b in _segments(seqs, self.segment_length):
+            data.setdefault(b - a, []).append(seqs[i][a:b])
+            where.setdefault(b - a, []).append((i, a, b))
+        return data, where
+
     def _update_length_scales(self, ells: np.ndarray, second: dict) -> np.ndarray:
         """Maximise Σ_seg E[log N(x_j; 0, K_j(ℓ))] over log ℓ_j (L-BFGS-B, analytic gradient)."""
         from scipy.optimize import minimize
 
         new = ells.copy()
         for j in range(len(ells)):
-            stats = [(count, moment[j]) for count, moment in second.values()]
+            stats = [(count, n_time, m_e[j], m_o[j]) for count, n_time, m_e, m_o in second.values()]
             res = minimize(
-                length_scale_objective,
+                _length_scale_objective_parity,
                 np.array([math.log(ells[j])]),
                 args=(stats, self.gp_noise_var),
                 jac=True,
@@ -422,22 +589,28 @@ class GPFA(BaseEstimator):
                 new[j] = value
         return new
 
+    def _gaussian_posterior_by_length(self, seqs):
+        """Posterior means (list of ``(T_i, q)``) and the total log p(y) (nats), one
+        factorisation per distinct segment length."""
+        data, where = self._gaussian_groups(seqs)
+        out = [np.zeros((s.shape[0], self.n_latents)) for s in seqs]
+        total = 0.0
+        for n_time, ys in data.items():
+            means, lls, _ = _gaussian_posterior_parity(
+                np.stack(ys),
+                self.loading_,
+                self.offset_,
+                self.noise_var_,
+                self.length_scales_,
+                self.gp_noise_var,
+            )
+            total += float(np.sum(lls))
+            for (i, a, b), mean in zip(where[n_time], means):
+                out[i][a:b] = mean
+        return out, total
+
     def _gaussian_latents(self, seqs) -> list[np.ndarray]:
-        out = []
-        for seq in seqs:
-            parts = [
-                gaussian_gpfa_posterior(
-                    seq[a:b],
-                    self.loading_,
-                    self.offset_,
-                    self.noise_var_,
-                    self.length_scales_,
-                    self.gp_noise_var,
-                )[0]
-                for _, a, b in _segments([seq], self.segment_length)
-            ]
-            out.append(np.concatenate(parts))
-        return out
+        return self._gaussian_posterior_by_length(seqs)[0]
 
     # ------------------------------------------------------------------ variational models
 
@@ -649,20 +822,7 @@ class GPFA(BaseEstimator):
         ``X`` with the model fixed, averaged over 16 Monte Carlo samples."""
         seqs = self._validate(X, fitting=False)
         if self.observations == "gaussian":
-            return float(
-                sum(
-                    gaussian_gpfa_posterior(
-                        s[a:b],
-                        self.loading_,
-                        self.offset_,
-                        self.noise_var_,
-                        self.length_scales_,
-                        self.gp_noise_var,
-                    )[2]
-                    for s in seqs
-                    for _, a, b in _segments([s], self.segment_length)
-                )
-            )
+            return self._gaussian_posterior_by_length(seqs)[1]
         groups, model, var_params = self._infer_variational(seqs)
         gen = torch.Generator().manual_seed(int(self.random_state) + 1)
         with torch.no_grad():
