@@ -40,3 +40,17 @@ def test_kedro_cli_makes_no_network_connection(project_root, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "data_engineering" in result.stdout
     assert not log.exists(), log.read_text()
+
+
+def test_ray_usage_statistics_are_off_when_the_search_runs():
+    code = (
+        "import os; os.environ.pop('RAY_USAGE_STATS_ENABLED', None)\n"
+        "import calcium_dynamics.tuning.pbt\n"
+        "from ray._common.usage.usage_lib import usage_stats_enabled\n"
+        "print(os.environ['RAY_USAGE_STATS_ENABLED'], usage_stats_enabled())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["0", "False"]

@@ -57,6 +57,10 @@ from calcium_dynamics.tuning.stopping import PopulationPlateau
 
 log = logging.getLogger(__name__)
 
+# Ray reports usage statistics to its developers unless told not to; nothing here leaves the
+# machine (an explicit RAY_USAGE_STATS_ENABLED=1 in the environment is respected).
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
 #: metric members are ranked by (lower is better)
 METRIC = "valid_recon"
 _CKPT = "member.ckpt"
@@ -334,7 +338,6 @@ _HISTORY_KEYS = (
 
 def _start_ray(settings: PBTSettings) -> bool:
     """Connect to Ray; return whether this call started it (and must shut it down)."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage statistics
     import ray
 
     if ray.is_initialized():
