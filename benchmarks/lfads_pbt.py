@@ -119,11 +119,23 @@ def main(argv=None) -> None:
     ap.add_argument("--generations", type=int, default=search["max_generations"])
     ap.add_argument("--num-cpus", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--simulation",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="overrides of lorenz_simulation, e.g. n_neurons=278 n_trials_per_condition=20",
+    )
     ap.add_argument("--skip-hand", action="store_true", help="only the PBT run")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
 
     variant = args.variant
+    for item in args.simulation:
+        key, _, value = item.partition("=")
+        if key not in lfads_params["lorenz_simulation"]:
+            raise SystemExit(f"--simulation: unknown lorenz_simulation key {key!r}")
+        lfads_params["lorenz_simulation"][key] = yaml.safe_load(value)
     total_epochs = args.generations * args.epochs_per_generation
     model_params = {
         **lfads_params["lfads"]["model"],
@@ -148,6 +160,7 @@ def main(argv=None) -> None:
     result: dict = {
         "variant": variant,
         "data_shape": list(data.shape),
+        "simulation_overrides": args.simulation,
         "population": args.population,
         "epochs_per_generation": args.epochs_per_generation,
         "generations": args.generations,

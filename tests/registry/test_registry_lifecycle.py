@@ -307,3 +307,40 @@ def test_registered_inference_pipeline(repo: Path) -> None:
     for got, want, not_want in zip(spikes["rate_hz"], expected["rate_hz"], other["rate_hz"]):
         assert len(got) == 600 and np.allclose(got, want)
         assert not np.allclose(got, not_want)
+
+
+def test_an_lfads_model_from_the_search_registers_and_loads_by_name(repo: Path) -> None:
+    """The search's best model file (state dict + config) is registered and loaded like any."""
+    from calcium_dynamics.models.lfads import model_from_dict
+    from calcium_dynamics.models.lfads.model import LFADS
+    from calcium_dynamics.models.lfads.training import model_to_dict
+
+    torch.manual_seed(0)
+    model = LFADS(
+        n_neurons=5,
+        n_steps=12,
+        observation="zig",
+        sbtt=True,
+        ic_enc_dim=4,
+        ci_enc_dim=4,
+        con_dim=4,
+        co_dim=1,
+        ic_dim=4,
+        gen_dim=8,
+        fac_dim=3,
+        lr=2.5e-3,
+        observation_kwargs={"sig_prior": 3.0},
+    )
+    path = "data/06_models/lfads_search_best.pt"
+    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model_to_dict(model), repo / path)
+    entry = registry.register(
+        "lfads-radical-pbt", path, labels=["lfads", "radical"], project_path=repo
+    )
+    assert entry.version == "v0.1.0"
+    registry.promote("lfads-radical-pbt", entry.version, "staging", project_path=repo)
+    loaded = model_from_dict(registry.load("lfads-radical-pbt", stage="staging", project_path=repo))
+    assert loaded.hparams["lr"] == 2.5e-3
+    assert loaded.hparams["observation_kwargs"] == {"sig_prior": 3.0}
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
