@@ -120,6 +120,9 @@ def main(argv=None) -> None:
     ap.add_argument("--num-cpus", type=int, default=os.cpu_count())
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--batch-size", type=int, default=None, help="trials per batch (default: lfads.trainer)"
+    )
+    ap.add_argument(
         "--simulation",
         nargs="*",
         default=[],
@@ -146,6 +149,8 @@ def main(argv=None) -> None:
         "logger": False,
         "enable_progress_bar": False,
     }
+    if args.batch_size:
+        trainer["batch_size"] = args.batch_size
     space_spec = dict(search["search_space"])
     if variant != "radical":
         space_spec.pop("sig_prior", None)
@@ -165,6 +170,7 @@ def main(argv=None) -> None:
         "epochs_per_generation": args.epochs_per_generation,
         "generations": args.generations,
         "cpus": args.num_cpus,
+        "batch_size": trainer["batch_size"],
         "machine": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
