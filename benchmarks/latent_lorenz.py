@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -73,63 +75,124 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def timing(params: dict, variants: list[str], epochs: int) -> dict:
-    """Seconds per training epoch and per 96-trial forward pass at the paper sizes."""
-    rng = np.random.default_rng(0)
-    n_trials, n_bins, n_neurons = 480, 90, 278
+def _timing_data(variant: str, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic inputs with the paper's shape (480 trials × 90 bins × 278 neurons)."""
+    shape = (480, 90, 278)
+    if variant == "radical":
+        x = rng.gamma(1.0, 0.2, shape) + 0.1
+        x *= rng.random(shape) < 0.12
+        x[:, ::3] = np.nan  # line-scan: one sample in three bins
+    elif variant == "autolfads":
+        x = rng.poisson(0.1, shape).astype(float)
+    else:
+        x = rng.normal(0.0, 0.3, shape)
+    return x.astype(np.float32)
+
+
+class _CpuEpochTimer(EpochTimer):
+    """Wall-clock and process CPU seconds of each training epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.cpu_s: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        super().on_train_epoch_start(trainer, pl_module)
+        self._cpu = time.process_time()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        super().on_train_epoch_end(trainer, pl_module)
+        self.cpu_s.append(time.process_time() - self._cpu)
+
+
+def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
+    """Timings of one variant (run in a fresh process, so the peak memory is its own)."""
+    torch.set_num_threads(1)
+    x = _timing_data(variant, np.random.default_rng(0))
+    model_params = {**params["lfads"]["model"], **(params["lfads"]["variants"][variant] or {})}
+    torch.manual_seed(0)
+    model = build_model(x, variant, model_params)
+    model.initialise_from_data(x[:384])
+    load_before = os.getloadavg()
+    # single training steps (forward, backward, Adam) on one batch of 128 trials
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    batch = torch.as_tensor(x[:128])
+    step_wall, step_cpu = [], []
+    for _ in range(steps + 1):
+        t, c = time.perf_counter(), time.process_time()
+        opt.zero_grad()
+        model.compute_loss(batch, training=True)["loss"].backward()
+        opt.step()
+        step_wall.append(time.perf_counter() - t)
+        step_cpu.append(time.process_time() - c)
+    # whole epochs through Lightning (3 batches of 128 training trials + validation)
+    torch.manual_seed(0)
+    model = build_model(x, variant, model_params)
+    model.initialise_from_data(x[:384])
+    dm = LFADSDataModule(x, np.arange(384), np.arange(384, 480), batch_size=128)
+    timer = _CpuEpochTimer()
+    trainer = make_trainer(
+        {
+            "max_epochs": epochs,
+            "accelerator": "cpu",
+            "devices": 1,
+            "precision": 32,
+            "gradient_clip_val": 300.0,
+            "enable_progress_bar": False,
+        },
+        callbacks=[timer],
+    )
+    t0 = time.perf_counter()
+    trainer.fit(model, datamodule=dm)
+    fit_s = time.perf_counter() - t0
+    model.eval()
+    xv = torch.nan_to_num(torch.as_tensor(x[384:]))
+    fwd_wall, fwd_cpu = [], []
+    with torch.no_grad():
+        for _ in range(5):
+            t, c = time.perf_counter(), time.process_time()
+            model(xv, sample=False)
+            fwd_wall.append(time.perf_counter() - t)
+            fwd_cpu.append(time.process_time() - c)
+    later = timer.epoch_s[1:] or timer.epoch_s
+    later_cpu = timer.cpu_s[1:] or timer.cpu_s
+    return {
+        "train_epoch_s": timer.epoch_s,
+        "train_epoch_s_median": float(np.median(later)),
+        "train_epoch_cpu_s": timer.cpu_s,
+        "train_epoch_cpu_s_median": float(np.median(later_cpu)),
+        "fit_s_incl_validation_per_epoch": fit_s / epochs,
+        "train_step_s_median": float(np.median(step_wall[1:])),
+        "train_step_cpu_s_median": float(np.median(step_cpu[1:])),
+        "train_step_s_min": float(np.min(step_wall[1:])),
+        "forward_96_trials_s": float(np.median(fwd_wall)),
+        "forward_96_trials_cpu_s": float(np.median(fwd_cpu)),
+        "peak_memory_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()},
+    }
+
+
+def timing(params: dict, variants: list[str], epochs: int, steps: int = 3) -> dict:
+    """Seconds per training epoch, per training step and per 96-trial forward pass at the
+    paper sizes, and the peak memory, for each variant in a fresh process.
+
+    Wall-clock times depend on what else the machine runs: the load averages before and after
+    are recorded next to them, and process CPU seconds (``*_cpu_s``) are less sensitive to it.
+    """
     out = {}
+    ctx = multiprocessing.get_context("spawn")
     for variant in variants:
         if variant == "smth_dec":
             continue
-        if variant == "radical":
-            x = rng.gamma(1.0, 0.2, (n_trials, n_bins, n_neurons)) + 0.1
-            x *= rng.random(x.shape) < 0.12
-            x[:, ::3] = np.nan  # line-scan: one sample in three bins
-        elif variant == "autolfads":
-            x = rng.poisson(0.1, (n_trials, n_bins, n_neurons)).astype(float)
-        else:
-            x = rng.normal(0.0, 0.3, (n_trials, n_bins, n_neurons))
-        x = x.astype(np.float32)
-        model_params = {**params["lfads"]["model"], **(params["lfads"]["variants"][variant] or {})}
-        torch.manual_seed(0)
-        model = build_model(x, variant, model_params)
-        model.initialise_from_data(x[:384])
-        dm = LFADSDataModule(x, np.arange(384), np.arange(384, 480), batch_size=128)
-        timer = EpochTimer()
-        trainer = make_trainer(
-            {
-                "max_epochs": epochs,
-                "accelerator": "cpu",
-                "devices": 1,
-                "precision": 32,
-                "gradient_clip_val": 300.0,
-                "enable_progress_bar": False,
-            },
-            callbacks=[timer],
-        )
-        t0 = time.perf_counter()
-        trainer.fit(model, datamodule=dm)
-        fit_s = time.perf_counter() - t0
-        model.eval()
-        xv = torch.nan_to_num(torch.as_tensor(x[384:]))
-        fwd = []
-        with torch.no_grad():
-            for _ in range(5):
-                t = time.perf_counter()
-                model(xv, sample=False)
-                fwd.append(time.perf_counter() - t)
-        out[variant] = {
-            "train_epoch_s": timer.epoch_s,
-            "train_epoch_s_median": float(np.median(timer.epoch_s[1:] or timer.epoch_s)),
-            "fit_s_incl_validation_per_epoch": fit_s / epochs,
-            "forward_96_trials_s": float(np.median(fwd)),
-            "peak_memory_gib_so_far": peak_memory_gib(),
-        }
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            res = pool.submit(_time_variant, params, variant, epochs, steps).result()
+        out[variant] = res
         log(
-            f"timing {variant}: {out[variant]['train_epoch_s_median']:.2f} s / training epoch, "
-            f"{out[variant]['fit_s_incl_validation_per_epoch']:.2f} s / epoch with validation, "
-            f"forward 96 trials {out[variant]['forward_96_trials_s']:.3f} s, "
-            f"peak memory {out[variant]['peak_memory_gib_so_far']:.2f} GiB"
+            f"timing {variant}: {res['train_epoch_s_median']:.2f} s / training epoch "
+            f"({res['train_epoch_cpu_s_median']:.2f} CPU s), step {res['train_step_s_median']:.2f}"
+            f" s ({res['train_step_cpu_s_median']:.2f} CPU s), forward 96 trials "
+            f"{res['forward_96_trials_s']:.3f} s, peak memory {res['peak_memory_gib']:.2f} GiB, "
+            f"load {res['load_average_1_5_15_min']}"
         )
     return out
 
@@ -159,6 +222,7 @@ def _fit(data, variant, params, epochs):
         valid_fraction=params["lfads"]["valid_fraction"],
         seed=params["lfads"]["seed"],
     )
+    info["model"] = model
     return model.infer(data), time.perf_counter() - t0, info
 
 
@@ -210,31 +274,68 @@ def lorenz_accuracy(params: dict, speed: float, variants: list[str], epochs: int
     return result
 
 
-def calcium_accuracy(params: dict, variants: list[str], epochs: int | None) -> dict:
+def calcium_accuracy(
+    params: dict, variants: list[str], epochs: int | None, save_inferred: Path | None = None
+) -> dict:
+    """Latent R² of calcium-LFADS and Gaussian-LFADS on the data of Keeley et al.
+
+    Two read-outs per variant, both by cross-validated ridge regression at lag 0: the
+    observation model's rate (log λ for calcium-LFADS, the mean ΔF/F for Gaussian-LFADS) and
+    the model's factors (the same quantity for both). ``save_inferred`` keeps the inferred
+    rates / factors and the truth in an npz for further analysis.
+    """
     data = nodes.simulate_calcium_lorenz(params["calcium_lorenz_simulation"])
     ev = params["lfads_evaluation"]
-    result, per_trial = {}, {}
+    result, per_trial, saved = {}, {}, {"latents": data["latents"], "dff": data["dff"]}
     for variant in variants:
         inferred, secs, info = _fit(data["dff"], variant, params, epochs)
         feats = inferred["rates"]
         if variant == "calcium_lfads":
             feats = np.log(np.clip(feats, 1e-6, None))
         r2, res = _r2(feats, data["latents"], ev, 0)
-        per_trial[variant] = res.r2_per_trial
+        r2_fac, res_fac = _r2(inferred["factors"], data["latents"], ev, 0)
+        per_trial[variant] = (res.r2_per_trial, res_fac.r2_per_trial)
+        for key in ("rates", "factors"):
+            saved[f"{variant}_{key}"] = inferred[key]
         result[variant] = {
             "r2_xyz": r2,
             "r2_mean": float(np.mean(r2)),
+            "r2_xyz_factors": r2_fac,
+            "r2_mean_factors": float(np.mean(r2_fac)),
             "train_s": secs,
             "epochs": len(info["epoch_s"]),
+            "final_metrics": {
+                k: v for k, v in info["metrics"].items() if k.startswith(("valid/", "train/"))
+            },
         }
+        if variant == "calcium_lfads":
+            obs = _fitted_calcium_parameters(data, info)
+            result[variant]["fitted_vs_true"] = obs
         log(
-            f"calcium data {variant}: latent R² mean {np.mean(r2):.3f} (x/y/z "
-            f"{np.round(r2, 3).tolist()})"
+            f"calcium data {variant}: latent R² mean {np.mean(r2):.3f} from rates (x/y/z "
+            f"{np.round(r2, 3).tolist()}), {np.mean(res_fac.r2):.3f} from factors"
         )
     if len(per_trial) == 2:
-        better = per_trial["calcium_lfads"] > per_trial["gaussian_lfads"]
-        result["calcium_better_trials"] = f"{int(better.sum())}/{better.size}"
+        for i, what in enumerate(("", "_factors")):
+            better = per_trial["calcium_lfads"][i] > per_trial["gaussian_lfads"][i]
+            result[f"calcium_better_trials{what}"] = f"{int(better.sum())}/{better.size}"
+    if save_inferred is not None:
+        save_inferred.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(save_inferred, **saved)
     return result
+
+
+def _fitted_calcium_parameters(data: dict, info: dict) -> dict:
+    """Correlation of the fitted per-neuron AR coefficient / jump with the true ones."""
+    obs = info["model"].observation
+    alpha = obs.ar_coefs.detach().numpy()[0]
+    jump = np.exp(obs.log_jump.detach().numpy())
+    return {
+        "alpha_corr": float(np.corrcoef(alpha, data["alpha"])[0, 1]),
+        "alpha_mean_abs_err": float(np.mean(np.abs(alpha - data["alpha"]))),
+        "jump_corr": float(np.corrcoef(jump, data["jump"])[0, 1]),
+        "jump_mean_abs_err": float(np.mean(np.abs(jump - data["jump"]))),
+    }
 
 
 def main(argv=None) -> None:
@@ -255,11 +356,34 @@ def main(argv=None) -> None:
     ap.add_argument("--variants", nargs="+", default=[*LORENZ_VARIANTS, *CALCIUM_VARIANTS])
     ap.add_argument("--timing-only", action="store_true", help="only the speed measurement")
     ap.add_argument("--timing-epochs", type=int, default=3)
+    ap.add_argument("--timing-steps", type=int, default=3, help="single training steps timed")
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--measurement-noise-sd",
+        type=float,
+        default=None,
+        help="override calcium_lorenz_simulation.measurement_noise_sd (ΔF/F units) for the "
+        "calcium-LFADS vs Gaussian-LFADS comparison",
+    )
+    ap.add_argument(
+        "--log-dir",
+        default=None,
+        help="folder for the training curves (DVCLive), replacing lfads.trainer.logger",
+    )
+    ap.add_argument(
+        "--save-inferred",
+        type=Path,
+        default=None,
+        help="npz file for the calcium-data inferred rates / factors and the true latents",
+    )
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     params = paper_parameters()
+    if args.log_dir is not None:
+        params["lfads"]["trainer"]["logger"] = args.log_dir
+    if args.measurement_noise_sd is not None:
+        params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     env = {
         "python": platform.python_version(),
@@ -269,10 +393,14 @@ def main(argv=None) -> None:
     }
     if not args.skip_timing:
         log("timing at the RADICaL paper sizes")
+        previous = results.get("timing", {}).get("variants", {})
         results["timing"] = {
             "env": env,
             "command": " ".join(sys.argv),
-            "variants": timing(params, [v for v in args.variants], args.timing_epochs),
+            "variants": {
+                **previous,
+                **timing(params, list(args.variants), args.timing_epochs, args.timing_steps),
+            },
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))
@@ -290,10 +418,13 @@ def main(argv=None) -> None:
             args.out.write_text(json.dumps(results, indent=2))
     calcium_vars = [v for v in args.variants if v in CALCIUM_VARIANTS]
     if calcium_vars:
-        results["calcium_lorenz"] = {
+        key = "calcium_lorenz"
+        if args.measurement_noise_sd is not None:
+            key = f"calcium_lorenz_noise_{args.measurement_noise_sd:g}"
+        results[key] = {
             "command": " ".join(sys.argv),
             "epochs": args.epochs,
-            **calcium_accuracy(params, calcium_vars, args.epochs),
+            **calcium_accuracy(params, calcium_vars, args.epochs, args.save_inferred),
         }
         args.out.write_text(json.dumps(results, indent=2))
     log(f"peak memory {peak_memory_gib():.2f} GiB; results in {args.out}")

@@ -22,6 +22,7 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from calcium_dynamics.models.likelihoods.gaussian import gaussian_log_likelihood
 from calcium_dynamics.models.likelihoods.poisson import poisson_log_likelihood
@@ -104,6 +105,16 @@ class PoissonObservation(Observation):
 
     def rate(self, params):
         return torch.exp(torch.clamp(params[0], max=MAX_LOG_RATE))
+
+    def nll(self, data, params, mask):
+        """As :meth:`Observation.nll`; log x! is evaluated only where x > 0 (it is 0 at x = 0)
+        and only where the mask is True, instead of on every entry."""
+        log_rate = torch.clamp(params[0], max=MAX_LOG_RATE)
+        weight = mask.to(log_rate.dtype)
+        total = ((data * log_rate - torch.exp(log_rate)) * weight).sum()
+        counted = (mask & (data > 0)).flatten().nonzero().squeeze(1)
+        log_factorial = torch.lgamma(data.flatten().index_select(0, counted) + 1.0).sum()
+        return -(total - log_factorial) / torch.clamp(weight.sum(), min=1)
 
     def check_data(self, data):
         _check_non_negative(data, "Poisson counts")
@@ -198,6 +209,35 @@ class ZIGObservation(Observation):
             check=False,
         )
         return ll.index_put((nonzero,), log_nz)
+
+    def nll(self, data, params, mask):
+        """As :meth:`Observation.nll`, computed without per-entry tensors of the gamma terms:
+        log(1 − q) = clamp(−softplus(c)) on the zero entries, and the gamma density only on
+        the non-zero entries that carry cost (gathered once by flat index)."""
+        nonzero = data > 0
+        log_q_min, log_q_max = math.log(self.q_min), math.log1p(-self.q_min)
+        log_one_minus_q = torch.clamp(-F.softplus(params[2]), log_q_min, log_q_max)
+        weight = mask.to(params[2].dtype)
+        zero_total = (log_one_minus_q * (mask & ~nonzero)).sum()
+        idx = (mask & nonzero).flatten().nonzero().squeeze(1)
+        neuron = idx % self.n_neurons
+        sig = torch.exp(self.log_sig)
+
+        def pick(x):
+            return x.flatten().index_select(0, idx)
+
+        scale = sig[0].index_select(0, neuron) * torch.sigmoid(pick(params[0]))
+        shape = sig[1].index_select(0, neuron) * torch.sigmoid(pick(params[1]))
+        q = torch.clamp(torch.sigmoid(pick(params[2])), self.q_min, 1.0 - self.q_min)
+        log_nz = zig_log_likelihood(
+            pick(data),
+            q,
+            shape + self.param_floor,
+            scale + self.param_floor,
+            self.loc.index_select(0, neuron),
+            check=False,
+        )
+        return -(zero_total + log_nz.sum()) / torch.clamp(weight.sum(), min=1)
 
     def rate(self, params):
         q, shape, scale = self.distribution(params)
