@@ -367,6 +367,12 @@ def main(argv=None) -> None:
         "calcium-LFADS vs Gaussian-LFADS comparison",
     )
     ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="trials per training batch (default: the paper configuration's 128)",
+    )
+    ap.add_argument(
         "--log-dir",
         default=None,
         help="folder for the training curves (DVCLive), replacing lfads.trainer.logger",
@@ -382,6 +388,8 @@ def main(argv=None) -> None:
     params = paper_parameters()
     if args.log_dir is not None:
         params["lfads"]["trainer"]["logger"] = args.log_dir
+    if args.batch_size is not None:
+        params["lfads"]["trainer"]["batch_size"] = args.batch_size
     if args.measurement_noise_sd is not None:
         params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
