@@ -79,6 +79,12 @@ def test_history_figure_draws_every_member_and_hyperparameter():
     assert len(axes[0].lines) == 5 and len(axes[1].lines) == 4
     np.testing.assert_allclose(axes[0].lines[-1].get_ydata(), [0.8, 0.7])
     assert axes[2].get_yscale() == "log"
+    # the ring marks only the exploited point, also for a table read back from CSV (NaN = none)
+    ring = axes[0].lines[1]
+    assert list(ring.get_xdata()) == [2]
+    from_csv = history.assign(exploited_from=[np.nan, np.nan, "b", np.nan])
+    ring = history_figure(from_csv, space).axes[0].lines[1]
+    assert list(ring.get_xdata()) == [2]
     with pytest.raises(ValueError, match="exploited_from"):
         history_figure(history.drop(columns="exploited_from"), space)
 

@@ -36,7 +36,8 @@ def history_figure(history: pd.DataFrame, space: dict[str, HyperParameter]) -> p
     colours = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(members), 1)))
     for colour, member in zip(colours, members):
         rows = history[history["member"] == member].sort_values("generation")
-        jumped = rows["exploited_from"].astype(str) != ""
+        # a table read back from CSV holds NaN where no weights were copied
+        jumped = rows["exploited_from"].fillna("").astype(str) != ""
         for ax, column in zip(flat, ["valid_recon", *names]):
             ax.plot(rows["generation"], rows[column], "-", color=colour, lw=1.2)
             ax.plot(
