@@ -37,7 +37,8 @@ def history_figure(history: pd.DataFrame, space: dict[str, HyperParameter]) -> p
     for colour, member in zip(colours, members):
         rows = history[history["member"] == member].sort_values("generation")
         # a table read back from CSV holds NaN where no weights were copied
-        jumped = rows["exploited_from"].fillna("").astype(str) != ""
+        source = rows["exploited_from"]
+        jumped = source.notna() & (source.astype(str) != "")
         for ax, column in zip(flat, ["valid_recon", *names]):
             ax.plot(rows["generation"], rows[column], "-", color=colour, lw=1.2)
             ax.plot(
