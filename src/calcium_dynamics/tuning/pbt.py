@@ -29,6 +29,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,8 +194,6 @@ def _member(
     valid_fraction: float,
 ) -> None:
     """Ray Tune function trainable: train one member generation by generation."""
-    import time
-
     from ray import tune
 
     threads = max(1, int(math.floor(settings.cpus_per_member)))
@@ -373,8 +372,6 @@ def run_pbt(
         settings: the population (see :class:`PBTSettings`).
         valid_fraction: validation share of the trials (same split for every member).
     """
-    import time
-
     from ray import tune
 
     space = parse_search_space(settings.search_space)
