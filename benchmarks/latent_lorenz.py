@@ -11,6 +11,8 @@ calcium-LFADS vs Gaussian-LFADS on the calcium-LFADS dataset of Keeley et al.
     python benchmarks/latent_lorenz.py --timing-only
     python benchmarks/latent_lorenz.py --speeds 10 --epochs 100 --variants radical autolfads
     python benchmarks/latent_lorenz.py --speeds --epochs 100 --variants calcium_lfads gaussian_lfads
+    python benchmarks/latent_lorenz.py --skip-timing --speeds 10 --epochs 1000 --batch-size 32 \
+        --variants radical --eval-every 50      # with a learning curve
 
 Results are merged into benchmarks/results/latent_lorenz.json (one entry per part run).
 """
@@ -32,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import lightning as L
 import numpy as np
 import torch
 import yaml
@@ -212,7 +215,39 @@ def _model_params(params: dict, variant: str, epochs: int | None) -> dict:
     return mp
 
 
-def _fit(data, variant, params, epochs):
+class LatentCurve(L.Callback):
+    """Latent R² of the current model every ``every`` epochs (a learning curve).
+
+    ``score(rates) -> [r2_x, r2_y, r2_z]`` reads the posterior-mean rates of all trials. Each
+    point is logged, kept in ``points`` and, with ``path``, appended to a JSON-lines file at
+    once, so a run stopped early still leaves its curve behind.
+    """
+
+    def __init__(self, data, score, every: int, path: Path | None = None, label: str = ""):
+        self.data, self.score, self.every, self.path, self.label = data, score, every, path, label
+        self.points: list[dict] = []
+        self._t0 = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        epoch = trainer.current_epoch + 1
+        if epoch % self.every and epoch != trainer.max_epochs:
+            return
+        r2 = self.score(pl_module.infer(self.data)["rates"])
+        recon = trainer.callback_metrics.get("valid/recon")
+        point = {
+            "epoch": epoch,
+            "r2_xyz": r2,
+            "valid_recon": None if recon is None else float(recon),
+            "elapsed_s": time.perf_counter() - self._t0,
+        }
+        self.points.append(point)
+        log(f"{self.label} epoch {epoch}: R² x/y/z = {np.round(r2, 3).tolist()}")
+        if self.path is not None:
+            with self.path.open("a") as fh:
+                fh.write(json.dumps({"label": self.label, **point}) + "\n")
+
+
+def _fit(data, variant, params, epochs, callbacks=None):
     t0 = time.perf_counter()
     model, info = train_lfads(
         data,
@@ -221,6 +256,7 @@ def _fit(data, variant, params, epochs):
         _trainer(params, epochs),
         valid_fraction=params["lfads"]["valid_fraction"],
         seed=params["lfads"]["seed"],
+        callbacks=callbacks,
     )
     info["model"] = model
     return model.infer(data), time.perf_counter() - t0, info
@@ -238,7 +274,18 @@ def _r2(features, latents, ev, lag):
     return [float(v) for v in res.r2], res
 
 
-def lorenz_accuracy(params: dict, speed: float, variants: list[str], epochs: int | None) -> dict:
+def lorenz_accuracy(
+    params: dict,
+    speed: float,
+    variants: list[str],
+    epochs: int | None,
+    eval_every: int | None = None,
+    curve_path: Path | None = None,
+) -> dict:
+    """Lorenz latent R² (x, y, z) of each variant at one Lorenz speed (Hz).
+
+    ``eval_every``: also record the learning curve (R² every that many epochs).
+    """
     sim = {**params["lorenz_simulation"], "speed_hz": speed}
     if float(speed) == 4.0:
         sim["n_bins"] = 120  # paper: 1200 ms trials at 4 Hz
@@ -259,17 +306,25 @@ def lorenz_accuracy(params: dict, speed: float, variants: list[str], epochs: int
             result[variant] = {"r2_xyz": r2}
         else:
             data = events["events"] if variant == "radical" else events["frame_counts"]
-            inferred, secs, info = _fit(data, variant, params, epochs)
-            rates = inferred["rates"]
-            if variant == "autolfads":
-                rates = frames_to_bins(rates, fb, n_bins)
-            r2, _ = _r2(rates, latents, ev, lag)
+
+            def score(rates, variant=variant):
+                if variant == "autolfads":
+                    rates = frames_to_bins(rates, fb, n_bins)
+                return _r2(rates, latents, ev, lag)[0]
+
+            curve = None
+            if eval_every:
+                curve = LatentCurve(data, score, eval_every, curve_path, f"{speed:g} Hz {variant}")
+            inferred, secs, info = _fit(data, variant, params, epochs, [curve] if curve else None)
+            r2 = score(inferred["rates"])
             result[variant] = {
                 "r2_xyz": r2,
                 "train_s": secs,
                 "epochs": len(info["epoch_s"]),
                 "train_epoch_s_mean": float(np.mean(info["epoch_s"])),
             }
+            if curve is not None:
+                result[variant]["curve"] = curve.points
         log(f"{speed} Hz {variant}: R² x/y/z = {np.round(result[variant]['r2_xyz'], 3).tolist()}")
     return result
 
@@ -378,6 +433,13 @@ def main(argv=None) -> None:
         help="folder for the training curves (DVCLive), replacing lfads.trainer.logger",
     )
     ap.add_argument(
+        "--eval-every",
+        type=int,
+        default=None,
+        help="Lorenz runs: latent R² every this many epochs (learning curve in the results, "
+        "and appended to OUT with suffix .curve.jsonl as it runs)",
+    )
+    ap.add_argument(
         "--save-inferred",
         type=Path,
         default=None,
@@ -421,7 +483,14 @@ def main(argv=None) -> None:
             results[key] = {
                 "command": " ".join(sys.argv),
                 "epochs": args.epochs,
-                **lorenz_accuracy(params, speed, lorenz_vars, args.epochs),
+                **lorenz_accuracy(
+                    params,
+                    speed,
+                    lorenz_vars,
+                    args.epochs,
+                    args.eval_every,
+                    args.out.with_suffix(".curve.jsonl") if args.eval_every else None,
+                ),
             }
             args.out.write_text(json.dumps(results, indent=2))
     calcium_vars = [v for v in args.variants if v in CALCIUM_VARIANTS]

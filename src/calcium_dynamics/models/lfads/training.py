@@ -125,8 +125,11 @@ def train_lfads(
     *,
     valid_fraction: float = 0.2,
     seed: int = 0,
+    callbacks: list[L.Callback] | None = None,
 ) -> tuple[LFADS, dict[str, Any]]:
     """Train one LFADS variant on ``data`` (trials, T, N).
+
+    ``callbacks``: extra Lightning callbacks (e.g. a learning curve evaluated during training).
 
     Returns:
         The trained model (eval mode) and a summary: train / valid trial indices, seconds per
@@ -142,7 +145,7 @@ def train_lfads(
         x, train_idx, valid_idx, batch_size=trainer_params.get("batch_size", 128), seed=seed
     )
     timer = EpochTimer()
-    trainer = make_trainer(trainer_params, callbacks=[timer], run_name=variant)
+    trainer = make_trainer(trainer_params, callbacks=[timer, *(callbacks or [])], run_name=variant)
     trainer.fit(model, datamodule=dm)
     model.eval()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
