@@ -191,3 +191,23 @@ def test_saved_model_loads_with_weights_only(tmp_path):
     loaded = model_from_dict(torch.load(path, weights_only=True))
     x = np.random.default_rng(0).normal(size=(2, 12, 5)).astype(np.float32)
     np.testing.assert_allclose(loaded.infer(x)["rates"], m.infer(x)["rates"], rtol=1e-6)
+
+
+def test_extra_callbacks_see_every_training_epoch():
+    """``callbacks`` reach the Lightning trainer: called once per epoch on the returned model."""
+    import lightning as L
+
+    class Record(L.Callback):
+        def __init__(self):
+            self.epochs, self.modules = [], set()
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            self.epochs.append(trainer.current_epoch)
+            self.modules.add(id(pl_module))
+
+    spikes, _ = _trial_latent_data(n_trials=16, n_bins=8, n_neurons=4)
+    record = Record()
+    trainer = {"max_epochs": 3, "batch_size": 8, "enable_progress_bar": False, "logger": False}
+    model, info = train_lfads(spikes, "autolfads", SMALL, trainer, callbacks=[record])
+    assert record.epochs == [0, 1, 2] and record.modules == {id(model)}
+    assert len(info["epoch_s"]) == 3
