@@ -393,6 +393,47 @@ def _fitted_calcium_parameters(data: dict, info: dict) -> dict:
     }
 
 
+def plot_curves(results: dict, path: Path) -> Path | None:
+    """Figure of the learning curves in ``results``: latent R² (x, y, z) against training epoch,
+    one panel per Lorenz dimension, one line per (speed, variant); returns the path (``None``
+    when no entry has a curve)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines, flat = [], []
+    for key, entry in results.items():
+        if not (key.startswith("lorenz_") and isinstance(entry, dict)):
+            continue
+        speed = key.removeprefix("lorenz_").replace("hz", " Hz").replace("_", " ")
+        for variant, res in entry.items():
+            if isinstance(res, dict) and res.get("curve"):
+                lines.append((f"{speed} {variant}", res["curve"]))
+            elif variant == "smth_dec" and isinstance(res, dict) and "r2_xyz" in res:
+                flat.append((f"{speed} {variant} (no training)", res["r2_xyz"]))
+    if not lines:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
+    for label, curve in lines:
+        epochs = [p["epoch"] for p in curve]
+        for d, ax in enumerate(axes):
+            ax.plot(epochs, [p["r2_xyz"][d] for p in curve], marker="o", ms=3, label=label)
+    for label, r2 in flat:
+        for d, ax in enumerate(axes):
+            ax.axhline(r2[d], ls="--", lw=1, color="0.5", label=label if d == 0 else None)
+    for d, ax in enumerate(axes):
+        ax.set(title=f"Lorenz {'xyz'[d]}", xlabel="training epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("latent R² (held-out ridge)")
+    axes[-1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -440,12 +481,26 @@ def main(argv=None) -> None:
         "and appended to OUT with suffix .curve.jsonl as it runs)",
     )
     ap.add_argument(
+        "--plot-curves",
+        type=Path,
+        nargs="?",
+        const=RESULTS.with_name("latent_lorenz_curves.png"),
+        default=None,
+        help="only draw the learning curves found in OUT into this PNG (default "
+        "benchmarks/results/latent_lorenz_curves.png) and exit",
+    )
+    ap.add_argument(
         "--save-inferred",
         type=Path,
         default=None,
         help="npz file for the calcium-data inferred rates / factors and the true latents",
     )
     args = ap.parse_args(argv)
+    if args.plot_curves is not None:
+        results = json.loads(args.out.read_text()) if args.out.exists() else {}
+        drawn = plot_curves(results, args.plot_curves)
+        log(f"learning curves in {drawn}" if drawn else f"no learning curve in {args.out}")
+        return
     torch.set_num_threads(1)
     params = paper_parameters()
     if args.log_dir is not None:
