@@ -426,7 +426,7 @@ def plot_curves(results: dict, path: Path) -> Path | None:
         ax.set(title=f"Lorenz {'xyz'[d]}", xlabel="training epoch")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("latent R² (held-out ridge)")
-    axes[-1].legend(fontsize=8, loc="lower right")
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
