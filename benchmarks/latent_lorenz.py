@@ -51,6 +51,7 @@ from calcium_dynamics.models.lfads.training import (
     train_lfads,
 )
 from calcium_dynamics.pipelines.latent_dynamics.lfads import nodes
+from calcium_dynamics.tuning.search_space import MODEL_ARGUMENTS, apply_hyperparameters
 
 RESULTS = ROOT / "benchmarks" / "results" / "latent_lorenz.json"
 LORENZ_VARIANTS = ("radical", "autolfads", "smth_dec")
@@ -209,6 +210,7 @@ def _trainer(params: dict, epochs: int | None) -> dict:
 
 def _model_params(params: dict, variant: str, epochs: int | None) -> dict:
     mp = {**params["lfads"]["model"], **(params["lfads"]["variants"][variant] or {})}
+    mp = apply_hyperparameters(mp, params.get("hyperparameters", {}).get(variant, {}))
     if epochs is not None:  # keep the ramps inside a shortened run
         mp["kl_ramp_epochs"] = min(mp["kl_ramp_epochs"], max(1, epochs // 4))
         mp["l2_ramp_epochs"] = min(mp["l2_ramp_epochs"], max(1, epochs // 4))
@@ -434,6 +436,31 @@ def plot_curves(results: dict, path: Path) -> Path | None:
     return path
 
 
+def _hyperparameters(args, variants: list[str]) -> dict[str, dict[str, float]]:
+    """Per-variant searched hyperparameters from ``--hyperparameters-from`` and
+    ``--hyperparameters`` (the latter wins)."""
+    variants = [v for v in variants if v != "smth_dec"]  # no network to configure
+    out: dict[str, dict[str, float]] = {v: {} for v in variants}
+    if args.hyperparameters_from is not None:
+        found = json.loads(args.hyperparameters_from.read_text())
+        for v in variants:
+            best = found.get(v, {}).get("pbt", {}).get("best", {}).get("hyperparameters")
+            if best:
+                out[v].update({k: float(x) for k, x in best.items()})
+    for item in args.hyperparameters:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--hyperparameters takes KEY=VALUE; got {item!r}")
+        if name not in (*MODEL_ARGUMENTS, "cd_rate", "sig_prior"):
+            raise SystemExit(
+                f"--hyperparameters: unknown name {name!r}; known: "
+                f"{[*MODEL_ARGUMENTS, 'cd_rate', 'sig_prior']}"
+            )
+        for v in variants:
+            out[v][name] = float(value)
+    return {v: h for v, h in out.items() if h}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
@@ -481,6 +508,27 @@ def main(argv=None) -> None:
         "and appended to OUT with suffix .curve.jsonl as it runs)",
     )
     ap.add_argument(
+        "--hyperparameters",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="searchable LFADS hyperparameters (lr, dropout, cd_rate, kl_ic_scale, kl_co_scale, "
+        "l2_gen_scale, l2_con_scale, l2_ic_enc_scale, sig_prior) for every trained variant",
+    )
+    ap.add_argument(
+        "--hyperparameters-from",
+        type=Path,
+        default=None,
+        metavar="PBT_JSON",
+        help="use the best member's hyperparameters of a population-based search "
+        "(benchmarks/lfads_pbt.py results) for the variants it searched",
+    )
+    ap.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the results keys (lorenz_10hz_TAG), to keep runs with other settings apart",
+    )
+    ap.add_argument(
         "--plot-curves",
         type=Path,
         nargs="?",
@@ -509,6 +557,7 @@ def main(argv=None) -> None:
         params["lfads"]["trainer"]["batch_size"] = args.batch_size
     if args.measurement_noise_sd is not None:
         params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
+    params["hyperparameters"] = _hyperparameters(args, list(args.variants))
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     env = {
         "python": platform.python_version(),
@@ -534,10 +583,12 @@ def main(argv=None) -> None:
     lorenz_vars = [v for v in args.variants if v in LORENZ_VARIANTS]
     for speed in args.speeds or []:
         if lorenz_vars:
-            key = f"lorenz_{speed:g}hz"
+            key = f"lorenz_{speed:g}hz" + (f"_{args.tag}" if args.tag else "")
             results[key] = {
                 "command": " ".join(sys.argv),
                 "epochs": args.epochs,
+                "batch_size": params["lfads"]["trainer"]["batch_size"],
+                "hyperparameters": params["hyperparameters"],
                 **lorenz_accuracy(
                     params,
                     speed,
