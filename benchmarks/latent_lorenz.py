@@ -444,9 +444,12 @@ def _hyperparameters(args, variants: list[str]) -> dict[str, dict[str, float]]:
     if args.hyperparameters_from is not None:
         found = json.loads(args.hyperparameters_from.read_text())
         for v in variants:
-            best = found.get(v, {}).get("pbt", {}).get("best", {}).get("hyperparameters")
+            source = args.hyperparameters_variant or v
+            best = found.get(source, {}).get("pbt", {}).get("best", {}).get("hyperparameters")
             if best:
-                out[v].update({k: float(x) for k, x in best.items()})
+                out[v].update(
+                    {k: float(x) for k, x in best.items() if k != "sig_prior" or v == "radical"}
+                )
     for item in args.hyperparameters:
         name, sep, value = item.partition("=")
         if not sep:
@@ -522,6 +525,12 @@ def main(argv=None) -> None:
         metavar="PBT_JSON",
         help="use the best member's hyperparameters of a population-based search "
         "(benchmarks/lfads_pbt.py results) for the variants it searched",
+    )
+    ap.add_argument(
+        "--hyperparameters-variant",
+        default=None,
+        help="with --hyperparameters-from: take this variant's search result for every trained "
+        "variant (the ZIG scale prior only for radical), e.g. radical",
     )
     ap.add_argument(
         "--tag",
