@@ -396,40 +396,73 @@ def _fitted_calcium_parameters(data: dict, info: dict) -> dict:
 
 
 def plot_curves(results: dict, path: Path) -> Path | None:
-    """Figure of the learning curves in ``results``: latent R² (x, y, z) against training epoch,
-    one panel per Lorenz dimension, one line per (speed, variant); returns the path (``None``
-    when no entry has a curve)."""
+    """Figure of the learning curves in ``results``: latent R² (x, y, z) against training epoch.
+
+    One panel per Lorenz dimension; colour = Lorenz speed, solid = RADICaL, dashed = AutoLFADS,
+    thick = a run with hyperparameters set from the command line (e.g. a search's best member),
+    thin = the configuration's own; smoothed
+    deconvolved events (no training) as dotted horizontal lines. Returns the path (``None``
+    when no entry has a curve).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lines, flat = [], []
+    runs, flat = [], {}
     for key, entry in results.items():
         if not (key.startswith("lorenz_") and isinstance(entry, dict)):
             continue
-        speed = key.removeprefix("lorenz_").replace("hz", " Hz").replace("_", " ")
+        head, _, tag = key.removeprefix("lorenz_").partition("_")
+        if not head.endswith("hz"):
+            continue
+        speed = float(head.removesuffix("hz"))
         for variant, res in entry.items():
-            if isinstance(res, dict) and res.get("curve"):
-                lines.append((f"{speed} {variant}", res["curve"]))
-            elif variant == "smth_dec" and isinstance(res, dict) and "r2_xyz" in res:
-                flat.append((f"{speed} {variant} (no training)", res["r2_xyz"]))
-    if not lines:
+            if not isinstance(res, dict):
+                continue
+            if res.get("curve"):
+                tuned = bool(entry.get("hyperparameters") or res.get("hyperparameters"))
+                runs.append((speed, variant, tag, tuned, res["curve"]))
+            elif variant == "smth_dec" and "r2_xyz" in res:
+                flat[speed] = res["r2_xyz"]
+    if not runs:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
-    for label, curve in lines:
+    speeds = sorted({r[0] for r in runs} | set(flat))
+    colour = {v: plt.cm.viridis(i / max(len(speeds) - 1, 1) * 0.85) for i, v in enumerate(speeds)}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
+    for speed, variant, tag, tuned, curve in sorted(runs, key=lambda r: (r[0], r[2], r[1])):
         epochs = [p["epoch"] for p in curve]
+        label = f"{speed:g} Hz {variant}" + (f" ({tag.replace('_', ' ')})" if tag else "")
+        style = {
+            "color": colour[speed],
+            "ls": "-" if variant == "radical" else "--",
+            "lw": 2.2 if tuned else 1.0,
+            "marker": "o" if tuned else ".",
+            "ms": 4,
+        }
         for d, ax in enumerate(axes):
-            ax.plot(epochs, [p["r2_xyz"][d] for p in curve], marker="o", ms=3, label=label)
-    for label, r2 in flat:
+            ax.plot(epochs, [p["r2_xyz"][d] for p in curve], label=label, **style)
+    for speed, r2 in flat.items():
         for d, ax in enumerate(axes):
-            ax.axhline(r2[d], ls="--", lw=1, color="0.5", label=label if d == 0 else None)
+            ax.axhline(
+                r2[d],
+                ls=":",
+                lw=1.2,
+                color=colour[speed],
+                label=f"{speed:g} Hz smoothed events" if d == 0 else None,
+            )
     for d, ax in enumerate(axes):
         ax.set(title=f"Lorenz {'xyz'[d]}", xlabel="training epoch")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("latent R² (held-out ridge)")
-    axes[-1].legend(*axes[0].get_legend_handles_labels(), fontsize=8, loc="lower right")
-    fig.tight_layout()
+    fig.legend(
+        *axes[0].get_legend_handles_labels(),
+        fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(0.8, 0.5),
+        frameon=False,
+    )
+    fig.tight_layout(rect=(0, 0, 0.8, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
