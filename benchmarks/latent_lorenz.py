@@ -51,7 +51,11 @@ from calcium_dynamics.models.lfads.training import (
     train_lfads,
 )
 from calcium_dynamics.pipelines.latent_dynamics.lfads import nodes
-from calcium_dynamics.tuning.search_space import MODEL_ARGUMENTS, apply_hyperparameters
+from calcium_dynamics.tuning.search_space import (
+    DERIVED,
+    MODEL_ARGUMENTS,
+    apply_hyperparameters,
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "latent_lorenz.json"
 LORENZ_VARIANTS = ("radical", "autolfads", "smth_dec")
@@ -487,10 +491,9 @@ def _hyperparameters(args, variants: list[str]) -> dict[str, dict[str, float]]:
         name, sep, value = item.partition("=")
         if not sep:
             raise SystemExit(f"--hyperparameters takes KEY=VALUE; got {item!r}")
-        if name not in (*MODEL_ARGUMENTS, "cd_rate", "sig_prior"):
+        if name not in (*MODEL_ARGUMENTS, *DERIVED):
             raise SystemExit(
-                f"--hyperparameters: unknown name {name!r}; known: "
-                f"{[*MODEL_ARGUMENTS, 'cd_rate', 'sig_prior']}"
+                f"--hyperparameters: unknown name {name!r}; known: {[*MODEL_ARGUMENTS, *DERIVED]}"
             )
         for v in variants:
             out[v][name] = float(value)
