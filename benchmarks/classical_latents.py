@@ -162,6 +162,7 @@ def run_gpfa(
     simulation: str = "ar2",
     models: list[str] | None = None,
     previous: dict | None = None,
+    lr_schedule: str = "cosine",
 ) -> dict:
     """GPFA variants on one simulation; ``models`` restricts which run (the others keep their
     entries from ``previous``)."""
@@ -203,6 +204,7 @@ def run_gpfa(
             length_scale_init=350.0,
             n_iter=n_iter,
             learning_rate=0.02,
+            lr_schedule=lr_schedule,
             random_state=seed,
         )
         start = time.perf_counter()
@@ -219,6 +221,7 @@ def run_gpfa(
             "latent_mse_per_dim": score["mse_per_dim"],
             "length_scales_bins": model.length_scales_.tolist(),
             "iterations": n_iter,
+            **({} if obs == "gaussian" else {"lr_schedule": lr_schedule}),
             "fit_time_s": fit_time,
         }
         print(
@@ -260,6 +263,12 @@ def main() -> None:
     parser.add_argument("--gaussian-iter", type=int, default=40)
     parser.add_argument("--variational-iter", type=int, default=1200)
     parser.add_argument("--segment-length", type=int, default=500)
+    parser.add_argument(
+        "--lr-schedule",
+        choices=["cosine", "constant"],
+        default="cosine",
+        help="step-size schedule of the variational fits (GPFA lr_schedule)",
+    )
     parser.add_argument(
         "--gpfa-simulations",
         nargs="+",
@@ -304,6 +313,7 @@ def main() -> None:
                 name,
                 models=args.gpfa_models,
                 previous=gpfa.get(name),
+                lr_schedule=args.lr_schedule,
             )
             timings[f"gpfa_{name}"] = time.perf_counter() - start
         result["gpfa"] = gpfa
