@@ -15,6 +15,7 @@ Prints per-dataset and overall medians and writes ``benchmarks/results/spike_lod
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -60,6 +61,32 @@ def parse_args(argv=None) -> argparse.Namespace:
         "others of the class still train",
     )
     p.add_argument("--inhibitory", action="store_true", help="the inhibitory class instead")
+    p.add_argument(
+        "--protocol",
+        choices=["all", "ens2"],
+        default="all",
+        help="all: every dataset of the class and every usable recording; ens2: the data of "
+        "the published ENS² benchmark (datasets from DS02 on, as in its paper, and "
+        "recordings without a spike left out of training and testing, as in its code)",
+    )
+    p.add_argument(
+        "--exclude-datasets",
+        nargs="*",
+        default=[],
+        metavar="PREFIX",
+        help="leave out datasets whose names start with these prefixes (e.g. DS01)",
+    )
+    p.add_argument(
+        "--drop-silent",
+        action="store_true",
+        help="leave out recordings without a spike in their trimmed window",
+    )
+    p.add_argument(
+        "--also-single",
+        action="store_true",
+        help="with --ens2-members > 1, also evaluate the first network alone "
+        "(written under TAG_single)",
+    )
     p.add_argument("--steps", type=int, default=None, help="training steps per fold")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--base-channels", type=int, default=9, help="ENS² U-Net width")
@@ -79,6 +106,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
+    p.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "auto"],
+        help="ENS² arithmetic at inference",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
@@ -104,6 +137,24 @@ def load_table(args) -> tuple[pd.DataFrame, pd.DataFrame]:
         for d, n, r in zip(table.dataset, table.neuron, table.recording)
     ]
     return table, recordings
+
+
+def select_protocol(table: pd.DataFrame, args) -> pd.DataFrame:
+    """The recordings the chosen protocol evaluates (see --protocol)."""
+    prefixes = list(args.exclude_datasets)
+    drop_silent = args.drop_silent
+    if args.protocol == "ens2":
+        prefixes.append("DS01")
+        drop_silent = True
+    keep = np.ones(len(table), bool)
+    if prefixes:
+        keep &= ~table.dataset.str.startswith(tuple(prefixes)).to_numpy()
+        print(f"excluded datasets starting with {sorted(set(prefixes))}", flush=True)
+    if drop_silent:
+        silent = np.array([len(events_in_window(r)) == 0 for r in table.itertuples()])
+        print(f"left out {int((silent & keep).sum())} recording(s) without a spike", flush=True)
+        keep &= ~silent
+    return table[keep]
 
 
 def events_in_window(row) -> np.ndarray:
@@ -282,6 +333,7 @@ def main(argv=None) -> int:
     sigma_s = args.sigma_ms / 1000
     start = time.perf_counter()
     table, _ = load_table(args)
+    table = select_protocol(table, args)
     table["row_id"] = np.arange(len(table))
     cls = table[table.inhibitory == args.inhibitory]
     datasets = sorted(cls.dataset.unique())
@@ -298,6 +350,8 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     oasis = dict(zip(cls.row_id, oasis_rates(cls, sigma_s))) if args.model == "oasis" else None
     rows, folds = [], {}
+    single_rows = []  # the first ENS² network alone (--also-single)
+    also_single = args.also_single and args.model == "ens2" and args.ens2_members > 1
     for k, test_name in enumerate(tests, 1):
         train = cls[cls.dataset != test_name]
         test = cls[cls.dataset == test_name]
@@ -322,7 +376,11 @@ def main(argv=None) -> int:
 
             def predict(row, _model=model):
                 return predict_model_rate(
-                    _model, row.dff, noise_level_nu(row.dff, row.frame_rate_hz)
+                    _model,
+                    row.dff,
+                    noise_level_nu(row.dff, row.frame_rate_hz),
+                    stride=args.stride,
+                    precision=args.precision,
                 )
 
             if args.model == "ens2":
@@ -337,6 +395,12 @@ def main(argv=None) -> int:
         t_train = time.perf_counter() - t0
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
         rows += fold_rows
+        if also_single:
+            level = model.noise_levels[0]
+            alone = dataclasses.replace(model, ensembles={level: model.ensembles[level][:1]})
+            single_rows += neuron_rows(
+                test, lambda row, _m=alone: predict(row, _m), events_of, "ens2", {"fold": test_name}
+            )
         folds[test_name] = {
             "train_seconds": round(float(info.get("train_seconds", t_train)), 1),
             "steps": info.get("steps"),
@@ -351,29 +415,40 @@ def main(argv=None) -> int:
             flush=True,
         )
         if k < len(tests):  # partial results after every fold, so a stopped run keeps them
-            partial = summarize(pd.DataFrame(rows))
-            partial.update({"model": args.model, "folds": folds, "partial": True})
-            args.out.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame(rows).to_csv(
-                args.out / f"spike_lodo_{args.tag or args.model}.csv", index=False
-            )
-            (args.out / f"spike_lodo_{args.tag or args.model}.json").write_text(
-                json.dumps(partial, indent=2)
-            )
+            runs = [(args.tag or args.model, rows)]
+            if also_single:
+                runs.append((f"{args.tag or args.model}_single", single_rows))
+            for tag, run_rows in runs:
+                partial = summarize(pd.DataFrame(run_rows))
+                partial.update({"model": args.model, "folds": folds, "partial": True})
+                args.out.mkdir(parents=True, exist_ok=True)
+                pd.DataFrame(run_rows).to_csv(args.out / f"spike_lodo_{tag}.csv", index=False)
+                (args.out / f"spike_lodo_{tag}.json").write_text(json.dumps(partial, indent=2))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    common = {
+        "model": args.model,
+        "frame_rate_hz": args.frame_rate,
+        "sigma_ms": args.sigma_ms,
+        "class": "inhibitory" if args.inhibitory else "excitatory",
+        "protocol": args.protocol,
+        "folds": folds,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if also_single:
+        single = pd.DataFrame(single_rows)
+        summary = summarize(single)
+        summary.update({**common, "settings": {**settings, "ens2_members": 1}})
+        print("\nthe first network alone:")
+        write_results(
+            argparse.Namespace(**{**vars(args), "tag": f"{args.tag or args.model}_single"}),
+            single,
+            summary,
+        )
+        print("\nthe ensemble:")
     per_neuron = pd.DataFrame(rows)
     summary = summarize(per_neuron)
-    summary.update(
-        {
-            "model": args.model,
-            "frame_rate_hz": args.frame_rate,
-            "sigma_ms": args.sigma_ms,
-            "class": "inhibitory" if args.inhibitory else "excitatory",
-            "folds": folds,
-            "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "wall_seconds": round(time.perf_counter() - start, 1),
-            "torch_threads": torch.get_num_threads(),
-        }
-    )
+    summary.update({**common, "settings": settings})
     return write_results(args, per_neuron, summary)
 
 

@@ -5,9 +5,9 @@
         --ground-truth data/01_raw/ground_truth
 
 Measures samples per second (frames of the model's rate per wall-clock second, resampling
-included) for ENS² at window stride 1 and at the strides given, and for the CASCADE zoo; then,
-with ground truth, the median correlation of each ENS² stride against the true rates. Writes
-``benchmarks/results/spike_speed.json``.
+included) for ENS² at window stride 1 and at the strides given, in each arithmetic precision
+(fp32, bf16), and for the CASCADE zoo; then, with ground truth, the median correlation of each
+ENS² stride and precision against the true rates. Writes ``benchmarks/results/spike_speed.json``.
 """
 
 from __future__ import annotations
@@ -23,25 +23,33 @@ import torch
 
 from calcium_dynamics.io import GroundTruthDataset
 from calcium_dynamics.metrics.spikes import correlation
-from calcium_dynamics.models.spike_inference import infer_rates
+from calcium_dynamics.models.spike_inference import bf16_supported, infer_rates
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.signal import rebin_spike_times, resample_trace, smooth_spike_counts
 
 
 def throughput(
-    model: SpikeModel, trace: np.ndarray, rate: float, stride: int, repeats: int = 2
+    model: SpikeModel,
+    trace: np.ndarray,
+    rate: float,
+    stride: int,
+    precision: str = "fp32",
+    repeats: int = 3,
 ) -> float:
-    infer_rates(model, trace[: int(rate * 20)], rate, stride=stride)  # warm-up
+    infer_rates(model, trace[: int(rate * 20)], rate, stride=stride, precision=precision)
     best = np.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        infer_rates(model, trace, rate, stride=stride)
+        infer_rates(model, trace, rate, stride=stride, precision=precision)
         best = min(best, time.perf_counter() - t)
     n_model_frames = trace.size * model.frame_rate_hz / rate
     return n_model_frames / best
 
 
-def stride_accuracy(model: SpikeModel, ground_truth: Path, strides: list[int]) -> dict:
+def stride_accuracy(
+    model: SpikeModel, ground_truth: Path, strides: list[int], precision: str = "fp32"
+) -> dict:
+    """Median Corr over the excitatory recordings for each stride at one precision."""
     recs = GroundTruthDataset(str(ground_truth)).load()
     recs = recs[recs.valid & ~recs.inhibitory]
     out = {s: [] for s in strides}
@@ -50,7 +58,9 @@ def stride_accuracy(model: SpikeModel, ground_truth: Path, strides: list[int]) -
         counts = rebin_spike_times(row.spike_times_s, x.size, fr, row.t0_s)
         gt = smooth_spike_counts(counts, fr, model.config["sigma_s"])
         for s in strides:
-            pred = infer_rates(model, row.dff, row.frame_rate_hz, stride=s).model_rate
+            pred = infer_rates(
+                model, row.dff, row.frame_rate_hz, stride=s, precision=precision
+            ).model_rate
             out[s].append(correlation(gt, pred))
     return {str(s): float(np.nanmedian(v)) for s, v in out.items()}
 
@@ -61,6 +71,13 @@ def main(argv=None) -> int:
     p.add_argument("--cascade", type=Path, default=None)
     p.add_argument("--ground-truth", type=Path, default=None)
     p.add_argument("--strides", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32", "bf16"],
+        choices=["fp32", "bf16"],
+        help="ENS² arithmetic to time (bf16 needs a CPU with native bfloat16 to be fast)",
+    )
     p.add_argument("--minutes", type=float, default=5.0, help="length of the timed trace")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument(
@@ -76,22 +93,31 @@ def main(argv=None) -> int:
         "torch_threads": torch.get_num_threads(),
         "trace_minutes": args.minutes,
         "input_rate_hz": rate,
+        "cpu_native_bf16": bf16_supported(),
         "ens2_samples_per_s": {},
     }
     ens2 = SpikeModel.load(args.ens2)
-    for s in args.strides:
-        sps = throughput(ens2, trace, rate, s)
-        result["ens2_samples_per_s"][str(s)] = round(sps)
-        print(f"ENS² stride {s}: {sps:,.0f} samples/s", flush=True)
+    for precision in args.precisions:
+        result["ens2_samples_per_s"][precision] = {}
+        for s in args.strides:
+            sps = throughput(ens2, trace, rate, s, precision)
+            result["ens2_samples_per_s"][precision][str(s)] = round(sps)
+            print(f"ENS² {precision} stride {s}: {sps:,.0f} samples/s", flush=True)
     if args.cascade:
         zoo = SpikeModel.load(args.cascade)
         sps = throughput(zoo, trace, rate, 1)
         result["cascade_samples_per_s"] = round(sps)
         print(f"CASCADE zoo: {sps:,.0f} samples/s", flush=True)
     if args.ground_truth:
-        acc = stride_accuracy(ens2, args.ground_truth, args.strides)
-        result["ens2_median_corr_by_stride"] = acc
-        print("ENS² median Corr by stride: " + ", ".join(f"{k}: {v:.4f}" for k, v in acc.items()))
+        result["ens2_median_corr_by_stride"] = {}
+        for precision in args.precisions:
+            acc = stride_accuracy(ens2, args.ground_truth, args.strides, precision)
+            result["ens2_median_corr_by_stride"][precision] = acc
+            print(
+                f"ENS² {precision} median Corr by stride: "
+                + ", ".join(f"{k}: {v:.4f}" for k, v in acc.items()),
+                flush=True,
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     return 0

@@ -54,3 +54,11 @@ def test_onecycle_warms_up_to_the_peak_then_anneals():
 def test_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="lr_schedule"):
         ENS2(lr_schedule="cosine")
+
+
+def test_onecycle_on_a_very_short_run_still_warms_up_and_anneals():
+    # 10 % of 6 steps is under one step: the warm-up takes 2 steps instead of failing
+    rates = _fit(ENS2(base_channels=2, lr_schedule="onecycle", max_learning_rate=4e-3), steps=6)
+    assert len(rates) == 6
+    assert rates[1] == pytest.approx(4e-3, rel=1e-6) and max(rates) == rates[1]
+    assert rates[-1] < rates[1] / 10

@@ -8,7 +8,7 @@ from calcium_dynamics.models.ens2 import UNet1d
 from calcium_dynamics.models.spike_data import WindowBank, split_by_neuron
 from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import ModelFileError, SpikeModel, build_network
-from calcium_dynamics.models.spike_training import train_ens2
+from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
 from calcium_dynamics.signal import rebin_spike_times, smooth_spike_counts
 
 
@@ -95,6 +95,25 @@ def test_tiny_ens2_training_lowers_the_loss_and_predicts_spikes():
     row = test.iloc[0]
     pred = infer_rates(model, row.dff, row.frame_rate_hz)
     assert np.corrcoef(pred.model_rate, row.target_rate)[0, 1] > 0.3
+
+
+def test_cascade_zoo_training_depends_on_its_seed_alone():
+    table = _synthetic_table(n_neurons=4, seconds=40.0)
+    params = {
+        "sigma_s": 0.05,
+        "seed": 3,
+        "noise_levels": [4.0],
+        "n_members": 1,
+        "max_noise_replicas": 1,
+        "data": {"batch_size": 32, "validation_fraction": 0.25, "n_val_batches": 1},
+        "trainer": {"max_steps": 3, "val_check_interval": 3, "enable_progress_bar": False},
+    }
+    weights = []
+    for global_seed in (0, 12345):  # whatever ran before must not matter
+        torch.manual_seed(global_seed)
+        zoo = train_cascade_zoo(table, params)
+        weights.append(torch.cat([p.flatten() for p in zoo.ensembles[4.0][0].parameters()]))
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
 
 
 def _tiny_model(kind="ens2"):

@@ -8,6 +8,8 @@ inside the gaps. No Python loop runs per sample.
 
 from __future__ import annotations
 
+import copy
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,26 +45,87 @@ def _segments(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-@torch.no_grad()
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU computes bfloat16 convolutions natively (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def inference_dtype(precision: str) -> torch.dtype:
+    """The dtype ENS² windows are evaluated in: ``"fp32"``; ``"bf16"`` (bfloat16 weights and
+    activations, ≈ 1.5–2× faster on CPUs with native bfloat16, rates within ≈ 1 % of fp32);
+    ``"auto"``: bf16 where the CPU supports it natively, else fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if precision == "bf16" or (precision == "auto" and bf16_supported()):
+        return torch.bfloat16
+    return torch.float32
+
+
+# network → {dtype: copy in that dtype}; entries go when the network does
+_CAST_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _networks_in_dtype(members, dtype: torch.dtype) -> list:
+    """The ensemble's networks in ``dtype`` (copies are made once per network and kept)."""
+    if dtype == torch.float32:
+        return list(members)
+    out = []
+    for m in members:
+        copies = _CAST_COPIES.setdefault(m, {})
+        if dtype not in copies:
+            copies[dtype] = copy.deepcopy(m).to(dtype).eval()
+        out.append(copies[dtype])
+    return out
+
+
+@torch.inference_mode()
 def _predict_sequence_windows(
-    members, x: np.ndarray, window: int, stride: int, batch_size: int
+    members,
+    x: np.ndarray,
+    window: int,
+    stride: int,
+    batch_size: int,
+    dtype: torch.dtype = torch.float32,
 ) -> np.ndarray:
-    """ENS²-style: average the predictions of every window that covers a sample."""
+    """ENS²-style: average the predictions of every window that covers a sample.
+
+    Windows are centred on samples 0, stride, 2·stride, … (and on the last sample, which is
+    always covered). Each batch of windows is a strided view of the padded trace; its
+    predictions are added back with one vectorised slice addition per window position (no
+    per-sample Python work), and every sample is divided by the number of windows covering it.
+    """
     n = x.size
     before, after = window_offsets(window)
     padded = torch.from_numpy(np.pad(x.astype(np.float32), (before, after)))
-    centres = torch.arange(0, n, stride)
-    if (n - 1) % stride:
-        centres = torch.cat([centres, torch.tensor([n - 1])])  # the last sample always covered
+    nets = _networks_in_dtype(members, dtype)
     total = torch.zeros(n + window)
     count = torch.zeros(n + window)
-    for start in range(0, len(centres), batch_size):
-        c = centres[start : start + batch_size]
-        idx = c[:, None] + torch.arange(window)[None, :]  # window start = centre in padded coords
-        windows = padded[idx]
-        pred = torch.stack([m(windows) for m in members]).mean(0)
-        total.index_add_(0, idx.reshape(-1), pred.reshape(-1))
-        count.index_add_(0, idx.reshape(-1), torch.ones(idx.numel()))
+
+    def add(first: int, n_windows: int) -> None:
+        # windows centred on first, first + stride, … start at the same padded indices
+        span = (n_windows - 1) * stride + window
+        windows = padded[first : first + span].unfold(0, window, stride).to(dtype)
+        pred = nets[0](windows).float()
+        for net in nets[1:]:
+            pred += net(windows).float()
+        pred /= len(nets)
+        stop = first + (n_windows - 1) * stride + 1
+        for k in range(window):
+            total[first + k : stop + k : stride] += pred[:, k]
+            count[first + k : stop + k : stride] += 1.0
+
+    n_regular = (n - 1) // stride + 1
+    per_batch = max(1, int(batch_size))
+    for start in range(0, n_regular, per_batch):
+        add(start * stride, min(per_batch, n_regular - start))
+    if (n - 1) % stride:
+        add(n - 1, 1)  # the last sample always covered
     out = total[before : before + n] / count[before : before + n].clamp_min(1)
     return out.numpy()
 
@@ -81,22 +144,27 @@ def predict_model_rate(
     nu: float,
     *,
     stride: int = 1,
-    batch_size: int = 1024,
+    batch_size: int = 2048,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Rate (spikes per model frame) of a trace already at the model's frame rate.
 
     NaN frames split the trace into segments predicted separately (zero padding at segment
     ends, as at trace ends); they are NaN in the output. Negative ensemble averages are set
     to 0. Segments shorter than a window are zero-padded like trace ends (documented
-    behaviour: predictions there see less context).
+    behaviour: predictions there see less context). ``precision`` (ENS² only; see
+    :func:`inference_dtype`): ``"fp32"``, ``"bf16"`` or ``"auto"``.
     """
+    dtype = inference_dtype(precision)
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1 sample, got {stride}")
     x = np.asarray(dff_model_rate, np.float32)
     out = np.full(x.size, np.nan, np.float32)
     members = model.members_for(nu)
     for start, stop in _segments(np.isfinite(x)):
         seg = x[start:stop]
         if model.kind == "ens2":
-            pred = _predict_sequence_windows(members, seg, model.window, stride, batch_size)
+            pred = _predict_sequence_windows(members, seg, model.window, stride, batch_size, dtype)
         else:
             pred = _predict_every_frame(members, seg, model.window)
         out[start:stop] = np.clip(pred, 0.0, None)
@@ -109,6 +177,7 @@ def infer_rates(
     frame_rate_hz: float,
     *,
     stride: int = 1,
+    precision: str = "fp32",
     name: str = "trace",
 ) -> RatePrediction:
     """Spike rates (Hz) of one ΔF/F trace at its own frame rate.
@@ -119,6 +188,8 @@ def infer_rates(
         frame_rate_hz: the trace's frame rate in Hz (required, > 0).
         stride: distance between window centres for ENS² (1 = every window; larger is faster
             and slightly less accurate). CASCADE always evaluates every frame.
+        precision: arithmetic of the ENS² windows: ``"fp32"``, ``"bf16"`` (faster on CPUs
+            with native bfloat16) or ``"auto"`` (bf16 where native). CASCADE runs in fp32.
         name: how errors name this trace.
     """
     rate = check_frame_rate(frame_rate_hz, name)
@@ -129,7 +200,7 @@ def infer_rates(
         raise ValueError(f"{name}: ΔF/F is NaN in every frame")
     nu = noise_level_nu(x, rate)
     resampled, model_fr = resample_trace(x, rate, model.frame_rate_hz)
-    model_rate = predict_model_rate(model, resampled, nu, stride=stride)
+    model_rate = predict_model_rate(model, resampled, nu, stride=stride, precision=precision)
     # Back to the input frame times: the rate in Hz is smooth, so linear interpolation keeps
     # its integral; frames inside a NaN gap of the input are NaN again.
     t_model = np.arange(model_rate.size) / model_fr

@@ -125,6 +125,7 @@ def train_cascade_zoo(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel
             if noisy_train.empty:
                 raise ValueError(f"CASCADE: every training recording is noisier than ν={level}")
             noisy_val = noise_matched_table(val, level, 1, member_seed + 1) if len(val) else None
+            torch.manual_seed(member_seed)  # initial weights from the member's seed alone
             module = Cascade(
                 frame_rate_hz=rate,
                 sigma_s=float(params["sigma_s"]),

@@ -329,6 +329,7 @@ def infer_recording_spikes(
         model: a :class:`SpikeModel` (ENS² or a CASCADE zoo).
         dff: a ΔF/F table (``trace_id, plane, cell, frame_rate_hz, dff`` + carried columns).
         params: ``batch_size`` (neurons per batch), ``stride`` (ENS² window stride),
+            ``precision`` (ENS² arithmetic: ``fp32``, ``bf16`` or ``auto``),
             ``events`` (bool), ``seed`` (events sampling; combined with ``key`` and the batch
             index), ``torch_threads`` (threads while inferring; 1 makes the results identical
             under every runner).

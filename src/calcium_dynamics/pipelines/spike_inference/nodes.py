@@ -65,7 +65,8 @@ def _check_traces(traces: pd.DataFrame) -> pd.DataFrame:
 def infer_spikes(model: SpikeModel, traces: pd.DataFrame, params: dict) -> pd.DataFrame:
     """Rates (Hz, at each trace's own frame rate) and spike events (s) for every trace.
 
-    ``params``: ``stride`` (ENS² window stride), ``events`` (bool), ``seed``.
+    ``params``: ``stride`` (ENS² window stride), ``precision`` (ENS² arithmetic: ``fp32``,
+    ``bf16`` or ``auto``), ``events`` (bool), ``seed``.
     Returns one row per trace: ``trace_id, frame_rate_hz, noise_level_nu, rate_hz`` (array),
     ``spike_times_s`` (array, s from the trace's first frame), ``model``.
     """
@@ -75,7 +76,12 @@ def infer_spikes(model: SpikeModel, traces: pd.DataFrame, params: dict) -> pd.Da
     for row in traces.itertuples(index=False):
         name = f"trace {row.trace_id!r}"
         pred = infer_rates(
-            model, row.dff, row.frame_rate_hz, stride=int(params.get("stride", 1)), name=name
+            model,
+            row.dff,
+            row.frame_rate_hz,
+            stride=int(params.get("stride", 1)),
+            precision=str(params.get("precision", "fp32")),
+            name=name,
         )
         sigma = float(model.config["sigma_s"])
         if not params.get("events", True):
