@@ -103,6 +103,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ENS² variant: one-cycle learning rate (warm-up, cosine decay) instead of constant",
     )
     p.add_argument("--ens2-max-lr", type=float, default=5e-3, help="peak of the one-cycle rate")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=2,
+        help="early stopping after this many validation checks (every 250 steps) without "
+        "improvement; 0 trains every step (right for the one-cycle schedule, whose rate "
+        "only reaches 0 at the last step)",
+    )
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
@@ -214,7 +222,7 @@ def run_fold_ens2(args, train, test, sigma_s):
                 "enable_progress_bar": False,
                 "num_threads": args.threads,
             },
-            "early_stopping_patience": 2,
+            "early_stopping_patience": args.patience or None,
         }
         model = train_ens2(train, params)
         members += model.ensembles[model.noise_levels[0]]
@@ -245,7 +253,7 @@ def run_fold_cascade(args, train, test, sigma_s):
             "enable_progress_bar": False,
             "num_threads": args.threads,
         },
-        "early_stopping_patience": 2,
+        "early_stopping_patience": args.patience or None,
     }
     model = train_cascade_zoo(train, params)
     seconds = sum(v["train_seconds"] for v in model.metadata["training"].values())
