@@ -111,6 +111,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "improvement; 0 trains every step (right for the one-cycle schedule, whose rate "
         "only reaches 0 at the last step)",
     )
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        help="share of training neurons held out for early stopping (0: train on all; "
+        "use with --patience 0)",
+    )
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
@@ -215,7 +222,10 @@ def run_fold_ens2(args, train, test, sigma_s):
                 "lr_schedule": args.ens2_lr_schedule,
                 "max_learning_rate": args.ens2_max_lr,
             },
-            "data": {"batch_size": args.batch_size or 1024, "validation_fraction": 0.1},
+            "data": {
+                "batch_size": args.batch_size or 1024,
+                "validation_fraction": args.validation_fraction,
+            },
             "trainer": {
                 "max_steps": args.steps or 5000,
                 "val_check_interval": 250,
@@ -243,7 +253,7 @@ def run_fold_cascade(args, train, test, sigma_s):
         "model": {"learning_rate": 0.05},
         "data": {
             "batch_size": args.batch_size or 1024,
-            "validation_fraction": 0.1,
+            "validation_fraction": args.validation_fraction,
             "balanced": True,
             "max_samples": 5_000_000,
         },
