@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -417,7 +418,11 @@ def main(argv=None) -> int:
             level = model.noise_levels[0]
             alone = dataclasses.replace(model, ensembles={level: model.ensembles[level][:1]})
             single_rows += neuron_rows(
-                test, lambda row, _m=alone: predict(row, _m), events_of, "ens2", {"fold": test_name}
+                test,
+                functools.partial(predict, _model=alone),
+                events_of,
+                "ens2",
+                {"fold": test_name},
             )
         folds[test_name] = {
             "train_seconds": round(float(info.get("train_seconds", t_train)), 1),

@@ -98,14 +98,15 @@ def _predict_sequence_windows(
     Windows are centred on samples 0, stride, 2·stride, … (and on the last sample, which is
     always covered). Each batch of windows is a strided view of the padded trace; its
     predictions are added back with one vectorised slice addition per window position (no
-    per-sample Python work), and every sample is divided by the number of windows covering it.
+    per-sample Python work), and every sample is divided by the number of windows covering it
+    (derived once from where the windows start).
     """
     n = x.size
     before, after = window_offsets(window)
     padded = torch.from_numpy(np.pad(x.astype(np.float32), (before, after)))
     nets = _networks_in_dtype(members, dtype)
     total = torch.zeros(n + window)
-    count = torch.zeros(n + window)
+    starts = torch.zeros(n + window)  # 1 where a window starts (padded coordinates)
 
     def add(first: int, n_windows: int) -> None:
         # windows centred on first, first + stride, … start at the same padded indices
@@ -116,9 +117,9 @@ def _predict_sequence_windows(
             pred += net(windows).float()
         pred /= len(nets)
         stop = first + (n_windows - 1) * stride + 1
+        starts[first:stop:stride] = 1.0
         for k in range(window):
             total[first + k : stop + k : stride] += pred[:, k]
-            count[first + k : stop + k : stride] += 1.0
 
     n_regular = (n - 1) // stride + 1
     per_batch = max(1, int(batch_size))
@@ -126,6 +127,10 @@ def _predict_sequence_windows(
         add(start * stride, min(per_batch, n_regular - start))
     if (n - 1) % stride:
         add(n - 1, 1)  # the last sample always covered
+    # windows covering each sample: the window starts summed over one window length
+    count = torch.nn.functional.conv1d(
+        torch.nn.functional.pad(starts, (window - 1, 0))[None, None], torch.ones(1, 1, window)
+    )[0, 0]
     out = total[before : before + n] / count[before : before + n].clamp_min(1)
     return out.numpy()
 
