@@ -105,6 +105,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--ens2-max-lr", type=float, default=5e-3, help="peak of the one-cycle rate")
     p.add_argument(
+        "--ens2-pad-edges",
+        action="store_true",
+        help="ENS²: also train on windows that overhang a recording's ends, zero-padded as "
+        "at inference (without it, edge samples are only ever predicted from padding the "
+        "network never saw in training)",
+    )
+    p.add_argument(
         "--patience",
         type=int,
         default=2,
@@ -226,6 +233,7 @@ def run_fold_ens2(args, train, test, sigma_s):
             "data": {
                 "batch_size": args.batch_size or 1024,
                 "validation_fraction": args.validation_fraction,
+                "pad_edges": args.ens2_pad_edges,
             },
             "trainer": {
                 "max_steps": args.steps or 5000,

@@ -197,3 +197,29 @@ def test_stride_averaging_covers_every_sample():
     fast = infer_rates(model, dff, 60.0, stride=8).rate_hz
     assert np.isfinite(fast).all()
     assert np.corrcoef(full, fast)[0, 1] > 0.95
+
+
+def test_window_bank_with_padded_edges_centres_every_clean_sample():
+    # two recordings of 10 and 200 samples; the second has NaNs at 100 and 101
+    a = np.arange(1, 11, dtype=float)
+    b = np.arange(101, 301, dtype=float)
+    b[100:102] = np.nan
+    bank = WindowBank([a, b], [a * 0 + 1, b * 0 + 2], ["A", "B"], 96, pad_edges=True)
+    # A: every sample is a centre (its window overhangs both ends onto the zeros);
+    # B: centres whose window (48 before, 47 after) misses samples 100 and 101
+    assert len(bank.centres["A"]) == 10
+    centres_b = bank.centres["B"] - bank.centres["B"].min()
+    assert set(centres_b) == set(range(0, 53)) | set(range(150, 200))
+    x, y = bank.batch(bank.centres["A"][:1], sequence=True)
+    # the first centre of A: 48 zeros, then A's 10 samples, then zeros up to 96
+    np.testing.assert_array_equal(x[0, :48].numpy(), 0)
+    np.testing.assert_array_equal(x[0, 48:58].numpy(), a)
+    np.testing.assert_array_equal(x[0, 58:].numpy(), 0)
+    np.testing.assert_array_equal(y[0].numpy(), np.r_[np.zeros(48), np.ones(10), np.zeros(38)])
+    # the last centre of B's first stretch: its window ends at sample 99, next to the NaN
+    x, _ = bank.batch(bank.centres["B"][52:53], sequence=True)
+    np.testing.assert_array_equal(x[0].numpy(), b[52 - 48 : 52 + 48])
+    # without padding, A is too short and B keeps only whole clean windows
+    plain = WindowBank([a, b], [a, b], ["A", "B"], 96)
+    assert set(plain.centres) == {"B"}
+    assert len(plain.centres["B"]) == 5 + 3  # starts 0..4 and 102..104

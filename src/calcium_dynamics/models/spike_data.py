@@ -24,15 +24,21 @@ from calcium_dynamics.signal.windows import window_offsets
 class WindowBank:
     """All recordings of a table, concatenated, with the valid window centres per dataset.
 
-    A centre is valid when its whole window lies inside one recording and holds no NaN.
+    A centre is valid when its window holds no NaN and lies inside one recording, or, with
+    ``pad_edges``, when the centre lies inside a recording and the part of its window beyond
+    the recording's ends falls on the zeros between recordings: the zero padding that
+    inference applies at trace ends (and around NaN gaps), so the model also learns the first
+    and last half-window of a trace.
 
     Args:
         dffs, targets: per-recording arrays (n_frames,), ΔF/F and target rate.
         groups: per-recording group label (the dataset name) used for balancing.
         window: window length in samples.
+        pad_edges: also cut windows that overhang a recording's ends (zero-padded input and
+            zero target there).
     """
 
-    def __init__(self, dffs, targets, groups, window: int):
+    def __init__(self, dffs, targets, groups, window: int, pad_edges: bool = False):
         if not len(dffs) == len(targets) == len(groups):
             raise ValueError("dffs, targets and groups must have the same length")
         if not dffs:
@@ -54,17 +60,26 @@ class WindowBank:
             nan = np.isnan(dff)
             self.x[pos : pos + n] = np.where(nan, 0.0, dff)
             self.y[pos : pos + n] = target
-            if n >= window:
-                bad = np.concatenate([[0], np.cumsum(nan)])
+            bad = np.concatenate([[0], np.cumsum(nan)])
+            if pad_edges:  # window starts from -before to n - 1 - before: centres 0 … n - 1
+                first = np.arange(-before, n - before)
+                lo, hi = np.clip(first, 0, n), np.clip(first + window, 0, n)
+            else:
                 first = np.arange(0, n - window + 1)  # window start within the recording
-                clean = bad[first + window] - bad[first] == 0
+                lo, hi = first, first + window
+            clean = bad[hi] - bad[lo] == 0
+            if clean.any():
                 centres.setdefault(group, []).append(pos + first[clean] + before)
             pos += n + gap
         self.centres = {
             g: np.concatenate(c) for g, c in centres.items() if sum(len(a) for a in c) > 0
         }
         if not self.centres:
-            raise ValueError(f"no recording is at least one window ({window} samples) long")
+            raise ValueError(
+                f"no recording is at least one window ({window} samples) long"
+                if not pad_edges
+                else "no recording has a sample to centre a window on"
+            )
 
     @property
     def n_samples(self) -> int:
@@ -185,6 +200,8 @@ class SpikeWindowDataModule(L.LightningDataModule):
         sequence: targets are whole windows (ENS²) rather than the centre sample (CASCADE).
         batch_size: windows per batch.
         balanced: draw a dataset uniformly before drawing a window (CASCADE's balancing).
+        pad_edges: also train on windows that overhang a recording's ends, zero-padded as at
+            inference (see :class:`WindowBank`).
         max_samples: cap on distinct training windows (CASCADE: 5·10⁶), split across datasets.
         n_val_batches: size of the fixed validation set, in batches.
         seed: random seed.
@@ -201,6 +218,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
         max_samples: int | None = None,
         n_val_batches: int = 4,
         seed: int = 0,
+        pad_edges: bool = False,
     ):
         super().__init__()
         rng = np.random.default_rng(seed)
@@ -209,6 +227,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
             list(train_table["target_rate"]),
             list(train_table["dataset"]),
             window,
+            pad_edges,
         )
         self.train_bank.cap(max_samples, rng)
         self.batch_size, self.balanced, self.sequence, self.seed = (
@@ -224,6 +243,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
                 list(val_table["target_rate"]),
                 list(val_table["dataset"]),
                 window,
+                pad_edges,
             )
             for _ in range(n_val_batches):
                 centres = bank.sample_centres(batch_size, rng, balanced=True)
