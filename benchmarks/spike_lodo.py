@@ -135,6 +135,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         choices=["fp32", "bf16", "auto"],
         help="ENS² arithmetic at inference",
     )
+    p.add_argument(
+        "--train-precision",
+        default="32-true",
+        help="Lightning training precision of ENS² and CASCADE (e.g. bf16-mixed: bfloat16 "
+        "convolutions, float32 weights and loss)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
@@ -240,6 +246,7 @@ def run_fold_ens2(args, train, test, sigma_s):
                 "val_check_interval": 250,
                 "enable_progress_bar": False,
                 "num_threads": args.threads,
+                "precision": args.train_precision,
             },
             "early_stopping_patience": args.patience or None,
         }
@@ -271,6 +278,7 @@ def run_fold_cascade(args, train, test, sigma_s):
             "val_check_interval": 250,
             "enable_progress_bar": False,
             "num_threads": args.threads,
+            "precision": args.train_precision,
         },
         "early_stopping_patience": args.patience or None,
     }
