@@ -26,8 +26,8 @@ class WindowBank:
 
     A centre is valid when its window holds no NaN and lies inside one recording, or, with
     ``pad_edges``, when the centre lies inside a recording and the part of its window beyond
-    the recording's ends falls on the zeros between recordings: the zero padding that
-    inference applies at trace ends (and around NaN gaps), so the model also learns the first
+    the recording's ends falls on the zeros between recordings (and the rest holds no NaN):
+    the zero padding that inference applies at trace ends, so the model also learns the first
     and last half-window of a trace.
 
     Args:
@@ -78,7 +78,7 @@ class WindowBank:
             raise ValueError(
                 f"no recording is at least one window ({window} samples) long"
                 if not pad_edges
-                else "no recording has a sample to centre a window on"
+                else f"every sample of every recording has a NaN within its {window}-sample window"
             )
 
     @property
