@@ -71,9 +71,7 @@ class WindowBank:
             if clean.any():
                 centres.setdefault(group, []).append(pos + first[clean] + before)
             pos += n + gap
-        self.centres = {
-            g: np.concatenate(c) for g, c in centres.items() if sum(len(a) for a in c) > 0
-        }
+        self.centres = {g: np.concatenate(c) for g, c in centres.items()}  # none empty
         if not self.centres:
             raise ValueError(
                 f"no recording is at least one window ({window} samples) long"
