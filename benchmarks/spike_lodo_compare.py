@@ -7,7 +7,9 @@ Reads ``benchmarks/results/spike_lodo_<TAG>.csv`` for the baseline and the candi
 matches neurons by (dataset, neuron), and prints for each metric the median per-neuron
 difference (candidate − baseline) with its 95 % bootstrap CI, the share of neurons and the
 number of datasets where the candidate is better, and the per-dataset medians. Writes
-``benchmarks/results/spike_lodo_compare_<CANDIDATE>_vs_<BASELINE>.json``.
+``benchmarks/results/spike_lodo_compare_<CANDIDATE>_vs_<BASELINE>.json`` and, with
+``--figure``, a ``.png`` beside it: per-neuron scatter of the first metric (candidate against
+baseline, one colour per dataset) and the per-dataset median paired differences.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ import json
 import sys
 from pathlib import Path
 
+import matplotlib
+import numpy as np
 import pandas as pd
 
-from calcium_dynamics.metrics.paired import BETTER, paired_summary
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from calcium_dynamics.metrics.paired import BETTER, pair_runs, paired_summary
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -31,6 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--metrics", nargs="+", default=["corr", "er"], choices=sorted(BETTER))
     p.add_argument("--results", type=Path, default=RESULTS, help="folder of the run files")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CI")
+    p.add_argument("--figure", action="store_true", help="also write a .png of the comparison")
     return p.parse_args(argv)
 
 
@@ -39,6 +47,34 @@ def _read(results: Path, tag: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"no per-neuron table for run {tag!r}: {path} does not exist")
     return pd.read_csv(path)
+
+
+def plot_comparison(pairs: pd.DataFrame, summary: dict, metric: str, names: tuple[str, str]):
+    """Scatter of one metric per neuron (candidate vs baseline) and per-dataset differences."""
+    base, cand = pairs[f"{metric}_baseline"], pairs[f"{metric}_candidate"]
+    per_dataset = summary["metrics"][metric]["per_dataset"]
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4.8), width_ratios=(1, 1.3))
+    cmap = plt.get_cmap("tab20")
+    for i, (dataset, rows) in enumerate(pairs.groupby("dataset")):
+        ax0.scatter(base[rows.index], cand[rows.index], s=12, color=cmap(i % 20), label=dataset)
+    lims = np.nanmin([base.min(), cand.min()]), np.nanmax([base.max(), cand.max()])
+    ax0.plot(lims, lims, color="0.4", lw=0.8)
+    ax0.set(xlabel=f"{metric}, {names[0]}", ylabel=f"{metric}, {names[1]}", aspect="equal")
+    ax0.set_title(f"{summary['metrics'][metric]['n_neurons']} neurons", fontsize=10)
+    labels = list(per_dataset)
+    diffs = [per_dataset[d]["median_difference"] for d in labels]
+    colours = ["tab:green" if per_dataset[d]["better"] else "tab:red" for d in labels]
+    ax1.barh(range(len(labels)), diffs, color=colours)
+    ax1.axvline(0, color="0.3", lw=0.8)
+    ax1.set_yticks(range(len(labels)), [d.split("-")[0] for d in labels], fontsize=8)
+    ax1.invert_yaxis()
+    s = summary["metrics"][metric]
+    lo, hi = s["ci95"]
+    ax1.set_xlabel(f"median paired difference in {metric} (green: candidate better)")
+    ax1.set_title(f"all: {s['median_difference']:+.4f} [{lo:+.4f}, {hi:+.4f}]", fontsize=10)
+    fig.suptitle(f"{names[1]} vs {names[0]}")
+    fig.tight_layout()
+    return fig
 
 
 def main(argv=None) -> int:
@@ -70,6 +106,12 @@ def main(argv=None) -> int:
     out = args.results / f"spike_lodo_compare_{args.candidate}_vs_{args.baseline}.json"
     out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}")
+    if args.figure:
+        pairs = pair_runs(baseline, candidate, args.metrics).reset_index(drop=True)
+        fig = plot_comparison(pairs, summary, args.metrics[0], (args.baseline, args.candidate))
+        fig.savefig(out.with_suffix(".png"), dpi=120)
+        plt.close(fig)
+        print(f"wrote {out.with_suffix('.png')}")
     return 0
 
 

@@ -88,9 +88,10 @@ def test_compare_script_writes_its_summary_and_names_a_missing_run(tmp_path):
     base.to_csv(tmp_path / "spike_lodo_old.csv", index=False)
     base.assign(corr=base["corr"] + 0.03).to_csv(tmp_path / "spike_lodo_new.csv", index=False)
     cmd = [sys.executable, str(SCRIPT), "old", "new", "--results", str(tmp_path), "--n-boot", "50"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    done = subprocess.run([*cmd, "--figure"], capture_output=True, text=True, check=True)
     assert "+0.0300" in done.stdout
     summary = json.loads((tmp_path / "spike_lodo_compare_new_vs_old.json").read_text())
+    assert (tmp_path / "spike_lodo_compare_new_vs_old.png").stat().st_size > 0
     assert summary["metrics"]["corr"]["median_difference"] == pytest.approx(0.03)
     missing = subprocess.run(
         [*cmd[:2], "old", "absent", "--results", str(tmp_path)], capture_output=True, text=True
