@@ -55,6 +55,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--frame-rate", type=float, default=60.0, help="evaluation rate (Hz)")
     p.add_argument("--sigma-ms", type=float, default=25.0, help="target kernel s.d. (ms)")
     p.add_argument(
+        "--test-noise-level",
+        type=float,
+        default=None,
+        metavar="NU",
+        help="bring every test recording to this standardized noise level ν (%%·Hz^-½) with "
+        "one noise-matched replica before predicting, and leave out recordings already "
+        "noisier (the CASCADE protocol: --frame-rate 7.5 --sigma-ms 200 --test-noise-level 2); "
+        "training data are not changed",
+    )
+    p.add_argument(
         "--test-datasets",
         nargs="*",
         default=None,
@@ -148,16 +158,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_table(args) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_recordings(args) -> pd.DataFrame:
     raw = GroundTruthDataset(str(args.ground_truth)).load()
     recordings, rejected = validate_recordings(raw)
     print(f"{len(recordings)} recordings usable, {len(rejected)} rejected", flush=True)
+    return recordings
+
+
+def load_table(args, recordings: pd.DataFrame, noise_level: float | None = None) -> pd.DataFrame:
+    """One row per recording at the evaluation rate (see ``training_table``); with
+    ``noise_level``, each recording is replaced by one replica noise-matched to that ν and
+    recordings already noisier are left out."""
     table = training_table(
         recordings,
         frame_rate_hz=args.frame_rate,
         sigma_s=args.sigma_ms / 1000,
         trim_s=0.5,
         min_duration_s=2.0,
+        target_noise_level_nu=noise_level,
+        max_noise_replicas=1,
+        seed=args.seed,
     )
     keys = ["dataset", "neuron", "recording"]
     spikes = recordings.set_index(keys)["spike_times_s"]
@@ -165,7 +185,7 @@ def load_table(args) -> tuple[pd.DataFrame, pd.DataFrame]:
         np.asarray(spikes.loc[(d, n, r)])
         for d, n, r in zip(table.dataset, table.neuron, table.recording)
     ]
-    return table, recordings
+    return table
 
 
 def select_protocol(table: pd.DataFrame, args) -> pd.DataFrame:
@@ -367,10 +387,21 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     sigma_s = args.sigma_ms / 1000
     start = time.perf_counter()
-    table, _ = load_table(args)
-    table = select_protocol(table, args)
+    recordings = load_recordings(args)
+    table = select_protocol(load_table(args, recordings), args)
     table["row_id"] = np.arange(len(table))
     cls = table[table.inhibitory == args.inhibitory]
+    if args.test_noise_level is None:
+        cls_test = cls
+    else:
+        noised = select_protocol(load_table(args, recordings, args.test_noise_level), args)
+        noised["row_id"] = np.arange(len(noised)) + len(table)
+        cls_test = noised[noised.inhibitory == args.inhibitory]
+        print(
+            f"test recordings noise-matched to ν = {args.test_noise_level:g}: "
+            f"{len(cls_test)} of {len(cls)} (the others are noisier already)",
+            flush=True,
+        )
     datasets = sorted(cls.dataset.unique())
     tests = datasets if args.test_datasets is None else args.test_datasets
     unknown = sorted(set(tests) - set(datasets))
@@ -383,13 +414,19 @@ def main(argv=None) -> int:
         flush=True,
     )
     rng = np.random.default_rng(args.seed)
-    oasis = dict(zip(cls.row_id, oasis_rates(cls, sigma_s))) if args.model == "oasis" else None
+    oasis = {}
+    if args.model == "oasis":
+        for part in (cls, cls_test) if cls_test is not cls else (cls,):
+            oasis.update(zip(part.row_id, oasis_rates(part, sigma_s)))
     rows, folds = [], {}
     single_rows = []  # the first ENS² network alone (--also-single)
     also_single = args.also_single and args.model == "ens2" and args.ens2_members > 1
     for k, test_name in enumerate(tests, 1):
         train = cls[cls.dataset != test_name]
-        test = cls[cls.dataset == test_name]
+        test = cls_test[cls_test.dataset == test_name]
+        if test.empty:
+            print(f"[{k}/{len(tests)}] {test_name}: no test recording left, skipped", flush=True)
+            continue
         t0 = time.perf_counter()
         if args.model == "oasis":
             # One global scale (spikes per unit of deconvolved amplitude) fitted on the
@@ -470,6 +507,7 @@ def main(argv=None) -> int:
         "sigma_ms": args.sigma_ms,
         "class": "inhibitory" if args.inhibitory else "excitatory",
         "protocol": args.protocol,
+        "test_noise_level_nu": args.test_noise_level,
         "folds": folds,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "torch_threads": torch.get_num_threads(),

@@ -1,0 +1,65 @@
+"""The LODO benchmark's test-set noise matching (CASCADE protocol), on the embedded subset."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from calcium_dynamics.signal import noise_level_nu
+
+ROOT = Path(__file__).resolve().parents[2]
+GROUND_TRUTH = ROOT / "data" / "01_raw" / "ground_truth"
+
+
+@pytest.fixture(scope="module")
+def spike_lodo():
+    spec = importlib.util.spec_from_file_location(
+        "spike_lodo", ROOT / "benchmarks" / "spike_lodo.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CASCADE_SETTING = ["--frame-rate", "7.5", "--sigma-ms", "200"]
+
+
+def test_test_recordings_are_brought_to_the_noise_level_and_noisier_ones_left_out(spike_lodo):
+    args = spike_lodo.parse_args(
+        ["--ground-truth", str(GROUND_TRUTH), "--model", "oasis", *CASCADE_SETTING]
+    )
+    recordings = spike_lodo.load_recordings(args)
+    clean = spike_lodo.load_table(args, recordings)
+    noisy = spike_lodo.load_table(args, recordings, noise_level=2.0)
+    measured = [noise_level_nu(r.dff, r.frame_rate_hz) for r in noisy.itertuples()]
+    np.testing.assert_allclose(measured, 2.0, rtol=1e-3)
+    # exactly the recordings whose own ν is above 2 are gone, the rest keep their targets
+    assert len(noisy) == int((clean.noise_level_nu <= 2.0).sum()) < len(clean)
+    keys = ["dataset", "neuron", "recording"]
+    pairs = clean.merge(noisy, on=keys, suffixes=("_clean", "_noisy"))
+    assert len(pairs) == len(noisy)
+    for a, b in zip(pairs.target_rate_clean, pairs.target_rate_noisy):
+        np.testing.assert_array_equal(a, b)
+    assert all(not np.array_equal(a, b) for a, b in zip(pairs.dff_clean, pairs.dff_noisy))
+
+
+def test_lodo_run_at_the_cascade_setting_scores_only_the_noise_matched_neurons(
+    spike_lodo, tmp_path
+):
+    test_set = "DS06-GCaMP6f-zf-aDp"  # one of its two neurons is noisier than ν = 2
+    argv = ["--ground-truth", str(GROUND_TRUTH), "--model", "oasis", *CASCADE_SETTING]
+    argv += ["--test-datasets", test_set, "--out", str(tmp_path)]
+    assert spike_lodo.main([*argv, "--test-noise-level", "2", "--tag", "noised"]) == 0
+    noised = pd.read_csv(tmp_path / "spike_lodo_noised.csv")
+    summary = json.loads((tmp_path / "spike_lodo_noised.json").read_text())
+    assert (summary["test_noise_level_nu"], summary["frame_rate_hz"]) == (2.0, 7.5)
+    # the neurons scored are those with at least one recording at ν <= 2, all now at ν = 2
+    args = spike_lodo.parse_args(argv)
+    table = spike_lodo.load_table(args, spike_lodo.load_recordings(args))
+    quiet = table[(table.dataset == test_set) & (table.noise_level_nu <= 2.0)]
+    assert sorted(noised.neuron) == sorted(quiet.neuron.unique())
+    assert len(noised) == 1 < table[table.dataset == test_set].neuron.nunique()
+    np.testing.assert_array_equal(noised.noise_level_nu, 2.0)
