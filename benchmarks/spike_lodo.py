@@ -130,6 +130,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "only reaches 0 at the last step)",
     )
     p.add_argument(
+        "--train-loss-patience",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="ENS²: stop when the training batch loss has not reached a new low for this many "
+        "steps (the published code's rule, 500 there; combine with --patience 0 "
+        "--validation-fraction 0)",
+    )
+    p.add_argument(
         "--validation-fraction",
         type=float,
         default=0.1,
@@ -269,6 +278,7 @@ def run_fold_ens2(args, train, test, sigma_s):
                 "precision": args.train_precision,
             },
             "early_stopping_patience": args.patience or None,
+            "train_loss_patience": args.train_loss_patience,
         }
         model = train_ens2(train, params)
         members += model.ensembles[model.noise_levels[0]]

@@ -97,6 +97,20 @@ def test_tiny_ens2_training_lowers_the_loss_and_predicts_spikes():
     assert np.corrcoef(pred.model_rate, row.target_rate)[0, 1] > 0.3
 
 
+def test_ens2_stops_on_a_training_loss_plateau_when_asked():
+    params = {
+        "sigma_s": 0.025,
+        "seed": 0,
+        "data": {"batch_size": 16, "validation_fraction": 0.0},
+        "trainer": {"max_steps": 200, "enable_progress_bar": False},
+        "train_loss_patience": 1,  # stop at the first batch that does not beat the best
+    }
+    model = train_ens2(_synthetic_table(n_neurons=3, seconds=20.0), params)
+    steps = model.metadata["training"]["steps"]
+    assert 2 <= steps < 200
+    assert model.metadata["params"]["train_loss_patience"] == 1
+
+
 def test_cascade_zoo_training_depends_on_its_seed_alone():
     table = _synthetic_table(n_neurons=4, seconds=40.0)
     params = {

@@ -71,6 +71,34 @@ def training_logger(folder: str | os.PathLike | bool | None, run_name: str | Non
     )
 
 
+class TrainingLossPlateau(L.Callback):
+    """Stop when the training batch loss has not reached a new low for ``patience`` steps.
+
+    The published ENS² code's stopping rule: no held-out data, the loss of every batch
+    compared with the lowest so far (a tie counts as a new low). ``stopped_step`` is the
+    global step at which it stopped (``None`` if it never did).
+    """
+
+    def __init__(self, patience: int):
+        if int(patience) < 1:
+            raise ValueError(f"training-loss patience must be >= 1 step, got {patience}")
+        self.patience = int(patience)
+        self.best = float("inf")
+        self.steps_since_best = 0
+        self.stopped_step: int | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
+        if value <= self.best:
+            self.best, self.steps_since_best = value, 0
+            return
+        self.steps_since_best += 1
+        if self.steps_since_best >= self.patience:
+            trainer.should_stop = True
+            self.stopped_step = int(trainer.global_step)
+
+
 def build_trainer(
     params: dict[str, Any],
     *,

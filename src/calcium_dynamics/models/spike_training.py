@@ -12,7 +12,7 @@ import torch
 
 from calcium_dynamics.models.cascade import Cascade
 from calcium_dynamics.models.ens2 import ENS2
-from calcium_dynamics.models.fit import build_trainer
+from calcium_dynamics.models.fit import TrainingLossPlateau, build_trainer
 from calcium_dynamics.models.spike_data import (
     SpikeWindowDataModule,
     noise_matched_table,
@@ -38,13 +38,20 @@ def _check_table(table: pd.DataFrame, what: str) -> float:
     return float(np.median(rates))
 
 
-def _fit(module, data: SpikeWindowDataModule, trainer_params: dict, patience: int | None):
+def _fit(
+    module,
+    data: SpikeWindowDataModule,
+    trainer_params: dict,
+    patience: int | None,
+    train_loss_patience: int | None = None,
+):
     params = {"check_val_every_n_epoch": None, **trainer_params}
     if not data.val_batches:
         params.pop("val_check_interval", None)
         params["limit_val_batches"] = 0
         patience = None
-    trainer = build_trainer(params, early_stopping_patience=patience)
+    callbacks = [TrainingLossPlateau(train_loss_patience)] if train_loss_patience else []
+    trainer = build_trainer(params, early_stopping_patience=patience, callbacks=callbacks)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - start
@@ -62,8 +69,9 @@ def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
     ``params``: ``model`` (window, base_channels, learning_rate, lr_schedule,
     max_learning_rate), ``data`` (batch_size,
     validation_fraction, balanced, max_samples, n_val_batches), ``trainer`` (see
-    ``build_trainer``), ``early_stopping_patience`` (validation checks), ``seed``,
-    ``sigma_s`` (the table's target kernel s.d.).
+    ``build_trainer``), ``early_stopping_patience`` (validation checks),
+    ``train_loss_patience`` (steps without a new lowest training batch loss before stopping,
+    the published rule; none by default), ``seed``, ``sigma_s`` (the table's target kernel s.d.).
     """
     rate = _check_table(table, "ENS²")
     seed = int(params.get("seed", 0))
@@ -81,6 +89,7 @@ def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
         data,
         {"seed": seed, **params.get("trainer", {})},
         params.get("early_stopping_patience"),
+        params.get("train_loss_patience"),
     )
     config = {
         "frame_rate_hz": rate,
