@@ -30,25 +30,25 @@ class _ScriptedLoss(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def test_training_stops_after_patience_steps_without_a_new_low():
-    plateau = TrainingLossPlateau(patience=3)
+def _fit(patience: int):
+    plateau = TrainingLossPlateau(patience=patience)
     module = _ScriptedLoss()
     trainer = build_trainer(
         {"max_steps": len(LOSSES), "enable_progress_bar": False}, callbacks=[plateau]
     )
     trainer.fit(module, DataLoader(TensorDataset(torch.zeros(len(LOSSES), 1)), batch_size=1))
+    return module, trainer, plateau
+
+
+def test_training_stops_after_patience_steps_without_a_new_low():
+    module, trainer, plateau = _fit(patience=3)
     assert module.seen == LOSSES[:8]  # the better losses of steps 9 and 10 are never reached
     assert trainer.global_step == 8 and plateau.stopped_step == 8
     assert plateau.best == 2.0
 
 
 def test_without_a_plateau_training_runs_to_max_steps():
-    plateau = TrainingLossPlateau(patience=5)
-    module = _ScriptedLoss()
-    trainer = build_trainer(
-        {"max_steps": len(LOSSES), "enable_progress_bar": False}, callbacks=[plateau]
-    )
-    trainer.fit(module, DataLoader(TensorDataset(torch.zeros(len(LOSSES), 1)), batch_size=1))
+    _, trainer, plateau = _fit(patience=5)
     assert trainer.global_step == len(LOSSES) and plateau.stopped_step is None
     assert plateau.best == 0.5
 
