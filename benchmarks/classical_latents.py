@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import itertools
 import json
 import platform
@@ -154,6 +155,34 @@ GPFA_SIMULATIONS = {
 }
 
 
+def parse_simulation_params(items: list[str]) -> dict[str, float | int]:
+    """``["mean_rate=0.05", ...]`` → ``{"mean_rate": 0.05}``: scalar arguments of the GPFA
+    simulators, converted to the type of their default."""
+    defaults = {
+        name: parameter.default
+        for simulate in GPFA_SIMULATIONS.values()
+        for name, parameter in inspect.signature(simulate).parameters.items()
+        if name != "seed" and isinstance(parameter.default, int | float)
+    }
+    out: dict[str, float | int] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--gpfa-simulation-params takes KEY=VALUE; got {item!r}")
+        if name not in defaults:
+            raise SystemExit(
+                f"--gpfa-simulation-params: unknown name {name!r}; known: {sorted(defaults)}"
+            )
+        try:
+            out[name] = type(defaults[name])(value)
+        except ValueError:
+            raise SystemExit(
+                f"--gpfa-simulation-params: {name} needs a {type(defaults[name]).__name__}; "
+                f"got {value!r}"
+            ) from None
+    return out
+
+
 def run_gpfa(
     seed: int,
     gaussian_iter: int,
@@ -164,10 +193,12 @@ def run_gpfa(
     previous: dict | None = None,
     lr_schedule: str = "cosine",
     elephant: bool = True,
+    simulation_params: dict[str, float] | None = None,
 ) -> dict:
     """GPFA variants on one simulation; ``models`` restricts which run (the others keep their
-    entries from ``previous``)."""
-    sim = GPFA_SIMULATIONS[simulation](seed=seed)
+    entries from ``previous``); ``simulation_params`` override the simulator's defaults."""
+    simulation_params = dict(simulation_params or {})
+    sim = GPFA_SIMULATIONS[simulation](seed=seed, **simulation_params)
     # deconvolved events as the deconvolved-event baselines of the project get them: OASIS AR(1)
     # with the L1 / noise constraint, events below s_min = 0.1 ΔF/F dropped, counts by the
     # discretisation rule of those baselines; nothing uses the simulation's spike amplitude
@@ -192,7 +223,11 @@ def run_gpfa(
         "poisson_oasis": ("poisson", 1, "oasis"),
         "poisson_true_spikes": ("poisson", 1, "spikes"),
     }
-    out: dict = {"simulation": simulation, "models": dict((previous or {}).get("models", {}))}
+    out: dict = {
+        "simulation": simulation,
+        "simulation_params": simulation_params,
+        "models": dict((previous or {}).get("models", {})),
+    }
     for name, (obs, order, source) in variants.items():
         if models is not None and name not in models:
             continue
@@ -288,8 +323,27 @@ def main() -> None:
         action="store_true",
         help="do not fit elephant's Gaussian GPFA beside ours",
     )
+    parser.add_argument(
+        "--gpfa-simulation-params",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override simulator arguments (e.g. mean_rate=0.05); give a --tag with them",
+    )
+    parser.add_argument(
+        "--tag",
+        default=None,
+        help="store the GPFA results under '<simulation>_<tag>' instead of '<simulation>'",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    simulation_params = parse_simulation_params(args.gpfa_simulation_params)
+    for name in args.gpfa_simulations if "gpfa" in args.parts else []:
+        accepted = inspect.signature(GPFA_SIMULATIONS[name]).parameters
+        if unknown := sorted(set(simulation_params) - set(accepted)):
+            parser.error(f"the {name} simulation has no argument {unknown}")
+    if simulation_params and args.tag is None:
+        parser.error("--gpfa-simulation-params needs a --tag (results of the default data stay)")
     torch.set_num_threads(1)
     # parts not run this time keep their previous results
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
@@ -310,19 +364,21 @@ def main() -> None:
             gpfa = {"ar2": gpfa}
         for name in args.gpfa_simulations:
             start = time.perf_counter()
-            print(f"--- GPFA on the {name} simulation", flush=True)
-            gpfa[name] = run_gpfa(
+            key = name if args.tag is None else f"{name}_{args.tag}"
+            print(f"--- GPFA on the {name} simulation {simulation_params or ''}", flush=True)
+            gpfa[key] = run_gpfa(
                 args.seed,
                 args.gaussian_iter,
                 args.variational_iter,
                 args.segment_length,
                 name,
                 models=args.gpfa_models,
-                previous=gpfa.get(name),
+                previous=gpfa.get(key),
                 lr_schedule=args.lr_schedule,
                 elephant=not args.skip_elephant,
+                simulation_params=simulation_params,
             )
-            timings[f"gpfa_{name}"] = time.perf_counter() - start
+            timings[f"gpfa_{key}"] = time.perf_counter() - start
         result["gpfa"] = gpfa
     result.pop("total_time_s", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,60 @@
+"""The classical-latents benchmark's simulation overrides (``--gpfa-simulation-params``)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def classical_latents():
+    spec = importlib.util.spec_from_file_location(
+        "classical_latents", ROOT / "benchmarks" / "classical_latents.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_overrides_take_the_type_of_the_simulator_default(classical_latents):
+    params = classical_latents.parse_simulation_params(["mean_rate=0.05", "n_time=600"])
+    assert params == {"mean_rate": 0.05, "n_time": 600}
+    assert isinstance(params["n_time"], int)
+    sim = classical_latents.GPFA_SIMULATIONS["gcamp6f"](seed=3, **params)
+    assert sim.calcium.shape == (600, 30)
+    # the override reaches the data: softplus(d) = 0.05 spikes / bin at the latents' zero
+    np.testing.assert_allclose(np.log1p(np.exp(sim.offset)), 0.05, rtol=1e-12)
+    default = classical_latents.GPFA_SIMULATIONS["gcamp6f"](seed=3, n_time=600)
+    assert sim.spikes.mean() < 0.5 * default.spikes.mean()
+    assert np.isfinite(sim.calcium).all()
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (["mean_rate"], "KEY=VALUE"),
+        (["rate=0.1"], "unknown name 'rate'"),
+        (["n_time=1.5"], "n_time needs a int"),
+        (["seed=2"], "unknown name 'seed'"),
+    ],
+)
+def test_bad_overrides_are_refused_by_name(classical_latents, items, message):
+    with pytest.raises(SystemExit, match=message):
+        classical_latents.parse_simulation_params(items)
+
+
+def test_an_argument_of_the_other_simulator_is_refused(classical_latents, monkeypatch, capsys):
+    argv = [
+        "classical_latents.py",
+        "--parts", "gpfa",
+        "--gpfa-simulations", "ar2",
+        "--gpfa-simulation-params", "half_saturation=3",
+        "--tag", "x",
+    ]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit):
+        classical_latents.main()
+    assert "the ar2 simulation has no argument ['half_saturation']" in capsys.readouterr().err
