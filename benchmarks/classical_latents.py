@@ -28,6 +28,7 @@ import inspect
 import itertools
 import json
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -225,6 +226,7 @@ def run_gpfa(
     }
     out: dict = {
         "simulation": simulation,
+        "seed": seed,
         "simulation_params": simulation_params,
         "models": dict((previous or {}).get("models", {})),
     }
@@ -287,6 +289,31 @@ def run_gpfa(
             )
             print(f"GPFA elephant (gaussian, {mode} segments): {out[key]}", flush=True)
         out.pop("elephant_gaussian_gpfa", None)
+    return out
+
+
+def summarise_seeds(gpfa: dict) -> dict:
+    """Latent R² over seeds of each setting run under tags ending in ``_seed<N>``; the entry
+    without that suffix counts as its seed (0 for runs that predate the ``seed`` field)."""
+    by_setting: dict[str, dict[int, dict]] = {}
+    for key, entry in gpfa.items():
+        match = re.fullmatch(r"(.+)_seed(\d+)", key)
+        base, seed = (match[1], int(match[2])) if match else (key, entry.get("seed", 0))
+        by_setting.setdefault(base, {})[seed] = entry
+    out = {}
+    for base, runs in by_setting.items():
+        if len(runs) < 2:
+            continue
+        seeds = sorted(runs)
+        models = sorted(set.intersection(*(set(runs[s]["models"]) for s in seeds)))
+        out[base] = {"seeds": seeds, "latent_r2": {}}
+        for model in models:
+            values = np.array([runs[s]["models"][model]["latent_r2"] for s in seeds])
+            out[base]["latent_r2"][model] = {
+                "per_seed": values.tolist(),
+                "mean": float(values.mean()),
+                "sd": float(values.std(ddof=1)),
+            }
     return out
 
 
@@ -380,6 +407,12 @@ def main() -> None:
             )
             timings[f"gpfa_{key}"] = time.perf_counter() - start
         result["gpfa"] = gpfa
+        result["gpfa_setting_seeds"] = summarise_seeds(gpfa)
+        for base, summary in result["gpfa_setting_seeds"].items():
+            cells = ", ".join(
+                f"{m} {v['mean']:.3f} ± {v['sd']:.3f}" for m, v in summary["latent_r2"].items()
+            )
+            print(f"GPFA {base}, seeds {summary['seeds']}: {cells}", flush=True)
     result.pop("total_time_s", None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))

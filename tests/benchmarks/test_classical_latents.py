@@ -58,3 +58,23 @@ def test_an_argument_of_the_other_simulator_is_refused(classical_latents, monkey
     with pytest.raises(SystemExit):
         classical_latents.main()
     assert "the ar2 simulation has no argument ['half_saturation']" in capsys.readouterr().err
+
+
+def test_seed_summary_groups_tagged_runs_with_their_untagged_seed(classical_latents):
+    def run(r2_a, r2_b, **extra):
+        return {"models": {"a": {"latent_r2": r2_a}, "b": {"latent_r2": r2_b}}, **extra}
+
+    gpfa = {
+        "ar2": run(0.9, 0.8),  # a single seed: no summary
+        "low": run(0.5, 0.1),  # older entry without a seed field: seed 0
+        "low_seed1": run(0.7, 0.2),
+        "low_seed2": {"models": {"a": {"latent_r2": 0.6}}, "seed": 2},  # only model a
+    }
+    summary = classical_latents.summarise_seeds(gpfa)
+    assert list(summary) == ["low"]
+    assert summary["low"]["seeds"] == [0, 1, 2]
+    assert list(summary["low"]["latent_r2"]) == ["a"]  # b is missing in seed 2
+    a = summary["low"]["latent_r2"]["a"]
+    assert a["per_seed"] == [0.5, 0.7, 0.6]
+    assert a["mean"] == pytest.approx(0.6)
+    assert a["sd"] == pytest.approx(0.1)  # sample s.d. of 0.5, 0.7, 0.6
