@@ -16,6 +16,9 @@ Gaussian model it also fits elephant's Gaussian GPFA (when installed) on the sam
 segments, and with elephant's default 20-bin training segments.
 
 Run: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/classical_latents.py``
+(1,200 variational steps, about 1 h). The paper fits for 20,000 steps
+(``--variational-iter 20000``, about 35 min per variational fit on one core); calcium GPFA
+needs them (README).
 Writes ``benchmarks/results/classical_latents.json`` (``--parts hmm`` or ``--parts gpfa`` re-runs
 one part and keeps the other's previous results).
 """
