@@ -1,22 +1,7 @@
 """The classical-latents benchmark's simulation overrides (``--gpfa-simulation-params``)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def classical_latents():
-    spec = importlib.util.spec_from_file_location(
-        "classical_latents", ROOT / "benchmarks" / "classical_latents.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_overrides_take_the_type_of_the_simulator_default(classical_latents):

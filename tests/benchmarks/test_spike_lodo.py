@@ -1,27 +1,15 @@
 """The LODO benchmark's test-set noise matching (CASCADE protocol), on the embedded subset."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from calcium_dynamics.signal import noise_level_nu
 
 ROOT = Path(__file__).resolve().parents[2]
 GROUND_TRUTH = ROOT / "data" / "01_raw" / "ground_truth"
-
-
-@pytest.fixture(scope="module")
-def spike_lodo():
-    spec = importlib.util.spec_from_file_location(
-        "spike_lodo", ROOT / "benchmarks" / "spike_lodo.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 CASCADE_SETTING = ["--frame-rate", "7.5", "--sigma-ms", "200"]

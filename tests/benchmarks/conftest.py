@@ -1,0 +1,26 @@
+"""Benchmark scripts as fixtures: they live outside the package, so they are loaded by path."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_benchmark(name: str):
+    """The module ``benchmarks/<name>.py``, freshly executed."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def spike_lodo():
+    return _load_benchmark("spike_lodo")
+
+
+@pytest.fixture(scope="module")
+def classical_latents():
+    return _load_benchmark("classical_latents")
