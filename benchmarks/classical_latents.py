@@ -197,7 +197,7 @@ def run_gpfa(
     previous: dict | None = None,
     lr_schedule: str = "cosine",
     elephant: bool = True,
-    simulation_params: dict[str, float] | None = None,
+    simulation_params: dict[str, float | int] | None = None,
 ) -> dict:
     """GPFA variants on one simulation; ``models`` restricts which run (the others keep their
     entries from ``previous``); ``simulation_params`` override the simulator's defaults."""
