@@ -24,3 +24,8 @@ def spike_lodo():
 @pytest.fixture(scope="module")
 def classical_latents():
     return _load_benchmark("classical_latents")
+
+
+@pytest.fixture(scope="module")
+def indicator_kinetics():
+    return _load_benchmark("indicator_kinetics")
