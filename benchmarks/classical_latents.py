@@ -247,6 +247,7 @@ def run_gpfa(
             learning_rate=0.02,
             lr_schedule=lr_schedule,
             random_state=seed,
+            verbose=True,  # progress bar: a 20,000-step fit runs for half an hour
         )
         start = time.perf_counter()
         latents = model.fit_transform(inputs[source])

@@ -29,7 +29,11 @@ MIN_FIT_BINS = 8
 
 @dataclass(frozen=True)
 class SpikeKernel:
-    """Fitted single-spike response; times in seconds, ``peak`` in ΔF/F (fraction)."""
+    """Fitted single-spike response; times in seconds, ``peak`` in ΔF/F (fraction).
+
+    ``onset_s`` is the kernel's start relative to the spike, ``time_to_peak_s`` the time from
+    the spike to the kernel's peak (onset included), ``rmse`` the fit's residual (ΔF/F).
+    """
 
     peak: float
     onset_s: float
@@ -120,11 +124,17 @@ def default_lags() -> np.ndarray:
     return np.round(np.arange(-30, 201) * 0.01, 10)
 
 
+def _rise_time(tau_off: float, ratio: float) -> float:
+    """Time (s) from the kernel's onset to its peak, τ_on = ratio · τ_off (ratio < 1)."""
+    tau_on = ratio * tau_off
+    return float(np.log(1.0 / ratio) * tau_on * tau_off / (tau_off - tau_on))
+
+
 def _unit_kernel(lags: np.ndarray, onset: float, tau_off: float, ratio: float) -> np.ndarray:
     """Rise/decay kernel with τ_on = ratio · τ_off, scaled to a peak of 1."""
     tau_on = ratio * tau_off
     x = np.clip(lags - onset, 0.0, None)
-    t_peak = np.log(1.0 / ratio) * tau_on * tau_off / (tau_off - tau_on)
+    t_peak = _rise_time(tau_off, ratio)
     top = np.exp(-t_peak / tau_off) - np.exp(-t_peak / tau_on)
     return (np.exp(-x / tau_off) - np.exp(-x / tau_on)) / top
 
@@ -164,14 +174,12 @@ def fit_spike_kernel(lags_s: np.ndarray, response: np.ndarray) -> SpikeKernel:
     upper = [10.0 * float(y.max()), span / 4, 2.0 * span, MAX_TAU_RATIO]
     params, _ = curve_fit(model, lags, y, p0=p0, bounds=(lower, upper), maxfev=20000)
     peak, onset, tau_off, ratio = (float(v) for v in params)
-    tau_on = ratio * tau_off
-    t_peak = np.log(1.0 / ratio) * tau_on * tau_off / (tau_off - tau_on)
     rmse = float(np.sqrt(np.mean((model(lags, *params) - y) ** 2)))
     return SpikeKernel(
         peak=peak,
         onset_s=onset,
-        tau_on_s=tau_on,
+        tau_on_s=ratio * tau_off,
         tau_off_s=tau_off,
-        time_to_peak_s=float(t_peak),
+        time_to_peak_s=onset + _rise_time(tau_off, ratio),
         rmse=rmse,
     )
