@@ -35,6 +35,7 @@ import re
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 import torch
 
@@ -187,6 +188,65 @@ def parse_simulation_params(items: list[str]) -> dict[str, float | int]:
     return out
 
 
+#: GPFA variant → (observation model, AR order, input)
+GPFA_VARIANTS = {
+    "calcium_ar2": ("calcium", 2, "calcium"),
+    "calcium_ar1": ("calcium", 1, "calcium"),
+    "gaussian": ("gaussian", 1, "calcium"),
+    "poisson_oasis": ("poisson", 1, "oasis"),
+    "poisson_true_spikes": ("poisson", 1, "spikes"),
+}
+_INPUT_NAMES = {"calcium": "ΔF/F", "oasis": "OASIS events (counts)", "spikes": "true spikes"}
+
+
+def fit_gpfa_variant(
+    name: str,
+    data: np.ndarray,
+    true_latents: np.ndarray,
+    *,
+    n_iter: int,
+    segment_length: int,
+    lr_schedule: str,
+    seed: int,
+) -> dict:
+    """Fit one GPFA variant (one thread, so parallel workers do not compete) and score its
+    latents against the truth by linear regression."""
+    torch.set_num_threads(1)
+    obs, order, source = GPFA_VARIANTS[name]
+    model = GPFA(
+        n_latents=3,
+        observations=obs,
+        ar_order=order,
+        segment_length=segment_length,
+        length_scale_init=350.0,
+        n_iter=n_iter,
+        learning_rate=0.02,
+        lr_schedule=lr_schedule,
+        random_state=seed,
+        verbose=True,  # progress bar: a 20,000-step fit runs for half an hour
+    )
+    start = time.perf_counter()
+    latents = model.fit_transform(data)
+    fit_time = time.perf_counter() - start
+    score = linear_latent_r2(latents, true_latents)
+    print(
+        f"GPFA {name:20s} R² {score['r2_mean']:.3f} {np.round(score['r2_per_dim'], 3)} "
+        f"ℓ {np.round(model.length_scales_)} {fit_time:.0f} s",
+        flush=True,
+    )
+    return {
+        "input": _INPUT_NAMES[source],
+        "latent_r2": score["r2_mean"],
+        "latent_r2_per_dim": score["r2_per_dim"],
+        "latent_mse": score["mse_mean"],
+        "latent_mse_per_dim": score["mse_per_dim"],
+        "length_scales_bins": model.length_scales_.tolist(),
+        "iterations": n_iter,
+        **({} if obs == "gaussian" else {"lr_schedule": lr_schedule}),
+        "fit_time_s": fit_time,
+    }
+
+
 def run_gpfa(
     seed: int,
     gaussian_iter: int,
@@ -198,9 +258,11 @@ def run_gpfa(
     lr_schedule: str = "cosine",
     elephant: bool = True,
     simulation_params: dict[str, float | int] | None = None,
+    jobs: int = 1,
 ) -> dict:
     """GPFA variants on one simulation; ``models`` restricts which run (the others keep their
-    entries from ``previous``); ``simulation_params`` override the simulator's defaults."""
+    entries from ``previous``); ``simulation_params`` override the simulator's defaults;
+    ``jobs`` variants are fitted at once, each in its own process."""
     simulation_params = dict(simulation_params or {})
     sim = GPFA_SIMULATIONS[simulation](seed=seed, **simulation_params)
     # deconvolved events as the deconvolved-event baselines of the project get them: OASIS AR(1)
@@ -220,57 +282,26 @@ def run_gpfa(
     )
     oasis_counts = events["oasis_counts"]
     inputs = {"calcium": sim.calcium, "oasis": oasis_counts, "spikes": sim.spikes}
-    variants = {
-        "calcium_ar2": ("calcium", 2, "calcium"),
-        "calcium_ar1": ("calcium", 1, "calcium"),
-        "gaussian": ("gaussian", 1, "calcium"),
-        "poisson_oasis": ("poisson", 1, "oasis"),
-        "poisson_true_spikes": ("poisson", 1, "spikes"),
-    }
     out: dict = {
         "simulation": simulation,
         "seed": seed,
         "simulation_params": simulation_params,
         "models": dict((previous or {}).get("models", {})),
     }
-    for name, (obs, order, source) in variants.items():
-        if models is not None and name not in models:
-            continue
-        n_iter = gaussian_iter if obs == "gaussian" else variational_iter
-        model = GPFA(
-            n_latents=3,
-            observations=obs,
-            ar_order=order,
+    chosen = [name for name in GPFA_VARIANTS if models is None or name in models]
+    fits = joblib.Parallel(n_jobs=min(jobs, len(chosen)) or 1)(
+        joblib.delayed(fit_gpfa_variant)(
+            name,
+            inputs[GPFA_VARIANTS[name][2]],
+            sim.latents,
+            n_iter=gaussian_iter if GPFA_VARIANTS[name][0] == "gaussian" else variational_iter,
             segment_length=segment_length,
-            length_scale_init=350.0,
-            n_iter=n_iter,
-            learning_rate=0.02,
             lr_schedule=lr_schedule,
-            random_state=seed,
-            verbose=True,  # progress bar: a 20,000-step fit runs for half an hour
+            seed=seed,
         )
-        start = time.perf_counter()
-        latents = model.fit_transform(inputs[source])
-        fit_time = time.perf_counter() - start
-        score = linear_latent_r2(latents, sim.latents)
-        out["models"][name] = {
-            "input": {"calcium": "ΔF/F", "oasis": "OASIS events (counts)", "spikes": "true spikes"}[
-                source
-            ],
-            "latent_r2": score["r2_mean"],
-            "latent_r2_per_dim": score["r2_per_dim"],
-            "latent_mse": score["mse_mean"],
-            "latent_mse_per_dim": score["mse_per_dim"],
-            "length_scales_bins": model.length_scales_.tolist(),
-            "iterations": n_iter,
-            **({} if obs == "gaussian" else {"lr_schedule": lr_schedule}),
-            "fit_time_s": fit_time,
-        }
-        print(
-            f"GPFA {name:20s} R² {score['r2_mean']:.3f} {np.round(score['r2_per_dim'], 3)} "
-            f"ℓ {np.round(model.length_scales_)} {fit_time:.0f} s",
-            flush=True,
-        )
+        for name in chosen
+    )
+    out["models"].update(zip(chosen, fits, strict=True))
     # entries kept from an earlier run get their MSE from their per-dimension R² (exact:
     # MSE_j = (1 − R²_j) · Var(true latent j), and the truth is fixed by the seed)
     true_var = np.var(sim.latents, axis=0)
@@ -345,7 +376,7 @@ def main() -> None:
     parser.add_argument(
         "--gpfa-models",
         nargs="+",
-        choices=["calcium_ar2", "calcium_ar1", "gaussian", "poisson_oasis", "poisson_true_spikes"],
+        choices=list(GPFA_VARIANTS),
         default=None,
         help="re-run only these GPFA variants (the others keep their previous results)",
     )
@@ -366,8 +397,16 @@ def main() -> None:
         default=None,
         help="store the GPFA results under '<simulation>_<tag>' instead of '<simulation>'",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="GPFA variants fitted at once, each in its own one-thread process (≤ CPU cores)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.jobs < 1:
+        parser.error(f"--jobs must be >= 1; got {args.jobs}")
     simulation_params = parse_simulation_params(args.gpfa_simulation_params)
     for name in args.gpfa_simulations if "gpfa" in args.parts else []:
         accepted = inspect.signature(GPFA_SIMULATIONS[name]).parameters
@@ -408,6 +447,7 @@ def main() -> None:
                 lr_schedule=args.lr_schedule,
                 elephant=not args.skip_elephant,
                 simulation_params=simulation_params,
+                jobs=args.jobs,
             )
             timings[f"gpfa_{key}"] = time.perf_counter() - start
         result["gpfa"] = gpfa

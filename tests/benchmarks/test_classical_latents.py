@@ -1,4 +1,4 @@
-"""The classical-latents benchmark's simulation overrides (``--gpfa-simulation-params``)."""
+"""The classical-latents benchmark: simulation overrides, seed summaries, parallel fits."""
 
 import numpy as np
 import pytest
@@ -63,3 +63,25 @@ def test_seed_summary_groups_tagged_runs_with_their_untagged_seed(classical_late
     assert a["per_seed"] == [0.5, 0.7, 0.6]
     assert a["mean"] == pytest.approx(0.6)
     assert a["sd"] == pytest.approx(0.1)  # sample s.d. of 0.5, 0.7, 0.6
+
+
+def test_parallel_fits_equal_serial_fits(classical_latents):
+    """--jobs 2 fits the variants in worker processes; every fit is seeded on its own, so the
+    numbers equal those of the one-process run."""
+    kwargs = {
+        "seed": 4,
+        "gaussian_iter": 3,
+        "variational_iter": 4,
+        "segment_length": 100,
+        "simulation": "gcamp6f",
+        "models": ["calcium_ar2", "gaussian", "poisson_oasis"],
+        "elephant": False,
+        "simulation_params": {"n_time": 400},
+    }
+    serial = classical_latents.run_gpfa(**kwargs, jobs=1)["models"]
+    parallel = classical_latents.run_gpfa(**kwargs, jobs=2)["models"]
+    assert list(parallel) == ["calcium_ar2", "gaussian", "poisson_oasis"]
+    for name, entry in serial.items():
+        assert parallel[name]["latent_r2"] == pytest.approx(entry["latent_r2"], abs=1e-9)
+        assert parallel[name]["iterations"] == (3 if name == "gaussian" else 4)
+        assert parallel[name]["input"] == entry["input"]
