@@ -352,6 +352,37 @@ def summarise_seeds(gpfa: dict) -> dict:
     return out
 
 
+def _gpfa_entries(results: dict) -> dict:
+    """The ``gpfa`` part of a results file (older files held one simulation's entry)."""
+    gpfa = results.get("gpfa", {})
+    return {"ar2": gpfa} if "models" in gpfa else dict(gpfa)
+
+
+def merge_results(stored: dict, update: dict, fitted: list[str]) -> dict:
+    """``stored`` (the results file as it is now) with this run's ``update`` laid over it.
+
+    Top-level parts are replaced (``config``, ``machine``, ``part_time_s`` updated key by key);
+    GPFA entries are merged model by model: only the variants in ``fitted`` (and ones the file
+    lacks) replace the stored ones, so runs that write to one file at the same time keep each
+    other's fits. The seed summary is recomputed from the merged entries.
+    """
+    merged = {k: v for k, v in stored.items() if k != "total_time_s"}
+    for part, value in update.items():
+        if part in ("config", "machine", "part_time_s"):
+            merged[part] = {**merged.get(part, {}), **value}
+        elif part != "gpfa":
+            merged[part] = value
+    if "gpfa" in update:
+        gpfa = _gpfa_entries(stored)
+        for key, entry in update["gpfa"].items():
+            kept = gpfa.get(key, {}).get("models", {})
+            new = {m: e for m, e in entry["models"].items() if m in fitted or m not in kept}
+            gpfa[key] = {**entry, "models": {**kept, **new}}
+        merged["gpfa"] = gpfa
+        merged["gpfa_setting_seeds"] = summarise_seeds(gpfa)
+    return merged
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -416,48 +447,48 @@ def main() -> None:
         parser.error("--gpfa-simulation-params needs a --tag (results of the default data stay)")
     torch.set_num_threads(1)
     # parts not run this time keep their previous results
-    result = json.loads(args.out.read_text()) if args.out.exists() else {}
-    result.setdefault("config", {}).update({k: v for k, v in vars(args).items() if k != "out"})
-    result["machine"] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+    stored = json.loads(args.out.read_text()) if args.out.exists() else {}
+    update: dict = {
+        "config": {k: v for k, v in vars(args).items() if k != "out"},
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "part_time_s": {},
     }
-    timings = result.setdefault("part_time_s", {})
     if "hmm" in args.parts:
         start = time.perf_counter()
-        result["hmm"] = run_hmm(args.seed, args.hmm_iter, args.k_grid)
-        timings["hmm"] = time.perf_counter() - start
+        update["hmm"] = run_hmm(args.seed, args.hmm_iter, args.k_grid)
+        update["part_time_s"]["hmm"] = time.perf_counter() - start
     if "gpfa" in args.parts:
-        gpfa = result.get("gpfa", {})
-        if "models" in gpfa:  # older layout: one simulation only
-            gpfa = {"ar2": gpfa}
+        update["gpfa"] = {}
         for name in args.gpfa_simulations:
             start = time.perf_counter()
             key = name if args.tag is None else f"{name}_{args.tag}"
             print(f"--- GPFA on the {name} simulation {simulation_params or ''}", flush=True)
-            gpfa[key] = run_gpfa(
+            update["gpfa"][key] = run_gpfa(
                 args.seed,
                 args.gaussian_iter,
                 args.variational_iter,
                 args.segment_length,
                 name,
                 models=args.gpfa_models,
-                previous=gpfa.get(key),
+                previous=_gpfa_entries(stored).get(key),
                 lr_schedule=args.lr_schedule,
                 elephant=not args.skip_elephant,
                 simulation_params=simulation_params,
                 jobs=args.jobs,
             )
-            timings[f"gpfa_{key}"] = time.perf_counter() - start
-        result["gpfa"] = gpfa
-        result["gpfa_setting_seeds"] = summarise_seeds(gpfa)
-        for base, summary in result["gpfa_setting_seeds"].items():
-            cells = ", ".join(
-                f"{m} {v['mean']:.3f} ± {v['sd']:.3f}" for m, v in summary["latent_r2"].items()
-            )
-            print(f"GPFA {base}, seeds {summary['seeds']}: {cells}", flush=True)
-    result.pop("total_time_s", None)
+            update["part_time_s"][f"gpfa_{key}"] = time.perf_counter() - start
+    # re-read: another run may have written to the same file in the meantime
+    stored = json.loads(args.out.read_text()) if args.out.exists() else {}
+    result = merge_results(stored, update, fitted=args.gpfa_models or list(GPFA_VARIANTS))
+    for base, summary in result.get("gpfa_setting_seeds", {}).items():
+        cells = ", ".join(
+            f"{m} {v['mean']:.3f} ± {v['sd']:.3f}" for m, v in summary["latent_r2"].items()
+        )
+        print(f"GPFA {base}, seeds {summary['seeds']}: {cells}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(f"→ {args.out}")

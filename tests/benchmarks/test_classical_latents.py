@@ -1,5 +1,7 @@
 """The classical-latents benchmark: simulation overrides, seed summaries, parallel fits."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,66 @@ def test_parallel_fits_equal_serial_fits(classical_latents):
         assert parallel[name]["latent_r2"] == pytest.approx(entry["latent_r2"], abs=1e-9)
         assert parallel[name]["iterations"] == (3 if name == "gaussian" else 4)
         assert parallel[name]["input"] == entry["input"]
+
+
+def _entry(**r2):
+    return {"seed": 0, "models": {m: {"latent_r2": v} for m, v in r2.items()}}
+
+
+def test_runs_writing_to_one_file_keep_each_others_fits(classical_latents):
+    merge = classical_latents.merge_results
+    stored = {"gpfa": {"ar2": _entry(gaussian=0.9)}, "hmm": {"x": 1}, "total_time_s": 5.0}
+    # two runs started from the same file, one fitting AR(2), the other AR(1), on a new tag
+    first = {"gpfa": {"ar2_t": _entry(calcium_ar2=0.95)}, "config": {"seed": 0}}
+    second = {"gpfa": {"ar2_t": _entry(calcium_ar1=0.93)}, "config": {"jobs": 2}}
+    after_first = merge(stored, first, fitted=["calcium_ar2"])
+    after_both = merge(after_first, second, fitted=["calcium_ar1"])
+    models = after_both["gpfa"]["ar2_t"]["models"]
+    assert {m: e["latent_r2"] for m, e in models.items()} == {
+        "calcium_ar2": 0.95,
+        "calcium_ar1": 0.93,
+    }
+    assert after_both["gpfa"]["ar2"] == stored["gpfa"]["ar2"]
+    assert after_both["hmm"] == {"x": 1} and "total_time_s" not in after_both
+    assert after_both["config"] == {"seed": 0, "jobs": 2}
+    # a re-fit replaces the stored number; a variant not re-fitted keeps the stored one even
+    # when this run carried an older copy of it
+    stale = {"gpfa": {"ar2_t": _entry(calcium_ar2=0.97, calcium_ar1=0.5)}}
+    refit = merge(after_both, stale, fitted=["calcium_ar2"])["gpfa"]["ar2_t"]["models"]
+    assert refit["calcium_ar2"]["latent_r2"] == 0.97 and refit["calcium_ar1"]["latent_r2"] == 0.93
+
+
+def test_merge_reads_the_older_one_simulation_layout(classical_latents):
+    stored = {"gpfa": _entry(gaussian=0.9)}  # before several simulations: no simulation key
+    seeded = {"gpfa": {"ar2_seed1": _entry(gaussian=0.8)}}
+    merged = classical_latents.merge_results(stored, seeded, fitted=["gaussian"])
+    assert set(merged["gpfa"]) == {"ar2", "ar2_seed1"}
+    summary = merged["gpfa_setting_seeds"]["ar2"]["latent_r2"]["gaussian"]
+    assert summary["per_seed"] == [0.9, 0.8]
+    assert summary["mean"] == pytest.approx(0.85)
+
+
+def test_a_tagged_run_adds_its_entry_and_keeps_the_file(classical_latents, monkeypatch, tmp_path):
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"hmm": {"kept": True}, "gpfa": {"ar2": _entry(gaussian=0.9)}}))
+    argv = [
+        "classical_latents.py",
+        "--parts", "gpfa",
+        "--gpfa-simulations", "gcamp6f",
+        "--gpfa-simulation-params", "n_time=300",
+        "--tag", "tiny",
+        "--gpfa-models", "gaussian",
+        "--gaussian-iter", "2",
+        "--segment-length", "100",
+        "--skip-elephant",
+        "--out", str(out),
+    ]  # fmt: skip
+    monkeypatch.setattr("sys.argv", argv)
+    classical_latents.main()
+    result = json.loads(out.read_text())
+    assert result["hmm"] == {"kept": True}
+    assert result["gpfa"]["ar2"]["models"]["gaussian"]["latent_r2"] == 0.9
+    tiny = result["gpfa"]["gcamp6f_tiny"]
+    assert tiny["simulation_params"] == {"n_time": 300}
+    assert list(tiny["models"]) == ["gaussian"] and tiny["models"]["gaussian"]["iterations"] == 2
+    assert 0.0 < tiny["models"]["gaussian"]["latent_r2"] <= 1.0
