@@ -243,7 +243,19 @@ def fit_gpfa_variant(
         "length_scales_bins": model.length_scales_.tolist(),
         "iterations": n_iter,
         **({} if obs == "gaussian" else {"lr_schedule": lr_schedule}),
+        **(_calcium_parameters(model) if obs == "calcium" else {}),
         "fit_time_s": fit_time,
+    }
+
+
+def _calcium_parameters(model: GPFA) -> dict:
+    """Mean ± s.d. over neurons of the fitted AR coefficients, jump and noise variance."""
+    coefs = model.ar_coefs_  # (p, N)
+    return {
+        "ar_coefs_mean": coefs.mean(axis=1).tolist(),
+        "ar_coefs_sd": coefs.std(axis=1).tolist(),
+        "jump_mean": float(model.jump_.mean()),
+        "noise_var_mean": float(model.noise_var_.mean()),
     }
 
 

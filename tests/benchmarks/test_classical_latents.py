@@ -150,3 +150,19 @@ def test_a_tagged_run_adds_its_entry_and_keeps_the_file(classical_latents, monke
     assert tiny["simulation_params"] == {"n_time": 300}
     assert list(tiny["models"]) == ["gaussian"] and tiny["models"]["gaussian"]["iterations"] == 2
     assert 0.0 < tiny["models"]["gaussian"]["latent_r2"] <= 1.0
+
+
+def test_calcium_fits_report_their_ar_parameters(classical_latents):
+    sim = classical_latents.GPFA_SIMULATIONS["ar2"](seed=1, n_time=300)
+    entry = classical_latents.fit_gpfa_variant(
+        "calcium_ar2", sim.calcium, sim.latents, n_iter=0, segment_length=100,
+        lr_schedule="cosine", seed=1,
+    )  # fmt: skip
+    # no step taken: the reported parameters are the initial ones (AR(2) 1.81, −0.81; c = 1)
+    assert entry["ar_coefs_mean"] == pytest.approx([1.81, -0.81])
+    assert entry["ar_coefs_sd"] == pytest.approx([0.0, 0.0])
+    assert entry["jump_mean"] == pytest.approx(1.0)
+    # noise initialised robustly from consecutive differences: (1.4826 · MAD)² / 2 per neuron
+    diffs = np.diff(sim.calcium, axis=0)
+    mad = np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0)
+    assert entry["noise_var_mean"] == pytest.approx(np.mean((1.4826 * mad) ** 2 / 2))
