@@ -103,10 +103,10 @@ def isolated_spike_average(
     counts = np.zeros(lags.size, dtype=np.int64)
     n_used = 0
     for spike in spikes[isolated]:
-        near = np.flatnonzero(
-            (t >= spike + lags[0] - step / 2) & (t <= spike + lags[-1] + step / 2)
-        )
-        offsets, values = t[near] - spike, y[near]
+        # frame times are sorted: the window is one slice, found by bisection
+        lo = np.searchsorted(t, spike + lags[0] - step / 2)
+        hi = np.searchsorted(t, spike + lags[-1] + step / 2, side="right")
+        offsets, values = t[lo:hi] - spike, y[lo:hi]
         if not np.isfinite(values).all() or not (offsets < 0).any():
             continue
         values = values - values[offsets < 0].mean()
