@@ -30,7 +30,8 @@ class RatePrediction:
         rate_hz: spike rate in Hz at the input's frame times, shape (n_frames,), NaN in gaps.
         model_rate: rate in spikes per model frame at the model's frame rate (for events).
         model_frame_rate_hz: the model's (resampled) frame rate.
-        noise_level_nu: the trace's measured ν (%·Hz^-½).
+        noise_level_nu: the trace's ν (%·Hz^-½) measured at the model's frame rate, after
+            resampling (where the zoo's noise levels are defined).
     """
 
     rate_hz: np.ndarray
@@ -203,8 +204,9 @@ def infer_rates(
         raise ValueError(f"{name}: a trace needs at least 2 frames, got {x.size}")
     if not np.isfinite(x).any():
         raise ValueError(f"{name}: ΔF/F is NaN in every frame")
-    nu = noise_level_nu(x, rate)
     resampled, model_fr = resample_trace(x, rate, model.frame_rate_hz)
+    # ν at the rate the model works at: its noise levels were made by noise matching there
+    nu = noise_level_nu(resampled, model_fr)
     model_rate = predict_model_rate(model, resampled, nu, stride=stride, precision=precision)
     # Back to the input frame times: the rate in Hz is smooth, so linear interpolation keeps
     # its integral; frames inside a NaN gap of the input are NaN again.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -107,13 +108,17 @@ def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
     return SpikeModel("ens2", config, {float("nan"): [module.net.eval()]}, metadata)
 
 
-def train_cascade_zoo(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
+def train_cascade_zoo(
+    table: pd.DataFrame,
+    params: dict[str, Any],
+    on_member: Callable[[str], None] | None = None,
+) -> SpikeModel:
     """Train the CASCADE model zoo: for each noise level, an ensemble of networks trained on
     ground truth noise-matched to that level (a fresh noise realisation per member).
 
     ``params``: ``noise_levels`` (list of ν), ``n_members``, ``max_noise_replicas``,
     ``model`` (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
-    ``sigma_s``.
+    ``sigma_s``. ``on_member`` is called with a short text after each trained member.
     """
     rate = _check_table(table, "CASCADE")
     seed = int(params.get("seed", 0))
@@ -157,6 +162,8 @@ def train_cascade_zoo(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel
                 params.get("early_stopping_patience"),
             )
             members.append(module.net.eval())
+            if on_member is not None:
+                on_member(f"ν={level:g} member {member + 1}")
         ensembles[level] = members
     config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]), "window": 64}
     metadata = {"training": info, "datasets": sorted(set(train["dataset"])), "params": params}
