@@ -26,6 +26,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets.partitions import PartitionedDataset
 
+from calcium_dynamics.io.safe_pickle import load_npy_restricted
 from calcium_dynamics.signal.validation import check_frame_rate
 
 logger = logging.getLogger(__name__)
@@ -139,10 +140,12 @@ class Suite2pDataset(_ReadOnly):
                 "ops.npy next to F.npy, or give the rate in the catalog entry, e.g. "
                 "`frame_rate_hz: 30.0`"
             )
-        # ops.npy is Suite2p's own format: a Python dict pickled by numpy, so it can only be
-        # read with allow_pickle=True. It is the user's local file from their own Suite2p run;
-        # never load an ops.npy from a source you do not trust (unpickling can run code).
-        ops = np.load(ops_file, allow_pickle=True).item()
+        # ops.npy is Suite2p's own format: a Python dict pickled by numpy. It is read with a
+        # restricted unpickler that admits plain data only, so a crafted file cannot run code.
+        try:
+            ops = load_npy_restricted(ops_file)
+        except ValueError as exc:  # UnsafePickleError included: it names the file and type
+            raise RecordingError(str(exc)) from exc
         if not isinstance(ops, dict) or "fs" not in ops:
             raise RecordingError(
                 f"{ops_file} holds no frame rate `fs`; give it in the catalog entry, e.g. "
@@ -525,86 +528,70 @@ class OptionalPartitionedDataset(PartitionedDataset):
         return True
 
 
-MODEL_SHORTCUTS = {"cascade": "cascade_zoo.pt", "ens2": "ens2.pt"}
-
-
 class SpikeModelSourceDataset(AbstractDataset[None, Any]):
-    """The spike model a recording is run through, named by one string (read-only).
+    """The spike model(s) a recording is run through, named by one string (read-only).
 
     ``source`` is one of:
 
-    * ``cascade`` or ``ens2``: the model trained by ``kedro run --pipeline spike_inference``
-      (``<models_dir>/cascade_zoo.pt`` or ``<models_dir>/ens2.pt``);
-    * a path to a model file (``.pt``, written by ``SpikeModel.save``);
-    * ``registry:NAME``, ``registry:NAME@vX.Y.Z`` or ``registry:NAME#STAGE``: a model from the
-      project's model registry (through :class:`~calcium_dynamics.io.registered_model.
-      RegisteredModelDataset`: checksum-verified, loaded without running code).
+    * ``auto`` (the default): the shipped CASCADE zoos; each recording goes to the zoo whose
+      frame rate is nearest its own, each cell to the noise level nearest its ν;
+    * ``cascade`` (the same) or ``ens2`` (the shipped ENS²);
+    * a path to a model file (``.pt``, written by ``SpikeModel.save``, e.g. a model the
+      ``spike_inference`` pipeline trained: ``data/06_models/cascade_zoo.pt``);
+    * a registered name, ``registry:NAME``, ``registry:NAME@vX.Y.Z`` or
+      ``registry:NAME#STAGE``: checksum-verified, loaded without running code.
+
+    Loads a :class:`~calcium_dynamics.models.spikes.routing.ModelSet` (models load on first
+    use).
 
     Args:
         source: see above.
-        models_dir: folder of the shortcut names' files.
-        project_path: the git + DVC project holding the registry.
+        cell_class: ``excitatory`` or ``inhibitory`` zoos for ``auto`` / ``cascade``.
+        project_path: the project holding the shipped models and the registry.
     """
 
     def __init__(
         self,
-        source: str,
-        models_dir: str = "data/06_models",
+        source: str = "auto",
+        cell_class: str = "excitatory",
         project_path: str = ".",
         metadata: dict | None = None,
     ):
         self._source = str(source)
-        self._models_dir = Path(models_dir)
+        self._cell_class = cell_class
         self._project_path = project_path
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
-        return {"source": self._source, "models_dir": str(self._models_dir)}
-
-    def _registered(self):
-        from calcium_dynamics.io.registered_model import RegisteredModelDataset
-
-        spec = self._source.removeprefix("registry:").strip()
-        stage = version = None
-        if "#" in spec:
-            spec, stage = spec.split("#", 1)
-        elif "@" in spec:
-            spec, version = spec.split("@", 1)
-        if not spec:
-            raise DatasetError(
-                f"spike model {self._source!r}: give a registered name, e.g. "
-                "registry:ens2-60hz#production or registry:ens2-60hz@v1.0.0"
-            )
-        return RegisteredModelDataset(
-            spec, stage=stage, version=version, project_path=self._project_path
-        )
-
-    def _path(self) -> Path:
-        name = MODEL_SHORTCUTS.get(self._source.lower())
-        return self._models_dir / name if name else Path(self._source)
+        return {"source": self._source, "cell_class": self._cell_class}
 
     def _load(self) -> Any:
-        from calcium_dynamics.models.spike_models import SpikeModel
+        from calcium_dynamics.models.spikes.api import model_set
 
-        if self._source.startswith("registry:"):
-            return self._registered().load()
-        path = self._path()
-        if not path.is_file():
+        if self._source.strip() == "registry:":
             raise DatasetError(
-                f"spike model file {path} not found (spike_model={self._source!r}). Train it "
-                "with `kedro run --pipeline spike_inference`, or choose another model: "
-                "--params spike_model=cascade | ens2 | /path/to/model.pt | "
-                "registry:NAME#production"
+                f"spike model {self._source!r}: give a registered name, e.g. "
+                "registry:cascade-30hz-excitatory#production or registry:NAME@v1.0.0"
             )
-        return SpikeModel.load(path)
+        try:
+            return model_set(
+                self._source, cell_class=self._cell_class, project_path=self._project_path
+            )
+        except (ValueError, FileNotFoundError) as exc:
+            raise DatasetError(
+                f"spike_model={self._source!r}: {exc}. Choose --params spike_model=auto | "
+                "cascade | ens2 | /path/to/model.pt | registry:NAME#production"
+            ) from exc
 
     def _save(self, data: Any) -> None:
         raise DatasetError(
             f"spike model {self._source!r} is read-only here: models are written by the "
-            "spike_inference pipeline"
+            "spike_inference pipeline or the zoo training command"
         )
 
     def _exists(self) -> bool:
-        if self._source.startswith("registry:"):
-            return self._registered().exists()
-        return self._path().is_file()
+        try:
+            self._load()
+        except DatasetError:
+            return False
+        return True

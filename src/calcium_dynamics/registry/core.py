@@ -29,6 +29,8 @@ from typing import Any
 import yaml
 from gto.exceptions import ArtifactNotFound
 
+from calcium_dynamics.registry import shipped
+
 STAGES = ("dev", "staging", "production")
 MODEL_DIR = "data/06_models"
 
@@ -52,6 +54,8 @@ class ResolvedModel:
         path: model file path relative to the project root.
         stage: the stage it was resolved by (``None`` when resolved by version or latest).
         description, labels, meta: the ``dvc.yaml`` artifact entry at ``rev``.
+        shipped: a model that ships in the repository, resolved from the committed index
+            (``rev`` is then ``"shipped"``: the file as committed in this checkout).
     """
 
     name: str
@@ -62,6 +66,7 @@ class ResolvedModel:
     description: str = ""
     labels: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    shipped: bool = False
 
     @property
     def sha256(self) -> str | None:
@@ -338,6 +343,21 @@ def list_models(project_path: str | Path = ".") -> list[dict[str, Any]]:
         except RegistryError:
             pass
         rows.append(row)
+    known = {r["name"] for r in rows}
+    for name, entry in sorted(shipped.read_index(root).items()):
+        if name in known:
+            continue
+        rows.append(
+            {
+                "name": name,
+                "latest": entry.get("version"),
+                "stages": {s: entry.get("version") for s in entry.get("stages") or []},
+                "path": entry.get("path"),
+                "description": entry.get("description", ""),
+                "labels": tuple(entry.get("labels") or ()),
+                "shipped": True,
+            }
+        )
     return rows
 
 
@@ -387,12 +407,43 @@ def resolve(
     project_path: str | Path = ".",
 ) -> ResolvedModel:
     """The git revision and path of ``name`` in ``stage``, or at ``version``, or (neither
-    given) its latest registered version."""
-    import gto.api
+    given) its latest registered version.
 
+    GTO tags are asked first; a name they do not resolve is looked up in the index of the
+    models that ship with the project (:mod:`calcium_dynamics.registry.shipped`), which needs
+    no tag.
+    """
     if stage is not None and version is not None:
         raise RegistryError("give a stage or a version, not both")
+    if stage is not None and stage not in STAGES:
+        raise RegistryError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
     root = _root(project_path)
+    try:
+        return _resolve_tagged(name, stage, version, root)
+    except Exception as exc:  # GTO / scmrepo raise their own types (e.g. not a git repository)
+        tagged_error = exc if isinstance(exc, RegistryError) else RegistryError(f"GTO: {exc}")
+        try:
+            entry = shipped.find(root, name, stage=stage, version=version)
+        except LookupError as exc:
+            raise RegistryError(f"{exc}; and GTO: {tagged_error}") from exc
+        if entry is None:
+            raise tagged_error from None
+    return ResolvedModel(
+        name=name,
+        version=str(entry["version"]),
+        rev=shipped.SHIPPED_REV,
+        path=str(entry["path"]),
+        stage=stage,
+        description=str(entry.get("description", "")),
+        labels=tuple(entry.get("labels") or ()),
+        meta={"sha256": entry["sha256"], **dict(entry.get("meta") or {})},
+        shipped=True,
+    )
+
+
+def _resolve_tagged(name: str, stage: str | None, version: str | None, root: Path) -> ResolvedModel:
+    import gto.api
+
     if stage is not None:
         if stage not in STAGES:
             raise RegistryError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
@@ -439,6 +490,16 @@ def read_bytes(resolved: ResolvedModel, project_path: str | Path = ".") -> bytes
     """
     import dvc.api
 
+    if resolved.shipped:  # a file committed in this checkout: no DVC needed to read it
+        file = Path(project_path).resolve() / resolved.path
+        if not file.is_file():
+            raise RegistryError(
+                f"shipped model {resolved.name} {resolved.version}: {file} is missing from this "
+                "checkout"
+            )
+        data = file.read_bytes()
+        _check_digest(resolved, data)
+        return data
     root = _root(project_path)
     try:
         with dvc.api.open(resolved.path, repo=str(root), rev=resolved.rev, mode="rb") as fh:
@@ -449,6 +510,12 @@ def read_bytes(resolved: ResolvedModel, project_path: str | Path = ".") -> bytes
             f"{resolved.rev[:12]} ({type(exc).__name__}: {exc}); is the DVC remote set up "
             "(`dvc remote list`) and the file pushed (`dvc push`)?"
         ) from exc
+    _check_digest(resolved, data)
+    return data
+
+
+def _check_digest(resolved: ResolvedModel, data: bytes) -> None:
+    """Raise :class:`ChecksumError` unless ``data`` has the registered SHA-256 (or MD5)."""
     for algo in ("sha256", "md5"):
         expected = resolved.meta.get(algo)
         if expected is None:
@@ -465,7 +532,6 @@ def read_bytes(resolved: ResolvedModel, project_path: str | Path = ".") -> bytes
         raise ChecksumError(
             f"model {resolved.name} {resolved.version} has no recorded checksum in dvc.yaml"
         )
-    return data
 
 
 def load(
@@ -479,11 +545,34 @@ def load(
     Spike-model files become :class:`~calcium_dynamics.models.spike_models.SpikeModel`; other
     model files are returned as the plain dictionary of tensors and numbers they hold.
     """
+    resolved = resolve(name, stage=stage, version=version, project_path=project_path)
+    return load_resolved(resolved, project_path)
+
+
+def shipped_model(name: str, project_path: str | Path = ".") -> ResolvedModel:
+    """The shipped (index) entry of ``name`` as a :class:`ResolvedModel`, without GTO or DVC
+    (for a checkout that is not a DVC project, e.g. an installed copy)."""
+    entry = shipped.find(Path(project_path), name)
+    if entry is None:
+        raise RegistryError(f"{name!r} is not a shipped model of {project_path}")
+    return ResolvedModel(
+        name=name,
+        version=str(entry["version"]),
+        rev=shipped.SHIPPED_REV,
+        path=str(entry["path"]),
+        description=str(entry.get("description", "")),
+        labels=tuple(entry.get("labels") or ()),
+        meta={"sha256": entry["sha256"], **dict(entry.get("meta") or {})},
+        shipped=True,
+    )
+
+
+def load_resolved(resolved: ResolvedModel, project_path: str | Path = ".") -> Any:
+    """Load a resolved model: checksum-verified bytes, unpickled with ``weights_only=True``."""
     import torch
 
     from calcium_dynamics.models.spike_models import KINDS, SpikeModel
 
-    resolved = resolve(name, stage=stage, version=version, project_path=project_path)
     data = read_bytes(resolved, project_path)
     source = f"{resolved.name} {resolved.version} ({resolved.path} at {resolved.rev[:12]})"
     try:

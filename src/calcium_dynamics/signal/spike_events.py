@@ -18,6 +18,20 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
+#: mean spikes per frame above which event inference refuses a rate (e.g. 10 per frame at
+#: 30 Hz is 300 Hz sustained over the whole trace: an outlier, not a neuron)
+MAX_SPIKES_PER_FRAME = 10.0
+
+
+def _check_total(rate: np.ndarray, max_per_frame: float, fr: float) -> None:
+    total = float(np.clip(rate, 0, None).sum())
+    if total > max_per_frame * max(rate.size, 1):
+        raise ValueError(
+            f"rate implies {total:.3g} spikes in {rate.size} frames (> {max_per_frame:g} per "
+            f"frame, {max_per_frame * fr:.3g} Hz sustained): implausible; events not inferred"
+        )
+
+
 def greedy_spike_events(
     rate: np.ndarray,
     frame_rate_hz: float,
@@ -25,6 +39,7 @@ def greedy_spike_events(
     *,
     epsilon: float | None = None,
     t0_s: float = 0.0,
+    max_spikes_per_frame: float = MAX_SPIKES_PER_FRAME,
 ) -> np.ndarray:
     """ENS²'s greedy method: spikes whose smoothed train best matches the rate (least squares).
 
@@ -41,12 +56,15 @@ def greedy_spike_events(
         sigma_s: s.d. of the Gaussian kernel the rates were smoothed with (s).
         epsilon: fragment threshold in spikes per frame.
         t0_s: time of frame 0 in seconds.
+        max_spikes_per_frame: a rate whose mean over the trace exceeds this is refused
+            (ValueError): it bounds the work on any input.
 
     Returns:
         Spike times in seconds, sorted (a frame can hold several spikes).
     """
     fr = check_frame_rate(frame_rate_hz)
     r_all = np.nan_to_num(as_trace(rate, "rate"), nan=0.0)
+    _check_total(r_all, max_spikes_per_frame, fr)
     sigma_frames = sigma_s * fr
     kernel = gaussian_kernel(sigma_frames)
     energy_k = kernel**2
@@ -89,6 +107,8 @@ def sampled_spike_events(
     support_threshold: float = 1e-3,
     n_proposals_per_spike: int = 20,
     t0_s: float = 0.0,
+    max_spikes_per_frame: float = MAX_SPIKES_PER_FRAME,
+    max_proposals: int = 2_000_000,
 ) -> np.ndarray:
     """CASCADE's method: sample spikes in proportion to the rate, then refine the placement.
 
@@ -98,12 +118,16 @@ def sampled_spike_events(
     one — are accepted when they lower the L1 error between the spikes convolved with the
     Gaussian template and the rate.
 
+    ``max_spikes_per_frame`` (mean over the trace; more is refused with a ValueError) and
+    ``max_proposals`` (refinement proposals per stretch) bound the work on any input.
+
     Returns:
         Spike times in seconds, sorted.
     """
     fr = check_frame_rate(frame_rate_hz)
     rng = rng or np.random.default_rng(0)
     r_all = np.nan_to_num(as_trace(rate, "rate"), nan=0.0)
+    _check_total(r_all, max_spikes_per_frame, fr)
     kernel = gaussian_kernel(sigma_s * fr)
     half = kernel.size // 2
     frames: list[int] = []
@@ -118,7 +142,7 @@ def sampled_spike_events(
         fit = np.convolve(counts, kernel, mode="full")[half : half + n]
         # Each proposal changes the fit only within half a kernel of the frames it touches,
         # so its L1 gain is computed there (constant time per proposal).
-        n_prop = n_proposals_per_spike * n_spikes
+        n_prop = min(n_proposals_per_spike * n_spikes, int(max_proposals))
         kinds = rng.integers(4, size=n_prop)
         drawn = rng.choice(n, size=n_prop, p=p)
         picks = rng.random(n_prop)

@@ -181,7 +181,8 @@ class _SetLearningRate(L.Callback):
 
 
 def _load_lightning_checkpoint(path: Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: tensors and plain containers only; a checkpoint cannot run code
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _member(

@@ -99,9 +99,7 @@ class ZooSpec:
             raise ValueError(f"frame_rate_hz must lie in 0.5–1000 Hz, got {self.frame_rate_hz}")
         if not 0 < float(self.sigma_s) < 5:
             raise ValueError(f"sigma_s must lie in (0, 5) s, got {self.sigma_s}")
-        if self.kind == "cascade" and (
-            not self.noise_levels or min(self.noise_levels) <= 0
-        ):
+        if self.kind == "cascade" and (not self.noise_levels or min(self.noise_levels) <= 0):
             raise ValueError(f"noise_levels must be positive, got {self.noise_levels}")
         if int(self.n_members) < 1 or int(self.steps) < 1:
             raise ValueError("n_members and steps must be >= 1")

@@ -20,9 +20,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from calcium_dynamics.io.recordings import NWBDataset
-from calcium_dynamics.models.spike_models import SpikeModel
+from calcium_dynamics.models.spikes.api import infer_table
+from calcium_dynamics.models.spikes.routing import Limits, ModelSet
 from calcium_dynamics.pipelines.decomposition.nodes import decompose
-from calcium_dynamics.pipelines.spike_inference.nodes import infer_spikes
 from calcium_dynamics.signal.dff import delta_f_over_f, dff_quality
 
 logger = logging.getLogger(__name__)
@@ -292,15 +292,6 @@ def _batch_seed(seed: int, key: str, batch: int) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
-def zoo_level(model: SpikeModel, nu: float) -> float:
-    """The noise level (ν, %·Hz^-½) of the ensemble a trace of noise ``nu`` is routed to
-    (NaN for a model with a single ensemble, such as ENS²)."""
-    levels = model.noise_levels
-    if len(levels) == 1 or not np.isfinite(nu):
-        return float("nan")
-    return float(min(levels, key=lambda lv: (abs(lv - nu), lv)))
-
-
 SPIKE_COLUMNS = [
     "trace_id",
     "plane",
@@ -308,65 +299,65 @@ SPIKE_COLUMNS = [
     "frame_rate_hz",
     "noise_level_nu",
     "model",
+    "model_version",
     "model_frame_rate_hz",
     "model_noise_level",
     "sigma_s",
+    "nan_fraction",
+    "warnings",
     "rate_hz",
     "spike_times_s",
 ]
 
 
 def infer_recording_spikes(
-    model: SpikeModel, dff: pd.DataFrame, params: dict, key: str = "recording"
+    models: ModelSet, dff: pd.DataFrame, params: dict, key: str = "recording"
 ) -> pd.DataFrame:
-    """Spike rates and events of one recording, streamed through the model in neuron batches.
+    """Spike rates, events and routing of one recording, in neuron batches.
 
-    Each trace is resampled to the model's frame rate (ENS²: 60 Hz) and, for a CASCADE zoo,
-    routed to the ensemble whose noise level is nearest its ν; rates come back in Hz at the
-    recording's own frame rate (``spike_inference.nodes.infer_spikes`` does one batch).
+    Every trace goes through :func:`calcium_dynamics.models.spikes.infer_table` (the path
+    ``infer_spikes`` takes): the model nearest the recording's frame rate, ν measured at the
+    model's rate, the nearest noise level, per-cell warnings.
 
     Args:
-        model: a :class:`SpikeModel` (ENS² or a CASCADE zoo).
+        models: the :class:`ModelSet` of the catalog's ``recording_spike_model``.
         dff: a ΔF/F table (``trace_id, plane, cell, frame_rate_hz, dff`` + carried columns).
-        params: ``batch_size`` (neurons per batch), ``stride`` (ENS² window stride),
-            ``precision`` (ENS² arithmetic: ``fp32``, ``bf16`` or ``auto``),
+        params: ``batch_size`` (neurons per batch), ``stride`` / ``precision`` (ENS²),
             ``events`` (bool), ``seed`` (events sampling; combined with ``key`` and the batch
-            index), ``torch_threads`` (threads while inferring; 1 makes the results identical
-            under every runner).
+            index), ``torch_threads``, ``limits`` (plausibility limits, see ``Limits``).
         key: the recording's partition id.
 
     Returns:
         one row per trace, columns :data:`SPIKE_COLUMNS` (``rate_hz``: float32 array over the
         recording's frames, Hz; ``spike_times_s``: s from its first frame;
-        ``model_noise_level``: the zoo level used, NaN for ENS²) + the carried columns.
+        ``model_noise_level``: the zoo level used, NaN for ENS²; ``warnings``) + the carried
+        columns.
     """
     if dff.empty:
         raise ValueError(f"recording {key!r} holds no traces")
     batch = max(1, int(params.get("batch_size", 100)))
     carried = [c for c in CARRIED_COLUMNS if c in dff.columns]
+    where = str(dff["source"].iloc[0]) if "source" in dff.columns else key
+    limits = Limits.from_params(params.get("limits"))
     parts = []
-    rate_model = float(model.frame_rate_hz)
-    slow = dff["frame_rate_hz"] < 0.5 * rate_model
-    if model.kind == "cascade" and slow.any():
-        logger.warning(
-            "%s: %d trace(s) are recorded at < half the CASCADE model's %.3g Hz; upsampled "
-            "traces lose fast transients: a zoo trained at their rate fits better",
-            key,
-            int(slow.sum()),
-            rate_model,
-        )
     starts = range(0, len(dff), batch)
     with _torch_threads(params.get("torch_threads", 1)):
         for b, start in enumerate(
             tqdm(starts, desc=f"spikes {key}", disable=len(starts) < 2, leave=False)
         ):
             rows = dff.iloc[start : start + batch]
-            batch_params = {**params, "seed": _batch_seed(params.get("seed", 0), key, b)}
-            out = infer_spikes(model, rows[["trace_id", "frame_rate_hz", "dff"]], batch_params)
+            out = infer_table(
+                models,
+                rows[["trace_id", "frame_rate_hz", "dff"]],
+                events=bool(params.get("events", True)),
+                stride=int(params.get("stride", 1)),
+                precision=str(params.get("precision", "fp32")),
+                seed=_batch_seed(params.get("seed", 0), key, b),
+                limits=limits,
+                source=f"recording {where}",
+            )
             out["plane"] = rows["plane"].to_numpy()
             out["cell"] = rows["cell"].to_numpy()
-            out["model_frame_rate_hz"] = rate_model
-            out["model_noise_level"] = [zoo_level(model, nu) for nu in out["noise_level_nu"]]
             for c in carried:
                 out[c] = rows[c].to_numpy()
             parts.append(out)
@@ -377,7 +368,7 @@ def infer_recording_spikes(
 def infer_spike_partitions(
     recordings: dict[str, Loader],
     dff: dict[str, Loader],
-    model: SpikeModel,
+    model: ModelSet,
     params: dict,
     *,
     shard: int = 0,
@@ -397,7 +388,7 @@ def infer_spike_partitions(
     return out
 
 
-def _spikes_of(model: SpikeModel, loader: Loader, params: dict, key: str) -> pd.DataFrame:
+def _spikes_of(model: ModelSet, loader: Loader, params: dict, key: str) -> pd.DataFrame:
     logger.info("spike inference on recording %r", key)
     return infer_recording_spikes(model, loader(), params, key)
 

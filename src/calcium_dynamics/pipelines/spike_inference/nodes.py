@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 
 from calcium_dynamics.models.spike_data import split_by_neuron
-from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
-from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events
+from calcium_dynamics.models.spikes.api import infer_table, model_set
+from calcium_dynamics.models.spikes.routing import Limits, ModelSet
 
 logger = logging.getLogger(__name__)
 
@@ -62,46 +62,27 @@ def _check_traces(traces: pd.DataFrame) -> pd.DataFrame:
     return traces
 
 
-def infer_spikes(model: SpikeModel, traces: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """Rates (Hz, at each trace's own frame rate) and spike events (s) for every trace.
+def infer_spikes(model: SpikeModel | ModelSet, traces: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Rates (Hz, at each trace's own frame rate) and spike events (s) for every trace, through
+    the one path from traces to spikes (:func:`calcium_dynamics.models.spikes.infer_table`).
 
     ``params``: ``stride`` (ENS² window stride), ``precision`` (ENS² arithmetic: ``fp32``,
-    ``bf16`` or ``auto``), ``events`` (bool), ``seed``.
+    ``bf16`` or ``auto``), ``events`` (bool), ``seed``, ``limits`` (plausibility limits).
     Returns one row per trace: ``trace_id, frame_rate_hz, noise_level_nu, rate_hz`` (array),
-    ``spike_times_s`` (array, s from the trace's first frame), ``model``.
+    ``spike_times_s`` (array, s from the trace's first frame), ``model``, ``sigma_s`` and the
+    routing columns (``model_version, model_noise_level, warnings``, …).
     """
     traces = _check_traces(traces)
-    rng = np.random.default_rng(int(params.get("seed", 0)))
-    rows = []
-    for row in traces.itertuples(index=False):
-        name = f"trace {row.trace_id!r}"
-        pred = infer_rates(
-            model,
-            row.dff,
-            row.frame_rate_hz,
-            stride=int(params.get("stride", 1)),
-            precision=str(params.get("precision", "fp32")),
-            name=name,
-        )
-        sigma = float(model.config["sigma_s"])
-        if not params.get("events", True):
-            events = np.empty(0)
-        elif model.kind == "ens2":
-            events = greedy_spike_events(pred.model_rate, pred.model_frame_rate_hz, sigma)
-        else:
-            events = sampled_spike_events(pred.model_rate, pred.model_frame_rate_hz, sigma, rng=rng)
-        rows.append(
-            {
-                "trace_id": row.trace_id,
-                "frame_rate_hz": float(row.frame_rate_hz),
-                "noise_level_nu": pred.noise_level_nu,
-                "rate_hz": pred.rate_hz,
-                "spike_times_s": events,
-                "model": model.kind,
-                "sigma_s": float(model.config["sigma_s"]),
-            }
-        )
-    return pd.DataFrame(rows)
+    return infer_table(
+        model_set(model),
+        traces[["trace_id", "frame_rate_hz", "dff"]],
+        events=bool(params.get("events", True)),
+        stride=int(params.get("stride", 1)),
+        precision=str(params.get("precision", "fp32")),
+        seed=int(params.get("seed", 0)),
+        limits=Limits.from_params(params.get("limits")),
+        source="traces_to_infer",
+    )
 
 
 def heldout_traces(held: pd.DataFrame, recordings: pd.DataFrame) -> pd.DataFrame:

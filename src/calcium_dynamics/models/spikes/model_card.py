@@ -1,0 +1,248 @@
+"""Model cards: what a shipped or registered spike model is, what it was trained on, how well it
+did on datasets it never saw, and where not to trust it.
+
+:func:`card_metadata` gathers the facts (from the model's own training record and, when given,
+a leave-one-dataset-out results file of ``benchmarks/spike_lodo.py``); :func:`render_markdown`
+writes them for people. Both files sit beside the model file (``NAME.md``, ``NAME.card.json``)
+and the metadata also goes into the registry entry.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from calcium_dynamics.models.spike_models import SpikeModel
+
+DATABASE = {
+    "name": "CASCADE ground-truth database (simultaneous electrophysiology and calcium imaging)",
+    "citation": (
+        "Rupprecht P, Carta S, Hoffmann A, et al. A database and deep learning toolbox for "
+        "noise-optimized, generalized spike inference from calcium imaging. Nat Neurosci 24, "
+        "1324–1337 (2021)"
+    ),
+    "licence": (
+        "distributed by its authors with the CASCADE repository (GPL-3.0); cite the paper "
+        "above when you publish results of a model trained on it"
+    ),
+}
+
+KIND_NAMES = {
+    "cascade": "CASCADE zoo (noise-matched 1-D CNN ensembles)",
+    "ens2": "ENS² (1-D U-Net)",
+}
+
+
+def _lodo_summary(path: Path) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text())
+    return {
+        "file": Path(path).as_posix(),
+        "frame_rate_hz": data.get("frame_rate_hz"),
+        "sigma_ms": data.get("sigma_ms"),
+        "test_noise_level_nu": data.get("test_noise_level_nu"),
+        "protocol": data.get("protocol"),
+        "n_neurons": data.get("n_neurons"),
+        "overall": {
+            m: {"median": round(v["median"], 3), "ci95": [round(x, 3) for x in v["ci95"]]}
+            for m, v in data["overall"].items()
+            if m in ("corr", "er")
+        },
+        "datasets": {
+            ds: {"corr": round(v["corr"], 3), "er": round(v["er"], 3), "n_neurons": v["n_neurons"]}
+            for ds, v in data["datasets"].items()
+        },
+        "settings": data.get("settings"),
+    }
+
+
+def card_metadata(
+    model: SpikeModel,
+    *,
+    name: str,
+    version: str,
+    lodo: str | Path | None = None,
+    lodo_baseline: str | Path | None = None,
+    lodo_note: str = "",
+) -> dict[str, Any]:
+    """Everything the card says, as plain data.
+
+    Args:
+        model: the trained model (its ``metadata`` from ``train_zoo``).
+        name, version: registry name and version.
+        lodo: a ``spike_lodo_<tag>.json`` measured at this model's frame rate and σ.
+        lodo_baseline: the OASIS results file of the same setting.
+        lodo_note: how the LODO run differs from this model's training, if it does.
+    """
+    md = model.metadata
+    spec = md.get("spec", {})
+    datasets = md.get("training_datasets", [])
+    levels = [float(v) for v in model.noise_levels] if model.kind == "cascade" else []
+    n_members = len(next(iter(model.ensembles.values())))
+    indicators = sorted({d["indicator"] for d in datasets if d.get("indicator")})
+    species = sorted({d["species"] for d in datasets if d.get("species")})
+    limits = [
+        f"trained on {', '.join(indicators)} ({', '.join(species)}); other indicators, and "
+        "kinetics unlike these, are extrapolation",
+        f"{md.get('cell_class', 'excitatory')} neurons only",
+        f"works at {model.frame_rate_hz:g} Hz: recordings at other rates are Fourier-resampled "
+        "to it; more than 20 % away, train a zoo at the recording's rate (command below)",
+        "rates are expected spikes per frame smoothed with the σ kernel, given in Hz; they are "
+        "not probabilities and can exceed the frame rate's reciprocal in bursts",
+    ]
+    if levels:
+        limits.append(
+            f"noise levels ν {min(levels):g}–{max(levels):g} (%·Hz^-½, measured at "
+            f"{model.frame_rate_hz:g} Hz); cells noisier than {max(levels) + 0.5:g} get the "
+            "warning nu_above_range"
+        )
+    retrain = md.get("command") or ""
+    return {
+        "name": name,
+        "version": version,
+        "kind": model.kind,
+        "kind_description": KIND_NAMES.get(model.kind, model.kind),
+        "cell_class": md.get("cell_class", "excitatory"),
+        "frame_rate_hz": model.frame_rate_hz,
+        "sigma_s": float(model.config["sigma_s"]),
+        "window": model.window,
+        "noise_levels": levels,
+        "n_members": n_members,
+        "training": {
+            "datasets": datasets,
+            "n_datasets": len(datasets),
+            "n_neurons": int(sum(d["n_neurons"] for d in datasets)),
+            "n_recordings": int(sum(d["n_recordings"] for d in datasets)),
+            "data_md5": md.get("training_data_md5"),
+            "settings": spec,
+            "wall_time_s": md.get("wall_time_s"),
+            "trained_at": md.get("trained_at"),
+            "git_commit": md.get("git_commit"),
+            "threads": md.get("threads"),
+            "torch_version": md.get("torch_version"),
+        },
+        "lodo": _lodo_summary(Path(lodo)) if lodo else None,
+        "lodo_baseline": _lodo_summary(Path(lodo_baseline)) if lodo_baseline else None,
+        "lodo_note": lodo_note
+        or (
+            ""
+            if lodo
+            else "not measured yet at this frame rate and σ: run benchmarks/spike_lodo.py "
+            f"--frame-rate {model.frame_rate_hz:g} --sigma-ms {1000 * model.config['sigma_s']:g}"
+        ),
+        "limits": limits,
+        "database": DATABASE,
+        "retrain_command": retrain,
+    }
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """The card for people (Markdown)."""
+    t = card["training"]
+    lines = [
+        f"# {card['name']} {card['version']}",
+        "",
+        f"{card['kind_description']} for **{card['cell_class']}** neurons at "
+        f"**{card['frame_rate_hz']:g} Hz**, target kernel σ = {1000 * card['sigma_s']:g} ms.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| window | {card['window']} frames |",
+        f"| ensemble | {card['n_members']} networks"
+        + (
+            f" per noise level, levels ν {', '.join(f'{v:g}' for v in card['noise_levels'])}"
+            if card["noise_levels"]
+            else ""
+        )
+        + " |",
+        f"| training data | {t['n_datasets']} datasets, {t['n_neurons']} neurons, "
+        f"{t['n_recordings']} recordings; MD5 `{t['data_md5']}` |",
+        f"| training | {_fmt(t['wall_time_s'])} s on {t['threads']} CPU thread(s), "
+        f"{t['trained_at']}, commit `{(t['git_commit'] or '')[:12]}`, torch {t['torch_version']} |",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "from calcium_dynamics import infer_spikes",
+        f"result = infer_spikes(dff, frame_rate_hz={card['frame_rate_hz']:g}, "
+        f'model="{card["name"]}")',
+        "```",
+        f"or `kedro run --pipeline recordings --params spike_model=registry:{card['name']}"
+        f"@{card['version']}`. Rates are in Hz at the recording's own frame times.",
+        "",
+        "## Training datasets",
+        "",
+        "| dataset | indicator | species | neurons | recordings | minutes | median ν |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for d in t["datasets"]:
+        lines.append(
+            f"| {d['dataset']} | {d['indicator']} | {d['species']} | {d['n_neurons']} | "
+            f"{d['n_recordings']} | {d['minutes']:.1f} | {d['noise_level_nu_median']:.2f} |"
+        )
+    lines += ["", "## Accuracy on datasets it never saw (leave-one-dataset-out)", ""]
+    lodo, base = card.get("lodo"), card.get("lodo_baseline")
+    if lodo:
+        o = lodo["overall"]
+        lines.append(
+            f"`{lodo['file']}`: {lodo['n_neurons']} neurons at {lodo['frame_rate_hz']:g} Hz, "
+            f"σ {lodo['sigma_ms']:g} ms"
+            + (
+                f", test traces noise-matched to ν = {lodo['test_noise_level_nu']:g}"
+                if lodo.get("test_noise_level_nu")
+                else ""
+            )
+            + f". Median Corr **{o['corr']['median']:.3f}** [{o['corr']['ci95'][0]:.3f}, "
+            f"{o['corr']['ci95'][1]:.3f}], ER {o['er']['median']:.3f} (95 % bootstrap CI over "
+            "neurons)"
+            + (
+                f"; OASIS at the same setting: Corr {base['overall']['corr']['median']:.3f}, "
+                f"ER {base['overall']['er']['median']:.3f}."
+                if base
+                else "."
+            )
+        )
+        if card.get("lodo_note"):
+            lines += ["", card["lodo_note"]]
+        lines += ["", "| held-out dataset | neurons | Corr | ER | Corr OASIS | ER OASIS |"]
+        lines.append("|---|---|---|---|---|---|")
+        for ds, v in lodo["datasets"].items():
+            b = (base or {}).get("datasets", {}).get(ds, {})
+            lines.append(
+                f"| {ds} | {v['n_neurons']} | {v['corr']:.3f} | {v['er']:.3f} | "
+                f"{_fmt(b.get('corr'))} | {_fmt(b.get('er'))} |"
+            )
+    else:
+        lines.append(f"Not measured: {card['lodo_note']}.")
+    lines += ["", "## Known limits", ""]
+    lines += [f"- {x}" for x in card["limits"]]
+    lines += [
+        "",
+        "## Data licence and citation",
+        "",
+        f"{card['database']['name']}: {card['database']['licence']}.",
+        "",
+        f"> {card['database']['citation']}",
+        "",
+        "## Retrain",
+        "",
+        "```bash",
+        card["retrain_command"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_card(card: dict[str, Any], folder: str | Path) -> tuple[Path, Path]:
+    """``NAME.md`` and ``NAME.card.json`` in ``folder``."""
+    folder = Path(folder)
+    md = folder / f"{card['name']}.md"
+    js = folder / f"{card['name']}.card.json"
+    md.write_text(render_markdown(card))
+    js.write_text(json.dumps(card, indent=2, default=str) + "\n")
+    return md, js

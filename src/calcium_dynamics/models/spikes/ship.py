@@ -1,0 +1,109 @@
+"""Ship a trained zoo with the project: model card, checksum, committed index, DVC artifact.
+
+    python -m calcium_dynamics.models.spikes.ship cascade-30hz-excitatory --version v1.0.0 \\
+        [--lodo benchmarks/results/spike_lodo_TAG.json --lodo-baseline ...OASIS.json]
+
+reads ``data/06_models/shipped/NAME.pt`` (written by ``zoo_training``), writes ``NAME.md`` and
+``NAME.card.json`` beside it, records version, stage ``production``, SHA-256 and card in
+``data/06_models/shipped/index.yaml`` and the artifact entry (``type: model``) in ``dvc.yaml``.
+The registry then resolves ``NAME#production`` on any clone, tags or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from calcium_dynamics.models.spike_models import SpikeModel
+from calcium_dynamics.models.spikes.model_card import card_metadata, write_card
+from calcium_dynamics.registry import shipped
+
+
+def ship(
+    name: str,
+    *,
+    version: str = "v1.0.0",
+    stages: tuple[str, ...] = ("production",),
+    lodo: str | Path | None = None,
+    lodo_baseline: str | Path | None = None,
+    lodo_note: str = "",
+    root: str | Path = ".",
+) -> dict:
+    """Card, index entry and DVC artifact entry for ``data/06_models/shipped/NAME.pt``."""
+    from calcium_dynamics.registry.core import _write_artifact
+
+    root = Path(root)
+    rel = f"{shipped.SHIPPED_DIR}/{name}.pt"
+    model = SpikeModel.load(root / rel)
+    card = card_metadata(
+        model,
+        name=name,
+        version=version,
+        lodo=lodo,
+        lodo_baseline=lodo_baseline,
+        lodo_note=lodo_note,
+    )
+    md, _ = write_card(card, root / shipped.SHIPPED_DIR)
+    summary = {
+        "kind": card["kind"],
+        "cell_class": card["cell_class"],
+        "frame_rate_hz": card["frame_rate_hz"],
+        "sigma_s": card["sigma_s"],
+        "noise_levels": card["noise_levels"],
+        "n_members": card["n_members"],
+        "training_data_md5": card["training"]["data_md5"],
+        "lodo_median_corr": (card["lodo"] or {}).get("overall", {}).get("corr", {}).get("median"),
+    }
+    description = (
+        f"{card['kind_description']}, {card['cell_class']}, {card['frame_rate_hz']:g} Hz, "
+        f"σ {1000 * card['sigma_s']:g} ms"
+    )
+    entry = {
+        "version": version,
+        "stages": list(stages),
+        "path": rel,
+        "sha256": shipped.sha256_of(root / rel),
+        "card": md.relative_to(root).as_posix(),
+        "description": description,
+        "labels": ["spike-model", card["kind"], card["cell_class"]],
+        "meta": summary,
+    }
+    index = shipped.read_index(root)
+    index[name] = entry
+    shipped.write_index(root, index)
+    _write_artifact(
+        root.resolve(),
+        name,
+        {
+            "path": rel,
+            "type": "model",
+            "desc": description,
+            "labels": entry["labels"],
+            "meta": {"sha256": entry["sha256"], "version": version, **summary},
+        },
+    )
+    return entry
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("name")
+    p.add_argument("--version", default="v1.0.0")
+    p.add_argument("--lodo", type=Path, default=None)
+    p.add_argument("--lodo-baseline", type=Path, default=None)
+    p.add_argument("--lodo-note", default="")
+    args = p.parse_args(argv)
+    entry = ship(
+        args.name,
+        version=args.version,
+        lodo=args.lodo,
+        lodo_baseline=args.lodo_baseline,
+        lodo_note=args.lodo_note,
+    )
+    print(f"{args.name} {entry['version']} ({', '.join(entry['stages'])}): {entry['card']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
