@@ -206,13 +206,13 @@ def test_spike_model_source(tmp_path):
     config = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
     zoo = SpikeModel("cascade", config, {1.0: [CascadeNet().eval()], 4.0: [CascadeNet().eval()]})
     zoo.save(tmp_path / "cascade_zoo.pt")
-    by_name = SpikeModelSourceDataset("cascade", models_dir=str(tmp_path)).load()
-    assert by_name.kind == "cascade" and by_name.noise_levels == [1.0, 4.0]
     by_path = SpikeModelSourceDataset(str(tmp_path / "cascade_zoo.pt")).load()
-    assert by_path.noise_levels == [1.0, 4.0]
-    with pytest.raises(DatasetError, match=r"ens2\.pt not found .*spike_inference"):
-        SpikeModelSourceDataset("ens2", models_dir=str(tmp_path)).load()
+    (only,) = by_path.candidates
+    assert only.name == "cascade_zoo" and only.model.noise_levels == [1.0, 4.0]
+    # no shipped models in this folder: the error says so and lists the choices
+    with pytest.raises(DatasetError, match=r"no shipped ens2 model .*spike_model=auto"):
+        SpikeModelSourceDataset("ens2", project_path=str(tmp_path)).load()
     with pytest.raises(DatasetError, match=r"give a registered name"):
-        SpikeModelSourceDataset("registry:", models_dir=str(tmp_path)).load()
+        SpikeModelSourceDataset("registry:").load()
     with pytest.raises(DatasetError, match=r"read-only"):
         SpikeModelSourceDataset("cascade").save(zoo)

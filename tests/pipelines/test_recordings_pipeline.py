@@ -18,7 +18,10 @@ from calcium_dynamics.io.nwb_output import NWBRatesDataset
 from calcium_dynamics.models.cascade import CascadeNet
 from calcium_dynamics.models.ens2 import UNet1d
 from calcium_dynamics.models.spike_models import SpikeModel
+from calcium_dynamics.models.spikes.ship import ship
 from calcium_dynamics.pipelines.recordings.nodes import QC_COLUMNS
+from calcium_dynamics.registry.shipped import SHIPPED_DIR
+from calcium_dynamics.signal import noise_level_nu, resample_trace
 from calcium_dynamics.simulate.suite2p_example import (
     simulate_plane,
     write_example_suite2p,
@@ -29,6 +32,8 @@ from tests.kedro_project import copy_project, run_pipeline
 TINY_ENS2 = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96, "base_channels": 2}
 ZOO = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
 ZOO_LEVELS = [0.5, 3.0]
+TINY_ZOO_NAME = "cascade-30hz-excitatory"
+TINY_ENS2_NAME = "ens2-60hz-excitatory"
 OUTPUT_LAYERS = ("03_primary", "05_model_input", "07_model_output", "08_reporting")
 
 
@@ -44,8 +49,16 @@ def save_tiny_models(models_dir, rate_bias: float | None = None):
         for members in zoo.values():
             with torch.no_grad():
                 members[0].out.bias.fill_(rate_bias)
-    SpikeModel("cascade", ZOO, zoo).save(models_dir / "cascade_zoo.pt")
-    SpikeModel("ens2", TINY_ENS2, {float("nan"): [UNet1d(2).eval()]}).save(models_dir / "ens2.pt")
+    cascade = SpikeModel("cascade", ZOO, zoo)
+    ens2 = SpikeModel("ens2", TINY_ENS2, {float("nan"): [UNet1d(2).eval()]})
+    cascade.save(models_dir / "cascade_zoo.pt")
+    ens2.save(models_dir / "ens2.pt")
+    # the same, as the project's shipped models (what `spike_model: auto` / `ens2` load)
+    root = models_dir.parent.parent
+    cascade.save(root / SHIPPED_DIR / f"{TINY_ZOO_NAME}.pt")
+    ens2.save(root / SHIPPED_DIR / f"{TINY_ENS2_NAME}.pt")
+    ship(TINY_ZOO_NAME, root=root)
+    ship(TINY_ENS2_NAME, root=root)
 
 
 def fresh_outputs(project):
@@ -115,8 +128,18 @@ def test_spikes_routed_by_noise_level(project):
             project / f"data/07_model_output/recording_spikes/plane{p}.parquet"
         )
         assert list(spikes["trace_id"]) == list(dff["trace_id"])
-        assert spikes["model"].eq("cascade").all() and spikes["model_frame_rate_hz"].eq(30).all()
-        np.testing.assert_allclose(spikes["noise_level_nu"], dff["noise_level_nu"], rtol=1e-6)
+        assert (
+            spikes["model"].eq(TINY_ZOO_NAME).all() and spikes["model_frame_rate_hz"].eq(30).all()
+        )
+        assert spikes["model_version"].eq("v1.0.0").all()
+        # the example is at 15 Hz, half the zoo's rate: named in every row
+        assert spikes["warnings"].eq("frame_rate_far").all()
+        # ν at the zoo's 30 Hz, after resampling the 15 Hz traces (where its levels live)
+        at_model_rate = [
+            noise_level_nu(*resample_trace(np.asarray(d, float), 15.0, 30.0)) for d in dff["dff"]
+        ]
+        np.testing.assert_allclose(spikes["noise_level_nu"], at_model_rate, rtol=1e-5)
+        assert not np.allclose(spikes["noise_level_nu"], dff["noise_level_nu"], rtol=0.1)
         for row in spikes.itertuples():
             nearest = min(ZOO_LEVELS, key=lambda lv: abs(lv - row.noise_level_nu))
             assert row.model_noise_level == nearest
@@ -248,7 +271,7 @@ def test_h5_arrays_and_ens2_from_runtime_params(scratch, tmp_path, monkeypatch):
         local.unlink()
     spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes/session1.parquet")
     assert list(spikes["trace_id"]) == ["cell0", "cell1", "cell2"]
-    assert spikes["model"].eq("ens2").all() and spikes["model_noise_level"].isna().all()
+    assert spikes["model"].eq(TINY_ENS2_NAME).all() and spikes["model_noise_level"].isna().all()
     assert spikes["model_frame_rate_hz"].eq(60.0).all()
     assert all(len(r) == 600 for r in spikes["rate_hz"])
 
