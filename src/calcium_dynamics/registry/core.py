@@ -262,6 +262,7 @@ def register(
         raise RegistryError(f"model file {root / rel} does not exist")
     if not rel.startswith(MODEL_DIR + "/"):
         raise RegistryError(f"model file {rel} must lie under {MODEL_DIR}/")
+    check_loadable(root / rel)
 
     to_commit = ["dvc.yaml"]
     if rel in _stage_outs(_read_yaml(root / "dvc.yaml")):
@@ -321,6 +322,36 @@ def register(
     except Exception as exc:  # gto raises its own exception types
         raise RegistryError(f"gto could not register {name} at {rev[:12]}: {exc}") from exc
     return resolve(name, version=version, project_path=root)
+
+
+def check_loadable(path: str | Path) -> None:
+    """Load ``path`` the way :func:`load` will and raise :class:`RegistryError` if that would
+    fail, so a file is refused when it is registered, not when a colleague loads it.
+
+    ``.pt`` / ``.ckpt`` / ``.pth``: ``torch.load(weights_only=True)`` (and, for a spike model,
+    its config checked against its weights); ``.npz``: ``numpy.load`` without pickles.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".pt", ".pth", ".ckpt"):
+            import torch
+
+            from calcium_dynamics.models.spike_models import KINDS, SpikeModel
+
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(obj, dict) and obj.get("kind") in KINDS:
+                SpikeModel.from_dict(obj, str(path))
+        elif suffix == ".npz":
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as data:
+                for key in data.files:
+                    data[key]
+    except Exception as exc:
+        raise RegistryError(
+            f"{path} would be refused when loaded, so it is not registered: {exc}"
+        ) from exc
 
 
 def list_models(project_path: str | Path = ".") -> list[dict[str, Any]]:

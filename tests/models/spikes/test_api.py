@@ -155,3 +155,38 @@ def test_list_shows_shipped_models(zoo_project):
     }
     assert rows["ens2-60hz-excitatory"]["stages"] == {"production": "v1.0.0"}
     assert isinstance(pd.DataFrame(list(rows.values())), pd.DataFrame)
+
+
+def test_register_refuses_a_file_that_load_would_refuse(tmp_path):
+    """A pickle with code in it, or a spike model whose config does not fit its weights, is
+    refused at registration (before any git or DVC step)."""
+    import os
+    import pickle
+
+    import torch
+
+    from tests.models.spikes.conftest import tiny_zoo
+
+    root = tmp_path
+    (root / ".dvc").mkdir()
+    folder = root / "data/06_models"
+    folder.mkdir(parents=True)
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    (folder / "evil.pt").write_bytes(pickle.dumps({"x": Payload()}))
+    with pytest.raises(registry.RegistryError, match=r"evil\.pt would be refused when loaded"):
+        registry.register("evil", folder / "evil.pt", project_path=root)
+    assert not (tmp_path / "pwned").exists()
+    bad = tiny_zoo(30.0).to_dict()
+    bad["config"]["window"] = 32
+    bad["ensembles"][0]["members"][0]["conv1.weight"] = torch.zeros(3, 1, 31)
+    torch.save(bad, folder / "mismatch.pt")
+    with pytest.raises(
+        registry.RegistryError,
+        match=r"mismatch\.pt would be refused.*config "
+        r"does not match the weights",
+    ):
+        registry.register("mismatch", folder / "mismatch.pt", project_path=root)
