@@ -52,7 +52,9 @@ def test_production_model_feeds_spike_inference(reproduced_clone, tmp_path, monk
     monkeypatch.chdir(project)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     bootstrap_project(project)
-    with KedroSession.create(project_path=project) as session:
+    with KedroSession.create(
+        project_path=project, runtime_params={"registered_model": "ens2"}
+    ) as session:
         if "spike_inference_registered" in pipelines:
             session.run(pipeline_names=["spike_inference_registered"])
         else:

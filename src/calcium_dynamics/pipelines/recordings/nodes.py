@@ -105,6 +105,7 @@ def compute_recording_dff(
     source = [d if _is_array(d) else f for d, f in zip(table["dff"], table["F"])]
     table["_n"] = [len(s) for s in source]
     table["_has_dff"] = [_is_array(d) for d in table["dff"]]
+    check_recording_length(table, params)
     batch = max(1, int(params.get("batch_size", 200)))
     dff_rows, qc_rows = [], []
     for _, group in table.groupby(["plane", "frame_rate_hz", "_n", "_has_dff"], sort=False):
@@ -149,6 +150,40 @@ def compute_recording_dff(
         float(np.nanmedian(qc_table["noise_level_nu"])),
     )
     return dff_table, qc_table
+
+
+def check_recording_length(table: pd.DataFrame, params: dict) -> None:
+    """Refuse frame rates outside ``min_frame_rate_hz``–``max_frame_rate_hz`` and recordings
+    shorter than ``min_frames``; warn when shorter than the baseline window. Errors name the
+    recording's source (its path) and the parameter to change."""
+    where = str(table["source"].iloc[0]) if "source" in table.columns and len(table) else "?"
+    lo = float(params.get("min_frame_rate_hz", 0.5))
+    hi = float(params.get("max_frame_rate_hz", 1000.0))
+    for rate in table["frame_rate_hz"].unique():
+        if not lo <= float(rate) <= hi:
+            raise ValueError(
+                f"recording {where}: frame rate {float(rate):g} Hz is outside the accepted "
+                f"{lo:g}–{hi:g} Hz (recordings.dff.min_frame_rate_hz / max_frame_rate_hz); a "
+                "frame period in s given as a rate?"
+            )
+    min_frames = int(params.get("min_frames", 10))
+    short = table[table["_n"] < min_frames]
+    if len(short):
+        raise ValueError(
+            f"recording {where}: {len(short)} trace(s) have fewer than {min_frames} frames "
+            f"(e.g. {short['trace_id'].iloc[0]}: {int(short['_n'].iloc[0])}); too short for a "
+            "baseline and for spike inference (recordings.dff.min_frames)"
+        )
+    seconds = table["_n"] / table["frame_rate_hz"].astype(float)
+    window = float(params.get("baseline_window_s", 30.0))
+    if (seconds < window).any():
+        logger.warning(
+            "recording %s: %.1f s long, shorter than the %.0f s baseline window: the baseline "
+            "is a percentile of the whole recording",
+            where,
+            float(seconds.min()),
+            window,
+        )
 
 
 def _qc_picks(nu: np.ndarray, n_examples: int) -> np.ndarray:
@@ -515,9 +550,18 @@ def recording_nmf(
     nmf_params = {k: v for k, v in params.items() if k != "bin_s"}
     comps, curves, assigns, figures = [], [], [], {}
     for k in (output_key(k) for k in current_partitions(recordings)):
-        traces = _population(dff[k](), params.get("bin_s"))
-        if len(traces) < 2:
-            logger.warning("recording %r: %d trace(s), NMF skipped", k, len(traces))
+        table = dff[k]()
+        traces = _population(table, params.get("bin_s"))
+        where = str(table["source"].iloc[0]) if "source" in table and len(table) else k
+        n_bins = len(traces["dff"].iloc[0]) if len(traces) else 0
+        if len(traces) < 2 or n_bins < 3:
+            logger.warning(
+                "recording %s: %d trace(s) of %d time bins; NMF needs at least 2 cells and 3 "
+                "bins, skipped",
+                where,
+                len(traces),
+                n_bins,
+            )
             continue
         nmf_params_k = dict(nmf_params)
         if nmf_params_k.get("max_components"):
@@ -530,6 +574,8 @@ def recording_nmf(
     first = ["recording"]
 
     def _cat(parts):
+        if not parts:  # every recording skipped: empty tables, the run goes on
+            return pd.DataFrame({"recording": pd.Series(dtype=str)})
         frame = pd.concat(parts, ignore_index=True)
         return frame[first + [c for c in frame.columns if c not in first]]
 
