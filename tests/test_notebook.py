@@ -21,7 +21,7 @@ def test_day_one_notebook_runs(monkeypatch):
     scope: dict = {}
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
-            exec(compile("".join(cell["source"]), "notebook", "exec"), scope)  # noqa: S102
+            exec(compile("".join(cell["source"]), "notebook", "exec"), scope)
     result = scope["result"]
     n_cells = len(scope["dff"])
     assert result.rates_hz.shape == (n_cells, len(scope["dff"]["dff"].iloc[0]))

@@ -350,3 +350,36 @@ def test_cut_trials_window_and_alignment():
     np.testing.assert_array_equal(cut["trial_go"], [105.0, 112.0])
     with pytest.raises(ValueError, match=r"no 'cue' column"):
         cut_trials(dff, spikes, trials, {"align": "cue"})
+
+
+def test_single_cell_and_implausible_recordings(scratch, tmp_path, monkeypatch):
+    """One cell: the run goes through with NMF skipped (and the empty tables written). A frame
+    rate of 0.01 Hz or a 5-frame recording: refused before any work, naming the recording."""
+    one = tmp_path / "one_cell"
+    write_suite2p_plane(one / "plane0", simulate_plane(n_rois=1, n_noncells=0, n_frames=300))
+    fresh_outputs(scratch)
+    run_pipeline(
+        scratch, "recordings", params={"recording_path": str(one)}, monkeypatch=monkeypatch
+    )
+    spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes/plane0.parquet")
+    assert len(spikes) == 1 and len(spikes["rate_hz"].iloc[0]) == 300
+    comps = pd.read_parquet(scratch / "data/07_model_output/recording_nmf_components.parquet")
+    assert len(comps) == 0
+    slow = tmp_path / "slow"
+    write_suite2p_plane(
+        slow / "plane0", simulate_plane(n_rois=3, n_noncells=0, n_frames=50, frame_rate_hz=0.01)
+    )
+    with pytest.raises(
+        Exception,
+        match=r"slow/plane0: frame rate 0\.01 Hz is outside the "
+        r"accepted 0\.5–1000 Hz",
+    ):
+        run_pipeline(
+            scratch, "recordings", params={"recording_path": str(slow)}, monkeypatch=monkeypatch
+        )
+    short = tmp_path / "short"
+    write_suite2p_plane(short / "plane0", simulate_plane(n_rois=3, n_noncells=0, n_frames=5))
+    with pytest.raises(Exception, match=r"short/plane0: 3 trace\(s\) have fewer than 10 frames"):
+        run_pipeline(
+            scratch, "recordings", params={"recording_path": str(short)}, monkeypatch=monkeypatch
+        )
