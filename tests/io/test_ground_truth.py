@@ -150,3 +150,16 @@ def test_dataset_is_read_only(tmp_path):
 
     with pytest.raises(DatasetError, match="read-only"):
         GroundTruthDataset(str(tmp_path)).save(pd.DataFrame({"a": [1]}))
+
+
+def test_lower_case_folders_and_upper_case_extensions_are_read(tmp_path, caplog):
+    write_neuron(tmp_path / "ds03-cal520-M-S1" / "cell1_mini.MAT", [recording()])
+    write_neuron(tmp_path / "DS04-OGB1-zf-pDp" / "cell2_mini.mat", [recording()])
+    (tmp_path / "notes").mkdir()
+    with caplog.at_level(logging.WARNING):
+        table = load(tmp_path)
+    assert sorted(table["dataset"]) == ["DS04-OGB1-zf-pDp", "ds03-cal520-M-S1"]
+    row = table[table["dataset"] == "ds03-cal520-M-S1"].iloc[0]
+    assert row["neuron"] == "cell1" and row["species"] == "mouse" and row["valid"]
+    assert row["indicator"] == "cal520" and row["frame_rate_hz"] == pytest.approx(30.0)
+    assert any("notes: not a 'DSnn-…' dataset folder, ignored" in r.message for r in caplog.records)

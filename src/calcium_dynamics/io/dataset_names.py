@@ -11,7 +11,7 @@ from dataclasses import dataclass
 SPECIES = {"m": "mouse", "zf": "zebrafish"}
 INHIBITORY_TYPES = {"SST", "SOM", "PV", "VIP"}
 MODIFIERS = {"vivo", "vitro", "neuropil", "corrected", "subtracted"}
-_FOLDER = re.compile(r"^DS(?P<number>\d+)-(?P<rest>.+)$")
+_FOLDER = re.compile(r"^DS(?P<number>\d+)-(?P<rest>.+)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def parse_dataset_name(name: str) -> DatasetInfo:
             f"dataset folder {name!r} does not follow 'DSnn-<indicator>-<species>-<region>[-extra]'"
         )
     tokens = match["rest"].split("-")
-    species_at = next((i for i, tok in enumerate(tokens) if tok in SPECIES), None)
+    species_at = next((i for i, tok in enumerate(tokens) if tok.lower() in SPECIES), None)
     if species_at is None or species_at == 0 or species_at == len(tokens) - 1:
         raise ValueError(
             f"dataset folder {name!r}: expected an indicator, a species token ('m' or 'zf') and a "
@@ -56,7 +56,7 @@ def parse_dataset_name(name: str) -> DatasetInfo:
         name=name,
         number=int(match["number"]),
         indicator="-".join(tokens[:species_at]),
-        species=SPECIES[tokens[species_at]],
+        species=SPECIES[tokens[species_at].lower()],
         region=region,
         cell_type=cell_types[0].upper() if cell_types else "excitatory",
         inhibitory=bool(cell_types),

@@ -205,8 +205,17 @@ class GroundTruthDataset(AbstractDataset[None, pd.DataFrame]):
     def _load(self) -> pd.DataFrame:
         if not self._path.is_dir():
             raise GroundTruthError(f"ground-truth folder {self._path} does not exist")
-        folders = sorted(p for p in self._path.iterdir() if p.is_dir() and p.name.startswith("DS"))
-        files = [(folder, f) for folder in folders for f in sorted(folder.glob("*.mat"))]
+        subfolders = sorted(p for p in self._path.iterdir() if p.is_dir())
+        folders = [p for p in subfolders if p.name[:2].upper() == "DS"]  # ds03-… too
+        for other in sorted(set(subfolders) - set(folders)):
+            if not other.name.startswith("."):
+                logger.warning("%s: not a 'DSnn-…' dataset folder, ignored", other)
+        files = [
+            (folder, f)
+            for folder in folders
+            for f in sorted(folder.iterdir())
+            if f.is_file() and f.suffix.lower() == ".mat"  # .MAT too
+        ]
         if not files:
             raise GroundTruthError(
                 f"ground-truth folder {self._path} holds no 'DSnn-*/*.mat' files"
@@ -217,7 +226,7 @@ class GroundTruthDataset(AbstractDataset[None, pd.DataFrame]):
                 info = parse_dataset_name(folder.name)
             except ValueError as exc:
                 raise GroundTruthError(f"{folder}: {exc}") from exc
-            neuron = file.stem.removesuffix("_mini")
+            neuron = file.stem.removesuffix("_mini").removesuffix("_MINI")
             for index, rec in enumerate(read_ground_truth_file(file)):
                 where = f"{file} recording {index}"
                 if rec.issue and self._on_invalid == "raise":

@@ -86,14 +86,51 @@ def ship(
     return entry
 
 
+def shipped_table(root: str | Path = ".") -> str:
+    """A Markdown table of the shipped models, from their cards (for the README / docs)."""
+    import json
+
+    root = Path(root)
+    lines = [
+        "| model | version | cell class | frame rate | σ | noise levels ν | members | training "
+        "neurons (datasets) | LODO median Corr [95 % CI] | OASIS, same setting | card |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in shipped.read_index(root).items():
+        card = json.loads((root / shipped.SHIPPED_DIR / f"{name}.card.json").read_text())
+        t, lodo, base = card["training"], card.get("lodo"), card.get("lodo_baseline")
+        levels = card["noise_levels"]
+        corr = (
+            f"{lodo['overall']['corr']['median']:.3f} [{lodo['overall']['corr']['ci95'][0]:.3f}, "
+            f"{lodo['overall']['corr']['ci95'][1]:.3f}]"
+            if lodo
+            else "not measured yet"
+        )
+        lines.append(
+            f"| `{name}` | {entry['version']} | {card['cell_class']} | "
+            f"{card['frame_rate_hz']:g} Hz | {1000 * card['sigma_s']:g} ms | "
+            + (f"{min(levels):g}–{max(levels):g} ({len(levels)})" if levels else "–")
+            + f" | {card['n_members']} | {t['n_neurons']} ({t['n_datasets']}) | {corr} | "
+            + (f"{base['overall']['corr']['median']:.3f}" if base else "–")
+            + f" | [{name}.md]({entry['card']}) |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("name")
+    p.add_argument("name", nargs="?", help="the model to ship (omit with --table)")
+    p.add_argument("--table", action="store_true", help="print the shipped models' table")
     p.add_argument("--version", default="v1.0.0")
     p.add_argument("--lodo", type=Path, default=None)
     p.add_argument("--lodo-baseline", type=Path, default=None)
     p.add_argument("--lodo-note", default="")
     args = p.parse_args(argv)
+    if args.table:
+        print(shipped_table())
+        return 0
+    if not args.name:
+        p.error("give a model name, or --table")
     entry = ship(
         args.name,
         version=args.version,
