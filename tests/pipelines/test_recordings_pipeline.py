@@ -283,7 +283,11 @@ def test_bad_inputs_stop_the_run_with_clear_errors(scratch, tmp_path, monkeypatc
     plane = simulate_plane(n_rois=3, n_noncells=0, n_frames=300, seed=5)
     plane.F[1] = 0.0  # an all-zero cell
     write_suite2p_plane(suite2p / "plane0", plane)
-    with pytest.raises(Exception, match=r"F of trace 'plane0/cell1' is zero in every frame"):
+    with pytest.raises(
+        Exception,
+        match=r"ΔF/F of recording \S*suite2p/plane0 \(partition plane0\) failed: .*F of trace "
+        r"'plane0/cell1' is zero in every frame",
+    ):
         run_pipeline(
             scratch, "recordings", params={"recording_path": str(suite2p)}, monkeypatch=monkeypatch
         )

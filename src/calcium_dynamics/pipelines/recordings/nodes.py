@@ -300,9 +300,27 @@ def compute_dff_partitions(
     }
 
 
+class RecordingFailed(ValueError):
+    """A recording that could not be processed; the message names its path and the cause."""
+
+
+def _named(step: str, key: str, table: pd.DataFrame | None, exc: Exception) -> RecordingFailed:
+    where = key
+    if table is not None and "source" in table.columns and len(table):
+        where = f"{table['source'].iloc[0]} (partition {key})"
+    return RecordingFailed(f"{step} of recording {where} failed: {exc}")
+
+
 def _dff_of(loader: Loader, params: dict, key: str) -> pd.DataFrame:
     logger.info("ΔF/F of recording %r", key)
-    return recording_dff_table(loader(), params)
+    table = None
+    try:
+        table = loader()
+        return recording_dff_table(table, params)
+    except RecordingFailed:
+        raise
+    except Exception as exc:  # the partition is saved lazily: name the recording here
+        raise _named("ΔF/F", key, table, exc) from exc
 
 
 @contextmanager
@@ -425,7 +443,14 @@ def infer_spike_partitions(
 
 def _spikes_of(model: ModelSet, loader: Loader, params: dict, key: str) -> pd.DataFrame:
     logger.info("spike inference on recording %r", key)
-    return infer_recording_spikes(model, loader(), params, key)
+    table = None
+    try:
+        table = loader()
+        return infer_recording_spikes(model, table, params, key)
+    except RecordingFailed:
+        raise
+    except Exception as exc:
+        raise _named("spike inference", key, table, exc) from exc
 
 
 def nwb_rates_payload(spikes: pd.DataFrame) -> dict[str, Any]:
