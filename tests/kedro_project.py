@@ -22,6 +22,9 @@ def copy_project(root: Path, dest: Path) -> Path:
             shutil.copy2(src, dest / name)
     (dest / "conf" / "local").mkdir(exist_ok=True)
     shutil.copytree(root / "data" / "01_raw", dest / "data" / "01_raw")
+    shipped = root / "data" / "06_models" / "shipped"  # the pretrained models a clone has
+    if shipped.is_dir():
+        shutil.copytree(shipped, dest / "data" / "06_models" / "shipped")
     for layer in (
         "02_intermediate",
         "03_primary",

@@ -55,6 +55,7 @@ def save_tiny_models(models_dir, rate_bias: float | None = None):
     ens2.save(models_dir / "ens2.pt")
     # the same, as the project's shipped models (what `spike_model: auto` / `ens2` load)
     root = models_dir.parent.parent
+    shutil.rmtree(root / SHIPPED_DIR, ignore_errors=True)  # only the tiny ones
     cascade.save(root / SHIPPED_DIR / f"{TINY_ZOO_NAME}.pt")
     ens2.save(root / SHIPPED_DIR / f"{TINY_ENS2_NAME}.pt")
     ship(TINY_ZOO_NAME, root=root)

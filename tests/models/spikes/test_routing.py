@@ -125,3 +125,12 @@ def test_limits_refuse_frame_rates_out_of_range(zoo_project):
         events=False,
     )
     assert "frame_rate_far" in out.routing.loc[0, "warnings"]
+
+
+def test_implausible_cells_can_stop_the_run(zoo_project):
+    dff = np.random.default_rng(0).normal(0, 0.01, (2, 300))
+    dff[1, 7] = 1e9
+    with pytest.raises(ValueError, match=r"trace 1: dff_implausible .* on_implausible: mask"):
+        infer_spikes(dff, 30.0, project_path=zoo_project, limits=Limits(on_implausible="raise"))
+    with pytest.raises(ValueError, match=r"on_implausible must be 'mask' or 'raise'"):
+        Limits.from_params({"on_implausible": "ignore"})

@@ -283,6 +283,12 @@ def infer_table(
                 rate_hz = pred.rate_hz
                 if events:
                     spikes = _events(model, pred.model_rate, pred.model_frame_rate_hz, rng)
+        implausible = [w for w in warn if w in ("dff_implausible", "rate_implausible")]
+        if implausible and limits.on_implausible == "raise":
+            raise ValueError(
+                f"{what}: {implausible[0]} ({WARNING_HELP[implausible[0]]}); set "
+                "on_implausible: mask to mask such cells and go on"
+            )
         out["warnings"] = ";".join(warn)
         out["rate_hz"] = rate_hz
         out["spike_times_s"] = spikes

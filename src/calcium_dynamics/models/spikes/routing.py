@@ -58,6 +58,8 @@ class Limits:
         max_abs_dff: largest plausible |ΔF/F| (fraction); beyond: ``dff_implausible``.
         max_rate_hz: largest plausible inferred rate (Hz); beyond: ``rate_implausible``.
         max_nan_fraction: share of NaN frames above which ``nan_fraction_high`` is set.
+        on_implausible: ``"mask"`` (rates NaN, a named warning, the run goes on) or
+            ``"raise"`` (stop with an error naming the cell).
     """
 
     min_frame_rate_hz: float = 0.5
@@ -65,6 +67,13 @@ class Limits:
     max_abs_dff: float = 100.0
     max_rate_hz: float = 1000.0
     max_nan_fraction: float = 0.25
+    on_implausible: str = "mask"
+
+    def __post_init__(self) -> None:
+        if self.on_implausible not in ("mask", "raise"):
+            raise ValueError(
+                f"on_implausible must be 'mask' or 'raise', got {self.on_implausible!r}"
+            )
 
     @classmethod
     def from_params(cls, params: dict | None) -> Limits:
@@ -75,7 +84,9 @@ class Limits:
                 f"unknown plausibility limit(s) {sorted(unknown)}; "
                 f"known: {sorted(cls.__dataclass_fields__)}"
             )
-        return cls(**{k: float(v) for k, v in params.items()})
+        return cls(
+            **{k: (str(v) if k == "on_implausible" else float(v)) for k, v in params.items()}
+        )
 
     def check_frame_rate(self, frame_rate_hz: float, what: str) -> float:
         rate = check_frame_rate(frame_rate_hz, what)  # missing, NaN, ≤ 0: named errors

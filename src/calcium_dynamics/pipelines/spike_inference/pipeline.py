@@ -20,7 +20,28 @@ def create_model_pipeline(**kwargs) -> Pipeline:
     cascade = _model_pipeline(
         "cascade", nodes.train_cascade_model_zoo, "cascade_model_zoo", "train_cascade_zoo"
     )
-    return ens2 + cascade
+    return ens2 + cascade + create_shipped_inference_pipeline()
+
+
+def create_shipped_inference_pipeline(**kwargs) -> Pipeline:
+    """``traces_to_infer`` through the shipped models (``spike_model: auto``): the day-one path,
+    no training. (The models trained above stay for the held-out evaluation: the shipped ones
+    have seen every neuron of the embedded subset.)"""
+    return pipeline(
+        [
+            node(
+                nodes.infer_spikes,
+                inputs=[
+                    "shipped_spike_model",
+                    "traces_to_infer",
+                    "params:spike_inference.inference",
+                ],
+                outputs="shipped_spikes",
+                name="infer_spikes_shipped",
+            )
+        ],
+        tags=["spike_inference", "shipped"],
+    )
 
 
 def create_registered_inference_pipeline(**kwargs) -> Pipeline:
