@@ -237,3 +237,23 @@ def test_window_bank_with_padded_edges_centres_every_clean_sample():
     plain = WindowBank([a, b], [a, b], ["A", "B"], 96)
     assert set(plain.centres) == {"B"}
     assert len(plain.centres["B"]) == 5 + 3  # starts 0..4 and 102..104
+
+
+def test_metadata_with_str_subclasses_loads_weights_only(tmp_path):
+    """``torch.__version__`` is a ``str`` subclass: stored as it is, the file would not load
+    with ``weights_only=True``; metadata is saved as plain types."""
+    import torch
+
+    from calcium_dynamics.models.cascade import CascadeNet
+
+    config = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
+    model = SpikeModel(
+        "cascade",
+        config,
+        {1.0: [CascadeNet().eval()]},
+        {"torch_version": torch.__version__, "n": np.int64(3), "ok": True},
+    )
+    model.save(tmp_path / "m.pt")
+    loaded = SpikeModel.load(tmp_path / "m.pt")
+    assert type(loaded.metadata["torch_version"]) is str
+    assert loaded.metadata["n"] == 3 and loaded.metadata["ok"] is True

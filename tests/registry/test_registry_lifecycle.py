@@ -344,3 +344,50 @@ def test_an_lfads_model_from_the_search_registers_and_loads_by_name(repo: Path) 
     assert loaded.hparams["observation_kwargs"] == {"sig_prior": 3.0}
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_on_demand_zoo_is_trained_registered_and_used(repo: Path, project_root: Path) -> None:
+    """One command trains a zoo at a rate no shipped zoo has, registers and promotes it; the
+    API uses it by name at once."""
+    import numpy as np
+
+    from calcium_dynamics import infer_spikes
+    from calcium_dynamics.models.spikes.zoo_training import main as train_main
+
+    code = train_main(
+        [
+            "--ground-truth",
+            str(project_root / "data/01_raw/ground_truth"),
+            "--name",
+            "cascade-9p8hz-excitatory",
+            "--frame-rate",
+            "9.8",
+            "--sigma-ms",
+            "155",
+            "--noise-levels",
+            "2",
+            "4",
+            "--members",
+            "1",
+            "--steps",
+            "3",
+            "--batch-size",
+            "32",
+            "--out",
+            str(repo / "data/06_models/zoo"),
+            "--register",
+            "--stage",
+            "production",
+            "--project-path",
+            str(repo),
+        ]
+    )
+    assert code == 0
+    found = registry.resolve("cascade-9p8hz-excitatory", stage="production", project_path=repo)
+    assert found.version == "v0.1.0" and not found.shipped
+    assert found.meta["params"]["frame_rate_hz"] == 9.8
+    assert (repo / "data/06_models/zoo/cascade-9p8hz-excitatory.training.json").is_file()
+    x = np.random.default_rng(0).normal(0, 0.02, (2, 500))
+    out = infer_spikes(x, 9.8, model="cascade-9p8hz-excitatory", project_path=repo, events=False)
+    assert out.routing["model"].eq("cascade-9p8hz-excitatory").all()
+    assert out.routing["model_version"].eq("v0.1.0").all() and out.routing["warnings"].eq("").all()

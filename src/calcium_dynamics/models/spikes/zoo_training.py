@@ -268,7 +268,7 @@ def train_zoo(
             "command": command,
             "git_commit": git_commit(),
             "threads": int(spec.threads),
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),
         }
     )
     return model
@@ -318,6 +318,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("data/06_models/zoo"), help="output folder")
+    p.add_argument(
+        "--register",
+        action="store_true",
+        help="register the model in the project's registry (DVC artifact + GTO version tag; "
+        "--out must lie under data/06_models/)",
+    )
+    p.add_argument(
+        "--stage",
+        choices=["dev", "staging", "production"],
+        default=None,
+        help="with --register: also assign this stage",
+    )
+    p.add_argument("--project-path", type=Path, default=Path("."), help="project root")
     return p.parse_args(argv)
 
 
@@ -365,7 +378,31 @@ def main(argv=None) -> int:
     )
     minutes = model.metadata["wall_time_s"] / 60
     print(f"{spec.name}: {n} members trained in {minutes:.1f} min → {path}", flush=True)
+    if args.register:
+        register_zoo(model, path, args.stage, args.project_path)
     return 0
+
+
+def register_zoo(model: SpikeModel, path: Path, stage: str | None, project_path: Path) -> str:
+    """Register ``path`` (GTO version tag + DVC artifact), optionally assign ``stage``; returns
+    the registry string that uses it (``registry:NAME@VERSION``)."""
+    from calcium_dynamics import registry
+
+    md = model.metadata
+    resolved = registry.register(
+        md["name"],
+        path,
+        description=f"{md['kind']} zoo, {md['cell_class']}, {model.frame_rate_hz:g} Hz, "
+        f"σ {1000 * float(model.config['sigma_s']):g} ms",
+        labels=["spike-model", md["kind"], md["cell_class"]],
+        params={**md["spec"], "training_data_md5": md["training_data_md5"]},
+        project_path=project_path,
+    )
+    if stage:
+        registry.promote(md["name"], resolved.version, stage, project_path=project_path)
+    ref = f"registry:{md['name']}@{resolved.version}"
+    print(f"registered: --params spike_model={ref}  or  infer_spikes(..., model={md['name']!r})")
+    return ref
 
 
 if __name__ == "__main__":
