@@ -213,6 +213,7 @@ def infer_table(
     seed: int = 0,
     limits: Limits | None = None,
     source: str = "traces",
+    log: bool = True,
 ) -> pd.DataFrame:
     """Rates, events and routing of every trace of ``traces``.
 
@@ -225,6 +226,7 @@ def infer_table(
         seed: seed of CASCADE's event sampling.
         limits: plausibility limits (default :class:`Limits`).
         source: how errors and the summary log name the input (e.g. the recording's path).
+        log: write the one-line summary of the warnings (callers that batch log once).
 
     Returns:
         :data:`ROUTING_COLUMNS` + ``rate_hz`` (float32 array, Hz) + ``spike_times_s``.
@@ -259,7 +261,8 @@ def infer_table(
             "noise_level_nu": float("nan"),
             "model_noise_level": float("nan"),
         }
-        if frame_rate_far(rate_in, model.frame_rate_hz):
+        # ENS² works on everything resampled to its 60 Hz by design; zoos are per frame rate
+        if model.kind == "cascade" and frame_rate_far(rate_in, model.frame_rate_hz):
             warn.append("frame_rate_far")
         if nan_fraction > limits.max_nan_fraction:
             warn.append("nan_fraction_high")
@@ -294,7 +297,8 @@ def infer_table(
         out["spike_times_s"] = spikes
         rows.append(out)
     table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", "spike_times_s"])
-    log_warnings(table, models, source)
+    if log:
+        log_warnings(table, models, source)
     return table
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from calcium_dynamics.io.recordings import NWBDataset
-from calcium_dynamics.models.spikes.api import infer_table
+from calcium_dynamics.models.spikes.api import infer_table, log_warnings
 from calcium_dynamics.models.spikes.routing import Limits, ModelSet
 from calcium_dynamics.pipelines.decomposition.nodes import decompose
 from calcium_dynamics.signal.dff import delta_f_over_f, dff_quality
@@ -408,6 +408,7 @@ def infer_recording_spikes(
                 seed=_batch_seed(params.get("seed", 0), key, b),
                 limits=limits,
                 source=f"recording {where}",
+                log=False,
             )
             out["plane"] = rows["plane"].to_numpy()
             out["cell"] = rows["cell"].to_numpy()
@@ -415,6 +416,7 @@ def infer_recording_spikes(
                 out[c] = rows[c].to_numpy()
             parts.append(out)
     table = pd.concat(parts, ignore_index=True)
+    log_warnings(table, models, f"recording {where}")  # one summary line per recording
     return table[SPIKE_COLUMNS + carried]
 
 
