@@ -121,3 +121,43 @@ def test_zoo_training_is_deterministic(project_root):
     ):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
     assert a.metadata["spec"]["steps"] == 3 and a.metadata["training_datasets"]
+
+
+def test_zoo_trained_in_parts_and_merged_equals_one_training(project_root):
+    from calcium_dynamics.models.spikes.zoo_training import _single_command, merge_zoos
+
+    recordings = load_ground_truth(project_root / "data/01_raw/ground_truth")
+
+    def spec(name, levels):
+        return ZooSpec(
+            name=name,
+            frame_rate_hz=15.0,
+            sigma_s=0.1,
+            noise_levels=levels,
+            n_members=2,
+            steps=3,
+            batch_size=32,
+        )
+
+    cmd = (
+        "python -m calcium_dynamics.models.spikes.zoo_training --frame-rate 15 --name a "
+        "--noise-levels 2"
+    )
+    parts = []
+    for name, levels in (("a", [2.0]), ("b", [4.0])):
+        part = train_zoo(recordings, spec(name, levels), command=cmd)
+        parts.append(part)
+    whole = train_zoo(recordings, spec("w", [2.0, 4.0]))
+    merged = merge_zoos(parts, "w")
+    assert merged.noise_levels == [2.0, 4.0] and merged.metadata["merged_from"] == ["a", "b"]
+    for level in (2.0, 4.0):
+        for m, w in zip(merged.ensembles[level], whole.ensembles[level]):
+            for x, y in zip(m.state_dict().values(), w.state_dict().values()):
+                torch.testing.assert_close(x, y, rtol=0, atol=0)
+    assert merged.metadata["command"].endswith("--name w --noise-levels 2 4")
+    assert "--name a" not in merged.metadata["command"]
+    assert _single_command("x --high-noise --name q --noise-levels 1 2 --seed 0", "z", [1.0]) == (
+        "x --seed 0 --name z --noise-levels 1"
+    )
+    with pytest.raises(ValueError, match=r"share noise levels \[2\.0\]"):
+        merge_zoos([parts[0], parts[0]], "w")

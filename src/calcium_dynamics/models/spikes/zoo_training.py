@@ -274,6 +274,78 @@ def train_zoo(
     return model
 
 
+def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
+    """One CASCADE zoo from zoos trained on disjoint noise levels with the same settings.
+
+    Every member's seed depends only on the base seed, its level and its index, and the
+    neurons held out for early stopping only on the base seed, so training the levels in
+    separate processes and merging gives the zoo that one process training all levels gives
+    (the recorded ``command`` is that single command).
+    """
+    if len(parts) < 2:
+        raise ValueError("merging needs at least two zoos")
+    first = parts[0]
+    keys = ("kind", "cell_class", "training_data_md5")
+    same_spec = (
+        "frame_rate_hz",
+        "sigma_s",
+        "n_members",
+        "steps",
+        "batch_size",
+        "seed",
+        "max_noise_replicas",
+        "validation_fraction",
+        "patience",
+        "kind",
+        "cell_class",
+    )
+    ensembles: dict[float, list] = {}
+    training: dict = {}
+    for part in parts:
+        if part.kind != "cascade":
+            raise ValueError("only CASCADE zoos are merged")
+        for k in keys:
+            if part.metadata.get(k) != first.metadata.get(k):
+                raise ValueError(f"zoos differ in {k}: cannot merge")
+        for k in same_spec:
+            if part.metadata["spec"].get(k) != first.metadata["spec"].get(k):
+                raise ValueError(f"zoos differ in setting {k}: cannot merge")
+        overlap = set(ensembles) & set(part.ensembles)
+        if overlap:
+            raise ValueError(f"zoos share noise levels {sorted(overlap)}: cannot merge")
+        ensembles.update(part.ensembles)
+        training.update(part.metadata["training"])
+    levels = sorted(ensembles)
+    spec = {**first.metadata["spec"], "name": name, "noise_levels": levels}
+    metadata = {
+        **first.metadata,
+        "name": name,
+        "spec": spec,
+        "training": training,
+        "wall_time_s": round(sum(p.metadata["wall_time_s"] for p in parts), 1),
+        "merged_from": [p.metadata["name"] for p in parts],
+        "command": _single_command(first.metadata["command"], name, levels),
+    }
+    return SpikeModel("cascade", dict(first.config), dict(sorted(ensembles.items())), metadata)
+
+
+def _single_command(command: str, name: str, levels: list[float]) -> str:
+    """``command`` with ``--name`` and ``--noise-levels`` replaced (and no ``--high-noise``)."""
+    args = shlex.split(command)
+    out, skip = [], False
+    for a in args:
+        if skip and not a.startswith("--"):
+            continue
+        skip = False
+        if a in ("--name", "--noise-levels"):
+            skip = True
+            continue
+        if a == "--high-noise":
+            continue
+        out.append(a)
+    return shlex.join([*out, "--name", name, "--noise-levels", *(f"{v:g}" for v in levels)])
+
+
 def load_ground_truth(folder: str | Path) -> pd.DataFrame:
     """Validated recordings of a ground-truth database folder."""
     from calcium_dynamics.io import GroundTruthDataset
@@ -337,6 +409,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> int:
     from tqdm.auto import tqdm
 
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "merge":  # merge NAME OUT_FOLDER PART.pt PART.pt ...
+        name, out, *files = argv[1:]
+        merged = merge_zoos([SpikeModel.load(f) for f in files], name)
+        merged.save(Path(out) / f"{name}.pt")
+        (Path(out) / f"{name}.training.json").write_text(
+            json.dumps(merged.metadata, indent=2, default=str)
+        )
+        print(f"{name}: levels {merged.noise_levels} → {Path(out) / f'{name}.pt'}")
+        return 0
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     levels = list(args.noise_levels) + (list(HIGH_NOISE_LEVELS) if args.high_noise else [])
@@ -356,9 +439,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         threads=args.threads,
     )
-    command = shlex.join([Path(sys.executable).name, "-m", __spec__.name, *sys.argv[1:]])
-    if argv is not None:
-        command = shlex.join([Path(sys.executable).name, "-m", __spec__.name, *argv])
+    command = shlex.join(["python", "-m", "calcium_dynamics.models.spikes.zoo_training", *argv])
     recordings = load_ground_truth(args.ground_truth)
     n = spec.n_members * (len(spec.noise_levels) if spec.kind == "cascade" else 1)
     bar = tqdm(total=n, desc=spec.name, unit="member")
