@@ -236,70 +236,77 @@ def infer_table(
     if missing:
         raise ValueError(f"{source}: traces lack column(s) {sorted(missing)}")
     rng = np.random.default_rng(int(seed))
-    rows = []
-    for row in traces.itertuples(index=False):
-        what = f"{source}, trace {row.trace_id!r}"
-        rate_in = limits.check_frame_rate(row.frame_rate_hz, what)
-        x = np.asarray(row.dff, dtype=np.float64)
-        if x.ndim != 1 or x.size < 2:
-            raise ValueError(f"{what}: ΔF/F must be 1-D with at least 2 frames, got {x.shape}")
-        cand = models.choose(rate_in)
-        model = cand.model
-        finite = np.isfinite(x)
-        warn = []
-        nan_fraction = float(1 - finite.mean())
-        out = {
-            "trace_id": row.trace_id,
-            "frame_rate_hz": rate_in,
-            "n_frames": int(x.size),
-            "nan_fraction": nan_fraction,
-            "model": cand.name,
-            "model_version": cand.version,
-            "model_kind": model.kind,
-            "model_frame_rate_hz": model.frame_rate_hz,
-            "sigma_s": float(model.config["sigma_s"]),
-            "noise_level_nu": float("nan"),
-            "model_noise_level": float("nan"),
-        }
-        # ENS² works on everything resampled to its 60 Hz by design; zoos are per frame rate
-        if model.kind == "cascade" and frame_rate_far(rate_in, model.frame_rate_hz):
-            warn.append("frame_rate_far")
-        if nan_fraction > limits.max_nan_fraction:
-            warn.append("nan_fraction_high")
-        rate_hz = np.full(x.size, np.nan, np.float32)
-        spikes = np.empty(0)
-        if not finite.any():
-            warn.append("all_nan")
-        elif np.nanmax(np.abs(x)) > limits.max_abs_dff:
-            warn.append("dff_implausible")
-        else:
-            if x.size * model.frame_rate_hz / rate_in < model.window:
-                warn.append("too_short")
-            pred = infer_rates(model, x, rate_in, stride=stride, precision=precision, name=what)
-            out["noise_level_nu"] = pred.noise_level_nu
-            out["model_noise_level"] = zoo_level(model, pred.noise_level_nu)
-            if nu_above_range(model, pred.noise_level_nu):
-                warn.append("nu_above_range")
-            if np.nanmax(pred.rate_hz, initial=0.0) > limits.max_rate_hz:
-                warn.append("rate_implausible")
-            else:
-                rate_hz = pred.rate_hz
-                if events:
-                    spikes = _events(model, pred.model_rate, pred.model_frame_rate_hz, rng)
-        implausible = [w for w in warn if w in ("dff_implausible", "rate_implausible")]
-        if implausible and limits.on_implausible == "raise":
-            raise ValueError(
-                f"{what}: {implausible[0]} ({WARNING_HELP[implausible[0]]}); set "
-                "on_implausible: mask to mask such cells and go on"
-            )
-        out["warnings"] = ";".join(warn)
-        out["rate_hz"] = rate_hz
-        out["spike_times_s"] = spikes
-        rows.append(out)
+    options = {"events": events, "stride": stride, "precision": precision, "rng": rng}
+    rows = [
+        _infer_trace(models, row, limits, f"{source}, trace {row.trace_id!r}", **options)
+        for row in traces.itertuples(index=False)
+    ]
     table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", "spike_times_s"])
     if log:
         log_warnings(table, models, source)
     return table
+
+
+def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) -> dict:
+    """Routing, warnings, rate (Hz) and events of one trace (a ``traces`` row)."""
+    rate_in = limits.check_frame_rate(row.frame_rate_hz, what)
+    x = np.asarray(row.dff, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError(f"{what}: ΔF/F must be 1-D with at least 2 frames, got {x.shape}")
+    cand = models.choose(rate_in)
+    model = cand.model
+    finite = np.isfinite(x)
+    out = {
+        "trace_id": row.trace_id,
+        "frame_rate_hz": rate_in,
+        "n_frames": int(x.size),
+        "nan_fraction": float(1 - finite.mean()),
+        "model": cand.name,
+        "model_version": cand.version,
+        "model_kind": model.kind,
+        "model_frame_rate_hz": model.frame_rate_hz,
+        "sigma_s": float(model.config["sigma_s"]),
+        "noise_level_nu": float("nan"),
+        "model_noise_level": float("nan"),
+        "rate_hz": np.full(x.size, np.nan, np.float32),
+        "spike_times_s": np.empty(0),
+    }
+    warn = []
+    # ENS² works on everything resampled to its 60 Hz by design; zoos are per frame rate
+    if model.kind == "cascade" and frame_rate_far(rate_in, model.frame_rate_hz):
+        warn.append("frame_rate_far")
+    if out["nan_fraction"] > limits.max_nan_fraction:
+        warn.append("nan_fraction_high")
+    if not finite.any():
+        warn.append("all_nan")
+    elif np.nanmax(np.abs(x)) > limits.max_abs_dff:
+        warn.append("dff_implausible")
+    else:
+        if x.size * model.frame_rate_hz / rate_in < model.window:
+            warn.append("too_short")
+        pred = infer_rates(
+            model, x, rate_in, stride=options["stride"], precision=options["precision"], name=what
+        )
+        out["noise_level_nu"] = pred.noise_level_nu
+        out["model_noise_level"] = zoo_level(model, pred.noise_level_nu)
+        if nu_above_range(model, pred.noise_level_nu):
+            warn.append("nu_above_range")
+        if np.nanmax(pred.rate_hz, initial=0.0) > limits.max_rate_hz:
+            warn.append("rate_implausible")
+        else:
+            out["rate_hz"] = pred.rate_hz
+            if options["events"]:
+                out["spike_times_s"] = _events(
+                    model, pred.model_rate, pred.model_frame_rate_hz, options["rng"]
+                )
+    implausible = [w for w in warn if w in ("dff_implausible", "rate_implausible")]
+    if implausible and limits.on_implausible == "raise":
+        raise ValueError(
+            f"{what}: {implausible[0]} ({WARNING_HELP[implausible[0]]}); set "
+            "on_implausible: mask to mask such cells and go on"
+        )
+    out["warnings"] = ";".join(warn)
+    return out
 
 
 def log_warnings(table: pd.DataFrame, models: ModelSet, source: str) -> str | None:
