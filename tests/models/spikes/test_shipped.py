@@ -2,6 +2,7 @@
 and the training command."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -72,7 +73,7 @@ def test_fresh_clone_without_tags_lists_and_loads_them(tmp_path):
         cwd=clone,
         capture_output=True,
         text=True,
-        env={"DO_NOT_TRACK": "1", "PATH": str(kedro.parent), "HOME": str(tmp_path)},
+        env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true"},
     )
     assert out.returncode == 0, out.stderr
     for name in INDEX:
