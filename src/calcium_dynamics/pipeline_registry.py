@@ -33,9 +33,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         "evaluation": evaluation.create_pipeline(),
     }
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
-    # A lab's own recordings: runs after spike_inference has saved a model (not in __default__).
+    # A lab's own recordings through the shipped spike models (not in __default__).
     pipelines["recordings"] = recordings.create_pipeline()
-    # Inference with a registered model (the production ENS² by default); not in __default__.
+    # Inference with a registered model (the shipped production ENS² by default).
     pipelines["spike_inference_registered"] = spike_inference.create_registered_inference_pipeline()
     # Population-based training of an LFADS variant on Ray Tune (not in __default__).
     pipelines["latent_dynamics_search"] = latent_dynamics_search.create_pipeline()

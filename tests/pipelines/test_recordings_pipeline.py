@@ -32,6 +32,8 @@ from tests.kedro_project import copy_project, run_pipeline
 TINY_ENS2 = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96, "base_channels": 2}
 ZOO = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
 ZOO_LEVELS = [0.5, 3.0]
+#: median Corr of the shipped zoos' rates with the example's true spikes (measured 0.00; floor)
+MIN_SHIPPED_CORR = 0.6
 TINY_ZOO_NAME = "cascade-30hz-excitatory"
 TINY_ENS2_NAME = "ens2-60hz-excitatory"
 OUTPUT_LAYERS = ("03_primary", "05_model_input", "07_model_output", "08_reporting")
@@ -388,3 +390,24 @@ def test_single_cell_and_implausible_recordings(scratch, tmp_path, monkeypatch):
         run_pipeline(
             scratch, "recordings", params={"recording_path": str(short)}, monkeypatch=monkeypatch
         )
+
+
+def test_shipped_models_on_the_shipped_example(project_root, tmp_path_factory, monkeypatch):
+    """A fresh copy, no training: `kedro run --pipeline recordings` uses the shipped zoos
+    (auto routing) and recovers the example's simulated spikes."""
+    from calcium_dynamics.metrics.spikes import correlation
+    from calcium_dynamics.signal import rebin_spike_times, smooth_spike_counts
+
+    proj = copy_project(project_root, tmp_path_factory.mktemp("shipped") / "project")
+    run_pipeline(proj, "recordings", monkeypatch=monkeypatch)
+    corrs = []
+    for p in (0, 1):
+        spikes = pd.read_parquet(proj / f"data/07_model_output/recording_spikes/plane{p}.parquet")
+        assert spikes["model"].str.startswith("cascade-").all()
+        assert spikes["model_version"].eq("v1.0.0").all()
+        truth = simulate_plane(seed=p)
+        for row in spikes.itertuples():
+            counts = rebin_spike_times(truth.spike_times_s[row.cell], 1200, 15.0)
+            target = smooth_spike_counts(counts, 15.0, row.sigma_s) * 15.0
+            corrs.append(correlation(target, np.asarray(row.rate_hz)))
+    assert np.median(corrs) > MIN_SHIPPED_CORR, corrs
