@@ -85,7 +85,7 @@ def card_metadata(
         f"trained on {', '.join(indicators)} ({', '.join(species)}); other indicators, and "
         "kinetics unlike these, are extrapolation",
         f"{md.get('cell_class', 'excitatory')} neurons only",
-        f"works at {model.frame_rate_hz:g} Hz: recordings at other rates are Fourier-resampled "
+        f"works at {model.frame_rate_hz:.4g} Hz: recordings at other rates are Fourier-resampled "
         "to it; more than 20 % away, train a zoo at the recording's rate (command below)",
         "rates are expected spikes per frame smoothed with the σ kernel, given in Hz; they are "
         "not probabilities and can exceed the frame rate's reciprocal in bursts",
@@ -93,7 +93,7 @@ def card_metadata(
     if levels:
         limits.append(
             f"noise levels ν {min(levels):g}–{max(levels):g} (%·Hz^-½, measured at "
-            f"{model.frame_rate_hz:g} Hz); cells noisier than {max(levels) + 0.5:g} get the "
+            f"{model.frame_rate_hz:.4g} Hz); cells noisier than {max(levels) + 0.5:g} get the "
             "warning nu_above_range"
         )
     retrain = md.get("command") or ""
@@ -128,12 +128,16 @@ def card_metadata(
             ""
             if lodo
             else "not measured yet at this frame rate and σ: run benchmarks/spike_lodo.py "
-            f"--frame-rate {model.frame_rate_hz:g} --sigma-ms {1000 * model.config['sigma_s']:g}"
+            f"--frame-rate {model.frame_rate_hz:.4g} --sigma-ms {1000 * model.config['sigma_s']:g}"
         ),
         "limits": limits,
         "database": DATABASE,
         "retrain_command": retrain,
     }
+
+
+def _minutes(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
 def _fmt(v: Any) -> str:
@@ -147,7 +151,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"# {card['name']} {card['version']}",
         "",
         f"{card['kind_description']} for **{card['cell_class']}** neurons at "
-        f"**{card['frame_rate_hz']:g} Hz**, target kernel σ = {1000 * card['sigma_s']:g} ms.",
+        f"**{card['frame_rate_hz']:.4g} Hz**, target kernel σ = {1000 * card['sigma_s']:g} ms.",
         "",
         "| | |",
         "|---|---|",
@@ -161,14 +165,14 @@ def render_markdown(card: dict[str, Any]) -> str:
         + " |",
         f"| training data | {t['n_datasets']} datasets, {t['n_neurons']} neurons, "
         f"{t['n_recordings']} recordings; MD5 `{t['data_md5']}` |",
-        f"| training | {_fmt(t['wall_time_s'])} s on {t['threads']} CPU thread(s), "
+        f"| training | {_minutes(t['wall_time_s'])} on {t['threads']} CPU thread(s), "
         f"{t['trained_at']}, commit `{(t['git_commit'] or '')[:12]}`, torch {t['torch_version']} |",
         "",
         "## Use",
         "",
         "```python",
         "from calcium_dynamics import infer_spikes",
-        f"result = infer_spikes(dff, frame_rate_hz={card['frame_rate_hz']:g}, "
+        f"result = infer_spikes(dff, frame_rate_hz={card['frame_rate_hz']:.4g}, "
         f'model="{card["name"]}")',
         "```",
         f"or `kedro run --pipeline recordings --params spike_model=registry:{card['name']}"

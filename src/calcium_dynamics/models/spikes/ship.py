@@ -56,7 +56,7 @@ def ship(
         "lodo_median_corr": (card["lodo"] or {}).get("overall", {}).get("corr", {}).get("median"),
     }
     description = (
-        f"{card['kind_description']}, {card['cell_class']}, {card['frame_rate_hz']:g} Hz, "
+        f"{card['kind_description']}, {card['cell_class']}, {card['frame_rate_hz']:.4g} Hz, "
         f"σ {1000 * card['sigma_s']:g} ms"
     )
     entry = {
@@ -108,7 +108,7 @@ def shipped_table(root: str | Path = ".") -> str:
         )
         lines.append(
             f"| `{name}` | {entry['version']} | {card['cell_class']} | "
-            f"{card['frame_rate_hz']:g} Hz | {1000 * card['sigma_s']:g} ms | "
+            f"{card['frame_rate_hz']:.4g} Hz | {1000 * card['sigma_s']:g} ms | "
             + (f"{min(levels):g}–{max(levels):g} ({len(levels)})" if levels else "–")
             + f" | {card['n_members']} | {t['n_neurons']} ({t['n_datasets']}) | {corr} | "
             + (f"{base['overall']['corr']['median']:.3f}" if base else "–")

@@ -240,6 +240,7 @@ def train_zoo(
         ``git_commit``, ``threads``, ``torch_version`` and the per-member training record.
     """
     torch.set_num_threads(int(spec.threads))
+    commit = git_commit()  # the code that trains: HEAD when training starts
     start = time.perf_counter()
     table = training_table_for(recordings, spec)
     if spec.kind == "cascade":
@@ -266,7 +267,7 @@ def train_zoo(
             "wall_time_s": round(time.perf_counter() - start, 1),
             "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": command,
-            "git_commit": git_commit(),
+            "git_commit": commit,
             "threads": int(spec.threads),
             "torch_version": str(torch.__version__),
         }
