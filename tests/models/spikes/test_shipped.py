@@ -50,7 +50,7 @@ def test_file_index_and_card_agree(name):
     # the recorded command parses back to the model's settings
     cmd = card["retrain_command"].split()
     args = parse_args(cmd[cmd.index("--ground-truth") :])
-    assert args.name == name and args.frame_rate == model.frame_rate_hz
+    assert args.name == name and args.frame_rate == pytest.approx(model.frame_rate_hz, rel=1e-3)
     assert args.sigma_ms == pytest.approx(1000 * card["sigma_s"])
     if model.kind == "cascade":
         assert model.noise_levels[:9] == [float(v) for v in range(1, 10)]
@@ -79,15 +79,16 @@ def test_fresh_clone_without_tags_lists_and_loads_them(tmp_path):
     for name in INDEX:
         line = next(x for x in out.stdout.splitlines() if x.startswith(name))
         assert "production=v1.0.0" in line
-    model = registry.load("cascade-30hz-excitatory", stage="production", project_path=clone)
-    assert isinstance(model, SpikeModel) and model.frame_rate_hz == 30.0
+    name = "cascade-7p5hz-excitatory"
+    model = registry.load(name, stage="production", project_path=clone)
+    assert isinstance(model, SpikeModel) and model.frame_rate_hz == pytest.approx(7.5, rel=1e-3)
     # tampering in the clone is caught
-    path = clone / INDEX["cascade-30hz-excitatory"]["path"]
+    path = clone / INDEX[name]["path"]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 1
     path.write_bytes(bytes(data))
     with pytest.raises(registry.ChecksumError):
-        registry.load("cascade-30hz-excitatory", stage="production", project_path=clone)
+        registry.load(name, stage="production", project_path=clone)
     shutil.rmtree(clone)
 
 
