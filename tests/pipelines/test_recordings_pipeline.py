@@ -32,8 +32,9 @@ from tests.kedro_project import copy_project, run_pipeline
 TINY_ENS2 = {"frame_rate_hz": 60.0, "sigma_s": 0.025, "window": 96, "base_channels": 2}
 ZOO = {"frame_rate_hz": 30.0, "sigma_s": 0.05, "window": 64}
 ZOO_LEVELS = [0.5, 3.0]
-#: median Corr of the shipped zoos' rates with the example's true spikes (measured 0.00; floor)
-MIN_SHIPPED_CORR = 0.6
+#: floor on the median Corr of the shipped zoos' rates with the example's true spikes (0.93 measured
+#: with the 7.5 Hz zoo routing the 15 Hz example)
+MIN_SHIPPED_CORR = 0.85
 TINY_ZOO_NAME = "cascade-30hz-excitatory"
 TINY_ENS2_NAME = "ens2-60hz-excitatory"
 OUTPUT_LAYERS = ("03_primary", "05_model_input", "07_model_output", "08_reporting")
