@@ -68,6 +68,10 @@ class ZooSpec:
         learning_rate: Adagrad (CASCADE) / Adam (ENS²) learning rate.
         lr_schedule: ENS² only: ``"onecycle"`` (warm-up and cosine decay to a peak of 5e-3,
             every step trained: the better variant of the LODO benchmark) or ``"constant"``.
+        resample_tolerance: recordings within this relative distance of ``frame_rate_hz``
+            keep their own rate (not resampled); all of a zoo's recordings must lie within
+            5 % of each other, so rates with datasets on both sides (15 Hz: 14.8 and 15.6 Hz)
+            need a smaller value.
         seed: base seed (members derive theirs from it).
         threads: torch CPU threads.
     """
@@ -87,6 +91,7 @@ class ZooSpec:
     val_check_interval: int = 250
     learning_rate: float | None = None
     lr_schedule: str = "onecycle"
+    resample_tolerance: float = 0.05
     seed: int = 0
     threads: int = 1
 
@@ -120,6 +125,7 @@ def training_table_for(recordings: pd.DataFrame, spec: ZooSpec) -> pd.DataFrame:
         trim_s=0.5,
         min_duration_s=2.0,
         seed=spec.seed,
+        resample_tolerance=spec.resample_tolerance,
     )
 
 
@@ -388,6 +394,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="onecycle",
         help="ENS² learning-rate schedule",
     )
+    p.add_argument(
+        "--resample-tolerance",
+        type=float,
+        default=0.05,
+        help="recordings within this relative distance of --frame-rate are not resampled",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("data/06_models/zoo"), help="output folder")
@@ -437,6 +449,7 @@ def main(argv=None) -> int:
         max_noise_replicas=args.max_noise_replicas,
         patience=args.patience,
         lr_schedule=args.lr_schedule,
+        resample_tolerance=args.resample_tolerance,
         seed=args.seed,
         threads=args.threads,
     )

@@ -113,6 +113,7 @@ def training_table(
     target_noise_level_nu: float | None = None,
     max_noise_replicas: int = 500,
     seed: int = 0,
+    resample_tolerance: float = 0.05,
 ) -> pd.DataFrame:
     """Resampled traces with spike counts and smoothed target rates, one row per recording
     (and per noise replica when ``noise_level_nu`` is set).
@@ -123,12 +124,15 @@ def training_table(
     ν (``target_noise_level_nu``), recordings already noisier than it are excluded and the
     others are replaced by ⌈1.2 (ν_target/ν_own)²⌉ (at most ``max_noise_replicas``)
     noise-matched replicas.
-    NaN frames stay NaN in ``dff`` (models mask them).
+    NaN frames stay NaN in ``dff`` (models mask them). Recordings within
+    ``resample_tolerance`` (relative) of ``frame_rate_hz`` keep their own rate.
     """
     rows = []
     n_excluded = 0
     for rec in recordings.itertuples(index=False):
-        dff, rate = resample_trace(rec.dff, rec.frame_rate_hz, frame_rate_hz)
+        dff, rate = resample_trace(
+            rec.dff, rec.frame_rate_hz, frame_rate_hz, skip_tolerance=resample_tolerance
+        )
         counts = rebin_spike_times(rec.spike_times_s, dff.size, rate, rec.t0_s)
         trim = round(trim_s * rate)
         if dff.size - 2 * trim < min_duration_s * rate:
