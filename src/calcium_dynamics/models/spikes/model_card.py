@@ -87,8 +87,8 @@ def card_metadata(
         f"{md.get('cell_class', 'excitatory')} neurons only",
         f"works at {model.frame_rate_hz:.4g} Hz: recordings at other rates are Fourier-resampled "
         "to it; more than 20 % away, train a zoo at the recording's rate (command below)",
-        "rates are expected spikes per frame smoothed with the σ kernel, given in Hz; they are "
-        "not probabilities and can exceed the frame rate's reciprocal in bursts",
+        "rates are the expected number of spikes (smoothed with the σ kernel) per second; "
+        "they are not probabilities: in bursts the expected count per frame exceeds 1",
     ]
     if levels:
         limits.append(
