@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,16 +32,12 @@ import yaml
 from calcium_dynamics import infer_spikes
 from calcium_dynamics.io.recordings import Suite2pDataset
 from calcium_dynamics.metrics.spikes import correlation
+from calcium_dynamics.models.spikes.zoo_training import git_commit
 from calcium_dynamics.pipelines.recordings.nodes import compute_recording_dff
 from calcium_dynamics.signal import rebin_spike_times, smooth_spike_counts
 from calcium_dynamics.simulate.suite2p_example import simulate_plane, write_suite2p_plane
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _commit() -> str | None:
-    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return out.stdout.strip() or None
 
 
 def run_rate(rate: float, args, dff_params: dict) -> dict:
@@ -101,7 +96,7 @@ def main(argv=None) -> int:
         rows.append(row)
     out = {
         "command": " ".join(["python", "benchmarks/day_one_models.py", *(argv or sys.argv[1:])]),
-        "git_commit": _commit(),
+        "git_commit": git_commit(ROOT),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "seed": args.seed,
         "threads": args.threads,

@@ -65,14 +65,18 @@ class SpikeModel:
     def noise_levels(self) -> list[float]:
         return sorted(self.ensembles)
 
-    def members_for(self, nu: float) -> list[nn.Module]:
-        """Ensemble whose noise level is nearest ``nu`` (clamped to the zoo's ends)."""
+    def level_for(self, nu: float) -> float:
+        """The noise level nearest ``nu`` (clamped to the zoo's ends; ties to the lower)."""
         levels = self.noise_levels
         if len(levels) == 1:
-            return self.ensembles[levels[0]]
+            return levels[0]
         if not np.isfinite(nu):
             raise ValueError("the trace's noise level is not finite: no zoo level can be chosen")
-        return self.ensembles[min(levels, key=lambda lv: (abs(lv - nu), lv))]
+        return min(levels, key=lambda lv: (abs(lv - nu), lv))
+
+    def members_for(self, nu: float) -> list[nn.Module]:
+        """Ensemble whose noise level is nearest ``nu`` (clamped to the zoo's ends)."""
+        return self.ensembles[self.level_for(nu)]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -475,9 +475,7 @@ def resolve(
 def _resolve_tagged(name: str, stage: str | None, version: str | None, root: Path) -> ResolvedModel:
     import gto.api
 
-    if stage is not None:
-        if stage not in STAGES:
-            raise RegistryError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+    if stage is not None:  # resolve() has checked the stage name
         try:
             found = gto.api.find_versions_in_stage(str(root), name, stage)
         except ArtifactNotFound as exc:

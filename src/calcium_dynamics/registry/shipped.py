@@ -11,7 +11,6 @@ checked against the index's SHA-256 before anything is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,9 @@ def write_index(root: str | Path, models: dict[str, dict[str, Any]]) -> Path:
 
 
 def sha256_of(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    from calcium_dynamics.registry.core import file_digest  # core imports this module
+
+    return file_digest(path, "sha256")
 
 
 def find(

@@ -167,10 +167,9 @@ def frame_rate_far(recording_hz: float, model_hz: float) -> bool:
 def zoo_level(model: SpikeModel, nu: float) -> float:
     """The ensemble level a trace of noise ``nu`` (measured at the model's rate) goes to; NaN
     for a model with a single ensemble (ENS²) or a non-finite ν."""
-    levels = model.noise_levels
-    if len(levels) == 1 or not math.isfinite(nu):
+    if len(model.noise_levels) == 1 or not math.isfinite(nu):
         return float("nan")
-    return float(min(levels, key=lambda lv: (abs(lv - nu), lv)))
+    return float(model.level_for(nu))
 
 
 def nu_above_range(model: SpikeModel, nu: float) -> bool:
