@@ -34,6 +34,7 @@ from calcium_dynamics.models.spike_inference import predict_model_rate
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
 from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import training_table
 from calcium_dynamics.pipelines.data_engineering.nodes import validate_recordings
+from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.signal import noise_level_nu, smooth_spike_counts
 from calcium_dynamics.signal.deconvolution import deconvolve_oasis
 from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events
@@ -164,7 +165,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    return args
 
 
 def load_recordings(args) -> pd.DataFrame:
@@ -358,6 +361,11 @@ def merge_runs(args) -> int:
     summary = summarize(per_neuron)
     summary.update({k: first[k] for k in ("model", "frame_rate_hz", "sigma_ms", "class")})
     summary.update({"folds": folds, "merged_from": args.merge, "settings": settings})
+    summary["provenance"] = run_record(command_line(__file__, args.argv), cwd=Path(__file__).parent)
+    summary["provenance"]["merged_provenance"] = [
+        json.loads((args.out / f"spike_lodo_{tag}.json").read_text()).get("provenance")
+        for tag in args.merge
+    ]
     return write_results(args, per_neuron, summary)
 
 
@@ -521,6 +529,12 @@ def main(argv=None) -> int:
         "folds": folds,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "torch_threads": torch.get_num_threads(),
+        "provenance": run_record(
+            command_line(__file__, args.argv),
+            seeds=[args.seed],
+            threads=torch.get_num_threads(),
+            cwd=Path(__file__).parent,
+        ),
     }
     if also_single:
         single = pd.DataFrame(single_rows)

@@ -1,0 +1,78 @@
+"""Where a result came from: the command, the code's commit, the date, the machine.
+
+Every results file and trained model records :func:`run_record`, so each number can be traced
+to the committed command that wrote it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def git_commit(cwd: str | Path = ".") -> str | None:
+    """The checked-out commit of the repository at ``cwd`` (None outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def git_dirty(cwd: str | Path = ".") -> bool | None:
+    """Whether tracked files differ from the commit (None outside a git checkout)."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return bool(out.stdout.strip())
+
+
+def command_line(script: str | Path | None = None, argv: list[str] | None = None) -> str:
+    """The command as a user would type it: ``python SCRIPT ARGS`` (relative script path)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if script is None:
+        script = sys.argv[0]
+    script = Path(script)
+    with contextlib.suppress(ValueError):
+        script = script.resolve().relative_to(Path.cwd())
+    return shlex.join(["python", script.as_posix(), *args])
+
+
+def run_record(
+    command: str,
+    *,
+    seeds: list[int] | int | None = None,
+    threads: int | None = None,
+    cwd: str | Path = ".",
+) -> dict:
+    """Provenance of one run: command, commit (and whether the tree was dirty), date, machine."""
+    if isinstance(seeds, int):
+        seeds = [seeds]
+    return {
+        "command": command,
+        "git_commit": git_commit(cwd),
+        "git_dirty": git_dirty(cwd),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "seeds": seeds,
+        "threads": threads,
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+    }
