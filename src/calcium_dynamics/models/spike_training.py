@@ -116,8 +116,11 @@ def train_cascade_zoo(
     """Train the CASCADE model zoo: for each noise level, an ensemble of networks trained on
     ground truth noise-matched to that level (a fresh noise realisation per member).
 
-    ``params``: ``noise_levels`` (list of ν), ``n_members``, ``max_noise_replicas``,
-    ``model`` (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
+    ``params``: ``noise_levels`` (list of ν), ``n_members``, ``first_member`` (index of the
+    first member, default 0: members ``first_member … first_member + n_members - 1``, whose
+    seeds depend only on the base seed, the level and the index, so members trained in
+    separate runs add up to the ensemble one run trains), ``max_noise_replicas``, ``model``
+    (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
     ``sigma_s``. ``on_member`` is called with a short text after each trained member.
     """
     rate = _check_table(table, "CASCADE")
@@ -128,10 +131,13 @@ def train_cascade_zoo(
     data_p = dict(params.get("data", {}))
     val_fraction = float(data_p.pop("validation_fraction", 0.1))
     train, val = split_by_neuron(table, val_fraction, seed)
+    first = int(params.get("first_member", 0))
+    if not (0 <= first and first + int(params.get("n_members", 5)) <= 10):
+        raise ValueError("CASCADE: member indices must lie in 0 … 9")
     ensembles, info = {}, {}
     for level in levels:
         members = []
-        for member in range(int(params.get("n_members", 5))):
+        for member in range(first, first + int(params.get("n_members", 5))):
             member_seed = seed * 1000 + int(round(level * 10)) * 10 + member
             noisy_train = noise_matched_table(
                 train, level, int(params.get("max_noise_replicas", 3)), member_seed

@@ -156,10 +156,40 @@ def test_zoo_trained_in_parts_and_merged_equals_one_training(project_root):
         for m, w in zip(merged.ensembles[level], whole.ensembles[level]):
             for x, y in zip(m.state_dict().values(), w.state_dict().values()):
                 torch.testing.assert_close(x, y, rtol=0, atol=0)
-    assert merged.metadata["command"].endswith("--name w --noise-levels 2 4")
+    assert merged.metadata["command"].endswith("--members 2 --name w --noise-levels 2 4")
     assert "--name a" not in merged.metadata["command"]
-    assert _single_command("x --high-noise --name q --noise-levels 1 2 --seed 0", "z", [1.0]) == (
-        "x --seed 0 --name z --noise-levels 1"
-    )
-    with pytest.raises(ValueError, match=r"share noise levels \[2\.0\]"):
+    assert _single_command(
+        "x --high-noise --name q --noise-levels 1 2 --seed 0 --first-member 3 --members 2",
+        "z",
+        [1.0],
+        5,
+    ) == ("x --seed 0 --members 5 --name z --noise-levels 1")
+    with pytest.raises(ValueError, match=r"share member 0 of noise level 2"):
         merge_zoos([parts[0], parts[0]], "w")
+
+    # more members of the same levels, trained in another process, add up to the larger zoo
+    extra = train_zoo(
+        recordings,
+        ZooSpec(
+            name="c",
+            frame_rate_hz=15.0,
+            sigma_s=0.1,
+            noise_levels=[2.0],
+            n_members=1,
+            first_member=2,
+            steps=3,
+            batch_size=32,
+        ),
+        command=cmd + " --first-member 2 --members 1",
+    )
+    whole3 = train_zoo(recordings, ZooSpec(**{**spec("w3", [2.0]).__dict__, "n_members": 3}))
+    merged3 = merge_zoos([parts[0], extra], "w3")
+    assert merged3.metadata["spec"]["n_members"] == 3 and len(merged3.ensembles[2.0]) == 3
+    for m, w in zip(merged3.ensembles[2.0], whole3.ensembles[2.0]):
+        for x, y in zip(m.state_dict().values(), w.state_dict().values()):
+            torch.testing.assert_close(x, y, rtol=0, atol=0)
+    assert merged3.metadata["command"].endswith("--members 3 --name w3 --noise-levels 2")
+    with pytest.raises(ValueError, match="members 0 … n-1 at every level"):
+        merge_zoos([parts[0], parts[1], extra], "bad")  # ν=2 has 3 members, ν=4 has 2
+    with pytest.raises(ValueError, match="member indices must lie in 0 … 9"):
+        ZooSpec(name="x", frame_rate_hz=15.0, sigma_s=0.1, n_members=5, first_member=6)

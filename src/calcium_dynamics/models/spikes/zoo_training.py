@@ -74,6 +74,9 @@ class ZooSpec:
             need a smaller value.
         seed: base seed (members derive theirs from it).
         threads: torch CPU threads.
+        first_member: CASCADE: index of the first member trained (members ``first_member …
+            first_member + n_members - 1``); a zoo's members trained in separate runs merge
+            into the zoo one run gives (:func:`merge_zoos`).
     """
 
     name: str
@@ -94,6 +97,7 @@ class ZooSpec:
     resample_tolerance: float = 0.05
     seed: int = 0
     threads: int = 1
+    first_member: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -108,6 +112,13 @@ class ZooSpec:
             raise ValueError(f"noise_levels must be positive, got {self.noise_levels}")
         if int(self.n_members) < 1 or int(self.steps) < 1:
             raise ValueError("n_members and steps must be >= 1")
+        if not 0 <= int(self.first_member) <= 10 - int(self.n_members):
+            raise ValueError(
+                f"members {self.first_member} … {self.first_member + self.n_members - 1}: "
+                "member indices must lie in 0 … 9"
+            )
+        if self.kind != "cascade" and int(self.first_member) != 0:
+            raise ValueError("first_member applies to CASCADE zoos only")
 
 
 def training_table_for(recordings: pd.DataFrame, spec: ZooSpec) -> pd.DataFrame:
@@ -144,6 +155,7 @@ def _cascade_params(spec: ZooSpec) -> dict:
         "seed": int(spec.seed),
         "noise_levels": [float(v) for v in spec.noise_levels],
         "n_members": int(spec.n_members),
+        "first_member": int(spec.first_member),
         "max_noise_replicas": int(spec.max_noise_replicas),
         "model": {"learning_rate": spec.learning_rate or 0.05},
         "data": {
@@ -282,12 +294,13 @@ def train_zoo(
 
 
 def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
-    """One CASCADE zoo from zoos trained on disjoint noise levels with the same settings.
+    """One CASCADE zoo from zoos trained with the same settings on disjoint noise levels, or
+    on the same levels with disjoint members (``--first-member``).
 
     Every member's seed depends only on the base seed, its level and its index, and the
-    neurons held out for early stopping only on the base seed, so training the levels in
-    separate processes and merging gives the zoo that one process training all levels gives
-    (the recorded ``command`` is that single command).
+    neurons held out for early stopping only on the base seed, so training the levels (or the
+    members) in separate processes and merging gives the zoo that one process training all of
+    them gives (the recorded ``command`` is that single command).
     """
     if len(parts) < 2:
         raise ValueError("merging needs at least two zoos")
@@ -296,7 +309,6 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
     same_spec = (
         "frame_rate_hz",
         "sigma_s",
-        "n_members",
         "steps",
         "batch_size",
         "seed",
@@ -306,7 +318,7 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
         "kind",
         "cell_class",
     )
-    ensembles: dict[float, list] = {}
+    members: dict[float, dict[int, object]] = {}
     training: dict = {}
     for part in parts:
         if part.kind != "cascade":
@@ -317,13 +329,33 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
         for k in same_spec:
             if part.metadata["spec"].get(k) != first.metadata["spec"].get(k):
                 raise ValueError(f"zoos differ in setting {k}: cannot merge")
-        overlap = set(ensembles) & set(part.ensembles)
-        if overlap:
-            raise ValueError(f"zoos share noise levels {sorted(overlap)}: cannot merge")
-        ensembles.update(part.ensembles)
+        start = int(part.metadata["spec"].get("first_member", 0))
+        for level, nets in part.ensembles.items():
+            slot = members.setdefault(level, {})
+            for i, net in enumerate(nets, start=start):
+                if i in slot:
+                    raise ValueError(
+                        f"zoos share member {i} of noise level {level:g}: cannot merge"
+                    )
+                slot[i] = net
         training.update(part.metadata["training"])
-    levels = sorted(ensembles)
-    spec = {**first.metadata["spec"], "name": name, "noise_levels": levels}
+    counts = {level: sorted(slot) for level, slot in members.items()}
+    n_members = {len(v) for v in counts.values()}
+    if len(n_members) != 1 or any(v != list(range(len(v))) for v in counts.values()):
+        raise ValueError(
+            "the merged zoo must hold members 0 … n-1 at every level, got "
+            + ", ".join(f"ν={lv:g}: {v}" for lv, v in sorted(counts.items()))
+        )
+    levels = sorted(members)
+    n = n_members.pop()
+    ensembles = {lv: [members[lv][i] for i in range(n)] for lv in levels}
+    spec = {
+        **first.metadata["spec"],
+        "name": name,
+        "noise_levels": levels,
+        "n_members": n,
+        "first_member": 0,
+    }
     metadata = {
         **first.metadata,
         "name": name,
@@ -331,26 +363,37 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
         "training": training,
         "wall_time_s": round(sum(p.metadata["wall_time_s"] for p in parts), 1),
         "merged_from": [p.metadata["name"] for p in parts],
-        "command": _single_command(first.metadata["command"], name, levels),
+        "command": _single_command(first.metadata["command"], name, levels, n),
     }
-    return SpikeModel("cascade", dict(first.config), dict(sorted(ensembles.items())), metadata)
+    return SpikeModel("cascade", dict(first.config), ensembles, metadata)
 
 
-def _single_command(command: str, name: str, levels: list[float]) -> str:
-    """``command`` with ``--name`` and ``--noise-levels`` replaced (and no ``--high-noise``)."""
+def _single_command(command: str, name: str, levels: list[float], n_members: int) -> str:
+    """``command`` with ``--name``, ``--noise-levels`` and ``--members`` replaced (and no
+    ``--high-noise`` or ``--first-member``)."""
     args = shlex.split(command)
     out, skip = [], False
     for a in args:
         if skip and not a.startswith("--"):
             continue
         skip = False
-        if a in ("--name", "--noise-levels"):
+        if a in ("--name", "--noise-levels", "--members", "--first-member"):
             skip = True
             continue
         if a == "--high-noise":
             continue
         out.append(a)
-    return shlex.join([*out, "--name", name, "--noise-levels", *(f"{v:g}" for v in levels)])
+    return shlex.join(
+        [
+            *out,
+            "--members",
+            str(n_members),
+            "--name",
+            name,
+            "--noise-levels",
+            *(f"{v:g}" for v in levels),
+        ]
+    )
 
 
 def load_ground_truth(folder: str | Path) -> pd.DataFrame:
@@ -384,6 +427,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help=f"add the high-noise levels {', '.join(f'{v:g}' for v in HIGH_NOISE_LEVELS)}",
     )
     p.add_argument("--members", type=int, default=5)
+    p.add_argument(
+        "--first-member",
+        type=int,
+        default=0,
+        help="CASCADE: index of the first member (to train more members of a zoo in another "
+        "process, then merge)",
+    )
     p.add_argument("--steps", type=int, default=1200)
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--max-noise-replicas", type=int, default=2)
@@ -452,6 +502,7 @@ def main(argv=None) -> int:
         resample_tolerance=args.resample_tolerance,
         seed=args.seed,
         threads=args.threads,
+        first_member=args.first_member,
     )
     command = shlex.join(["python", "-m", "calcium_dynamics.models.spikes.zoo_training", *argv])
     recordings = load_ground_truth(args.ground_truth)
