@@ -132,7 +132,7 @@ def train_cascade_zoo(
     val_fraction = float(data_p.pop("validation_fraction", 0.1))
     train, val = split_by_neuron(table, val_fraction, seed)
     first = int(params.get("first_member", 0))
-    if not (0 <= first and first + int(params.get("n_members", 5)) <= 10):
+    if not (first >= 0 and first + int(params.get("n_members", 5)) <= 10):
         raise ValueError("CASCADE: member indices must lie in 0 … 9")
     ensembles, info = {}, {}
     for level in levels:
