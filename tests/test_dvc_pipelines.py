@@ -19,6 +19,8 @@ import yaml
 from calcium_dynamics.pipeline_registry import PIPELINE_NAMES as PIPELINES
 
 TRAINING_LOGS = "data/08_reporting/training_logs"
+# wall-clock timings: written on every run, tracked by no stage, read by no node
+TIMINGS = "data/09_timings/"
 DVC = str(Path(sys.executable).with_name("dvc"))
 
 
@@ -140,7 +142,7 @@ def test_one_stage_per_pipeline_and_every_node_runs_once(stages, kedro_project) 
 def test_stage_outputs_are_what_kedro_writes(stages, kedro_project) -> None:
     _, catalog = kedro_project
     for name, s in stages.items():
-        written = _files(catalog, s["part"].all_outputs())
+        written = {p for p in _files(catalog, s["part"].all_outputs()) if not p.startswith(TIMINGS)}
         declared = {p for p in _declared(s["stage"]) if not p.startswith(TRAINING_LOGS)}
         assert declared - written == set(), f"stage {name} declares files Kedro does not write"
         assert written - declared == set(), f"stage {name} writes files it does not declare"
@@ -216,3 +218,16 @@ def test_top_level_plots_lie_in_stage_outputs(project_root: Path) -> None:
     for model in ("ens2", "cascade"):
         folder = params["spike_inference"][model]["trainer"]["logger"]
         assert _covered(folder, logs), f"{model} logs into {folder}, which no stage declares"
+
+
+def test_no_node_reads_a_timing(kedro_project) -> None:
+    """Wall-clock timings are written for people, never read by a node (so no stage's output
+    depends on them, and two runs on the same inputs write the same bytes)."""
+    pipes, catalog = kedro_project
+    timing_names = ("_timings", "_fit_times")
+    for name, pipe in pipes.items():
+        read = {d for d in pipe.all_inputs() if d.endswith(timing_names)}
+        assert read == set(), f"pipeline {name} reads timings {sorted(read)}"
+    assert {"hmm_fit_times", "gpfa_fit_times", "nmf_{network}_timings"} <= set(catalog)
+    for key in ("hmm_fit_times", "gpfa_fit_times", "nmf_{network}_timings"):
+        assert catalog[key]["filepath"].startswith(TIMINGS)

@@ -66,6 +66,19 @@ def test_simulation_fit_and_evaluation_run(tiny_params):
     assert latents["calcium_ar2"].shape == (160, 3)
     assert catalog.load("gpfa_oasis_events")["oasis_counts"].min() >= 0
     assert catalog.load("hmm_state_raster") is not None
+    # wall-clock times live apart from the models, which are the same on a second run
+    fit_times = catalog.load("hmm_fit_times")
+    assert set(fit_times) == set(table["model"]) and min(fit_times.values()) > 0
+    assert set(catalog.load("gpfa_fit_times")) == set(gpfa["variants"])
+    assert "fit_time_s" not in table.columns and "fit_time_s" not in gpfa_table.columns
+    first = {k: catalog.load(k) for k in ("hmm_models", "gpfa_models", "gpfa_latents")}
+    assert not any("fit_time" in key for arrays in first.values() for key in arrays)
+    SequentialRunner().run(pipe, catalog)
+    for name, arrays in first.items():
+        again = catalog.load(name)
+        assert list(again) == list(arrays), name
+        for key in arrays:
+            np.testing.assert_array_equal(again[key], arrays[key], err_msg=f"{name}: {key}")
 
 
 def test_dataset_names_are_prefixed_and_in_the_catalog(project_root):

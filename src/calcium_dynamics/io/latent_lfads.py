@@ -9,6 +9,31 @@ import numpy as np
 import torch
 from kedro.io import AbstractDataset, DatasetError
 
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
+
+
+def write_npz(path: str | Path, arrays: dict[str, Any]) -> None:
+    """``np.savez_compressed`` with fixed entry dates and order: the same arrays give the same
+    bytes on every run (``np.savez`` stamps each entry with the current time), so a DVC stage
+    that rewrites the same result does not invalidate the stages after it.
+
+    The file is a standard ``.npz`` (``np.load`` reads it; no pickled objects allowed).
+    """
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for key in arrays:
+            array = np.asarray(arrays[key])
+            if array.dtype.hasobject:
+                raise DatasetError(f"{path}: array {key!r} holds Python objects; not saved")
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buffer.getvalue())
+
 
 class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
     """A flat dict of numpy arrays in one ``.npz`` file (no pickled objects)."""
@@ -28,7 +53,11 @@ class NpzDataset(AbstractDataset[dict[str, np.ndarray], dict[str, np.ndarray]]):
             raise DatasetError(f"NpzDataset saves a dict of arrays; got {type(data).__name__}")
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._filepath.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in data.items()})
+        try:
+            write_npz(tmp, data)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(self._filepath)  # no partial file under the final name
 
     def _exists(self) -> bool:

@@ -8,12 +8,13 @@ project):
   (true source → neuron weights, one per source) and ``spikes`` (uint8 array over time).
 * sources: ``source``, ``frame_rate_hz``, ``spikes`` (per step), ``activity`` (the spikes through
   the noise-free calcium kernel).
-* components: ``method``, ``component``, ``n_components``, ``frame_rate_hz``, ``fit_time_s``,
+* components: ``method``, ``component``, ``n_components``, ``frame_rate_hz``,
   ``weights`` (array over neurons, in the traces' neuron order), ``time_course`` (array over
   time, empty for UMAP).
-* curves: ``method``, ``n_components``, ``r2``, ``aic``, ``explained_variance``, ``fit_time_s``,
-  ``selected``.
+* curves: ``method``, ``n_components``, ``r2``, ``aic``, ``explained_variance``, ``selected``.
 * assignments: ``neuron``, ``method``, ``component`` (largest weight), ``weight``.
+* timings: ``method``, ``n_components``, ``fit_time_s`` (wall-clock seconds; kept out of the
+  other tables so that two runs on the same input write the same bytes).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ COMPONENT_COLUMNS = [
     "component",
     "n_components",
     "frame_rate_hz",
-    "fit_time_s",
     "weights",
     "time_course",
 ]
@@ -55,9 +55,9 @@ CURVE_COLUMNS = [
     "r2",
     "aic",
     "explained_variance",
-    "fit_time_s",
     "selected",
 ]
+TIMING_COLUMNS = ["method", "n_components", "fit_time_s"]
 
 
 # -- simulations ---------------------------------------------------------------------------
@@ -160,7 +160,7 @@ def traces_matrix(
     return X, float(rates[0])
 
 
-def _component_rows(method, est, frame_rate_hz, fit_time_s) -> list[dict]:
+def _component_rows(method, est, frame_rate_hz) -> list[dict]:
     k = est.components_.shape[0]
     rows = []
     for j in range(k):
@@ -171,7 +171,6 @@ def _component_rows(method, est, frame_rate_hz, fit_time_s) -> list[dict]:
                 "component": j,
                 "n_components": k,
                 "frame_rate_hz": frame_rate_hz,
-                "fit_time_s": fit_time_s,
                 "weights": est.components_[j].astype(float),
                 "time_course": np.asarray(tc, np.float32),
             }
@@ -184,7 +183,7 @@ def decompose(
     nmf: dict[str, Any],
     comparison: dict[str, Any],
     name: str = "population traces",
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """NMF with AIC selection, then PCA / ICA (/ UMAP) at the same (or a given) k.
 
     Args:
@@ -196,14 +195,18 @@ def decompose(
         name: the dataset's name for error messages.
 
     Returns:
-        ``(components, curves, assignments)`` tables.
+        ``(components, curves, assignments, timings)`` tables.
     """
     X, rate = traces_matrix(traces, name)
     neurons = traces["neuron"].astype(str).to_numpy()
     selector = NMFSelector(**nmf).fit(X, neuron_names=neurons)
     k = selector.n_components_
     logger.info("%s: AIC selects k=%d (tried %s)", name, k, selector.n_components_tried_.tolist())
-    components = _component_rows("nmf", selector, rate, selector.fit_time_s_)
+    components = _component_rows("nmf", selector, rate)
+    timings = [
+        {"method": "nmf", "n_components": int(kk), "fit_time_s": float(t)}
+        for kk, t in zip(selector.n_components_tried_, selector.fit_times_s_)
+    ]
     curves = [
         {
             "method": "nmf",
@@ -211,12 +214,9 @@ def decompose(
             "r2": float(r2),
             "aic": float(a),
             "explained_variance": float(r2),
-            "fit_time_s": float(t),
             "selected": bool(kk == k),
         }
-        for kk, r2, a, t in zip(
-            selector.n_components_tried_, selector.r2_, selector.aic_, selector.fit_times_s_
-        )
+        for kk, r2, a in zip(selector.n_components_tried_, selector.r2_, selector.aic_)
     ]
     k_cmp = comparison.get("n_components") or k
     estimators = []
@@ -236,7 +236,10 @@ def decompose(
     fitted = [("nmf", selector)]
     for method, est in estimators:
         est.fit(X, neuron_names=neurons)
-        components += _component_rows(method, est, rate, float(est.fit_time_s_))
+        components += _component_rows(method, est, rate)
+        timings.append(
+            {"method": method, "n_components": int(k_cmp), "fit_time_s": float(est.fit_time_s_)}
+        )
         fitted.append((method, est))
     k_curve = min(int(comparison.get("curve_max_components") or k_cmp), *X.shape)
     if "pca" in methods:
@@ -249,7 +252,6 @@ def decompose(
                 "r2": float(pca.r2_[j]),
                 "aic": float("nan"),
                 "explained_variance": float(ev[j]),
-                "fit_time_s": float(pca.fit_time_s_),
                 "selected": j + 1 == k_cmp,
             }
             for j in range(k_curve)
@@ -270,4 +272,5 @@ def decompose(
         pd.DataFrame(components, columns=COMPONENT_COLUMNS),
         pd.DataFrame(curves, columns=CURVE_COLUMNS),
         assignments,
+        pd.DataFrame(timings, columns=TIMING_COLUMNS),
     )

@@ -63,6 +63,7 @@ def create_decomposition_pipeline(**kwargs) -> Pipeline:
                     f"nmf_{key}_components",
                     f"nmf_{key}_curves",
                     f"nmf_{key}_assignments",
+                    f"nmf_{key}_timings",
                 ],
                 name=f"nmf_decompose_{key}",
             )

@@ -593,7 +593,7 @@ def recording_nmf(
         nmf_params_k = dict(nmf_params)
         if nmf_params_k.get("max_components"):
             nmf_params_k["max_components"] = min(int(nmf_params_k["max_components"]), len(traces))
-        comp, curve, assign = decompose(traces, nmf_params_k, {"methods": []}, name=k)
+        comp, curve, assign, _ = decompose(traces, nmf_params_k, {"methods": []}, name=k)
         comps.append(comp.assign(recording=k))
         curves.append(curve.assign(recording=k))
         assigns.append(assign.assign(recording=k))

@@ -21,7 +21,6 @@ SCORE_COLUMNS = [
     "assignment_success",
     "weight_correlation",
     "activity_correlation",
-    "fit_time_s",
 ]
 
 
@@ -55,14 +54,12 @@ def score_network(
                 f"{true_weights.shape[1]}"
             )
         scores = score_decomposition(weights, time_courses, true_weights, activity, membership)
-        fit_time = components.loc[components["method"] == method, "fit_time_s"].iloc[0]
         rows.append(
             {
                 "network": network,
                 "method": method,
                 "n_components": weights.shape[0],
                 **{k: v for k, v in scores.items() if not k.startswith("matched_")},
-                "fit_time_s": float(fit_time),
             }
         )
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)

@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 nodes.fit_hmm_models,
                 inputs=["hmm_synthetic_data", "params:hmm"],
-                outputs=["hmm_models", "hmm_decoded_states"],
+                outputs=["hmm_models", "hmm_decoded_states", "hmm_fit_times"],
                 name="hmm_fit_models",
             ),
             node(
@@ -30,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             node(
                 nodes.fit_gpfa_models,
                 inputs=["gpfa_synthetic_data", "gpfa_oasis_events", "params:gpfa"],
-                outputs=["gpfa_models", "gpfa_latents"],
+                outputs=["gpfa_models", "gpfa_latents", "gpfa_fit_times"],
                 name="gpfa_fit_models",
             ),
         ],
