@@ -9,3 +9,7 @@ CONFIG_LOADER_ARGS = {
     # conf/paper lists only the keys that differ from conf/base: merge nested keys.
     "merge_strategy": {"parameters": "soft"},
 }
+
+from calcium_dynamics.hooks import RunManifestHooks
+
+HOOKS = (RunManifestHooks(),)

@@ -73,8 +73,9 @@ def test_parallel_runner_equals_sequential_runner(project_root, tmp_path, monkey
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}: {key}")
     # sampled events are reproducible too (seeded per recording and batch, not per process)
-    seq = pd.read_parquet(sequential / "07_model_output/recording_spikes/plane1.parquet")
-    par = pd.read_parquet(project / "data/07_model_output/recording_spikes/plane1.parquet")
+    (seq_file,) = (sequential / "07_model_output/recording_spikes").glob("plane1-*.parquet")
+    (par_file,) = (project / "data/07_model_output/recording_spikes").glob("plane1-*.parquet")
+    seq, par = pd.read_parquet(seq_file), pd.read_parquet(par_file)
     assert sum(len(t) for t in seq["spike_times_s"]) > 0
     for x, y in zip(seq["spike_times_s"], par["spike_times_s"]):
         np.testing.assert_array_equal(x, y)

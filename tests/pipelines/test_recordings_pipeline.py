@@ -6,6 +6,7 @@ the project's own ``SpikeModel.save``, stand in for trained ones (the outputs' s
 routing and bookkeeping are what is tested; accuracy is the benchmarks' business)."""
 
 import hashlib
+import re
 import shutil
 
 import numpy as np
@@ -71,6 +72,21 @@ def fresh_outputs(project):
         (project / "data" / layer).mkdir()
 
 
+def out(folder, name, suffix=".parquet"):
+    """The one output file of recording ``name`` in ``folder`` (outputs are named by a stable
+    id: the name and a short hash of the input's absolute path, ``plane0-1a2b3c4d.parquet``)."""
+    from pathlib import Path
+
+    found = sorted(Path(folder).glob(f"{name}-*{suffix}"))
+    assert len(found) == 1 and re.fullmatch(rf"{name}-[0-9a-f]{{8}}{suffix}", found[0].name), found
+    return found[0]
+
+
+def rel(ids):
+    """Recording names without the hash suffix."""
+    return [str(i).rsplit("-", 1)[0] for i in ids]
+
+
 def _sha(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -106,7 +122,7 @@ def test_example_folder_is_reproducible(project_root, tmp_path):
 
 def test_dff_of_each_plane_matches_its_truth(project):
     for p in (0, 1):
-        dff = pd.read_parquet(project / f"data/03_primary/recording_dff/plane{p}.parquet")
+        dff = pd.read_parquet(out(project / "data/03_primary/recording_dff", f"plane{p}"))
         assert list(dff["trace_id"]) == [f"plane{p}/cell{c}" for c in range(6)]
         assert dff["frame_rate_hz"].eq(15.0).all() and dff["plane"].eq(p).all()
         truth = simulate_plane(seed=p)
@@ -118,7 +134,7 @@ def test_dff_of_each_plane_matches_its_truth(project):
 def test_qc_table_and_figure(project):
     qc = pd.read_csv(project / "data/08_reporting/recording_qc.csv")
     assert list(qc.columns) == ["recording", *QC_COLUMNS] and len(qc) == 12
-    assert list(qc["recording"].unique()) == ["plane0", "plane1"]
+    assert rel(qc["recording"].unique()) == ["plane0", "plane1"]
     # noise: 3 % of baseline at 15 Hz → ν ≈ 0.954 · 0.03 / √15 · 100 ≈ 0.74 (+ transients)
     assert qc["noise_level_nu"].between(0.6, 1.2).all()
     assert qc["nan_fraction"].eq(0).all() and qc["baseline_median"].between(120, 310).all()
@@ -127,9 +143,9 @@ def test_qc_table_and_figure(project):
 
 def test_spikes_routed_by_noise_level(project):
     for p in (0, 1):
-        dff = pd.read_parquet(project / f"data/03_primary/recording_dff/plane{p}.parquet")
+        dff = pd.read_parquet(out(project / "data/03_primary/recording_dff", f"plane{p}"))
         spikes = pd.read_parquet(
-            project / f"data/07_model_output/recording_spikes/plane{p}.parquet"
+            out(project / "data/07_model_output/recording_spikes", f"plane{p}")
         )
         assert list(spikes["trace_id"]) == list(dff["trace_id"])
         assert (
@@ -152,7 +168,7 @@ def test_spikes_routed_by_noise_level(project):
     # Suite2p input: no NWB copy; the shipped trials tables (nine 4 s trials, 15 Hz) are cut
     assert not list((project / "data/07_model_output").glob("recording_nwb/*"))
     for plane in ("plane0", "plane1"):
-        trials = np.load(project / f"data/05_model_input/recording_trials/{plane}.npz")
+        trials = np.load(out(project / "data/05_model_input/recording_trials", plane, ".npz"))
         assert trials["dff"].shape[:2] == (9, 60) and trials["rate_hz"].shape[:2] == (9, 60)
         np.testing.assert_array_equal(trials["trial_stimulus"], np.arange(9) % 2)
 
@@ -161,12 +177,14 @@ def test_nmf_of_each_recording(project):
     comps = pd.read_parquet(project / "data/07_model_output/recording_nmf_components.parquet")
     curves = pd.read_csv(project / "data/08_reporting/recording_nmf_curves.csv")
     assign = pd.read_csv(project / "data/08_reporting/recording_nmf_assignments.csv")
-    for rec in ("plane0", "plane1"):
-        c = comps[comps["recording"] == rec]
+    assert rel(sorted(comps["recording"].unique())) == ["plane0", "plane1"]
+    for rec_id in sorted(comps["recording"].unique()):
+        rec = rec_id.rsplit("-", 1)[0]
+        c = comps[comps["recording"] == rec_id]
         k = int(c["n_components"].iloc[0])
         assert len(c) == k and all(len(w) == 6 for w in c["weights"])
         assert all(len(t) == 1200 for t in c["time_course"])
-        cv = curves[curves["recording"] == rec]
+        cv = curves[curves["recording"] == rec_id]
         assert (
             cv["selected"].sum() == 1 and int(cv.loc[cv["selected"], "n_components"].iloc[0]) == k
         )
@@ -174,9 +192,9 @@ def test_nmf_of_each_recording(project):
         aic = cv.sort_values("n_components")["aic"].to_numpy()
         rises = np.flatnonzero(np.diff(aic) > 0)
         assert k == (rises[0] + 1 if rises.size else len(aic))
-        a = assign[assign["recording"] == rec]
+        a = assign[assign["recording"] == rec_id]
         assert sorted(a["neuron"]) == sorted(f"{rec}/cell{i}" for i in range(6))
-        assert (project / f"data/08_reporting/recording_nmf/{rec}.png").stat().st_size > 5_000
+        assert (project / f"data/08_reporting/recording_nmf/{rec_id}.png").stat().st_size > 5_000
 
 
 def _nwb_catalog(folder):
@@ -216,26 +234,26 @@ def test_nwb_files_with_trials(scratch, tmp_path, monkeypatch):
     finally:
         local.unlink()
     assert {p.name: _sha(p) for p in folder.iterdir()} == before  # originals untouched
-    out = scratch / "data/07_model_output"
+    out_dir = scratch / "data/07_model_output"
     for name, sim in (("mouse_a", a), ("mouse_b", b)):
-        spikes = pd.read_parquet(out / f"recording_spikes/{name}.parquet")
+        spikes = pd.read_parquet(out(out_dir / "recording_spikes", name))
         assert list(spikes["cell"]) == [10 + i for i in range(sim.F.shape[0])]
-        copy = NWBRatesDataset(str(out / f"recording_nwb/{name}.nwb")).load()
+        copy = NWBRatesDataset(str(out(out_dir / "recording_nwb", name, ".nwb"))).load()
         np.testing.assert_array_equal(copy["rate_hz"], np.stack(spikes["rate_hz"]))
         assert list(copy["roi_ids"]) == list(spikes["cell"]) and copy["frame_rate_hz"] == 20.0
-        dff = pd.read_parquet(scratch / f"data/03_primary/recording_dff/{name}.parquet")
+        dff = pd.read_parquet(out(scratch / "data/03_primary/recording_dff", name))
         for row in dff.itertuples():
             err = np.asarray(row.dff) - sim.dff[row.cell - 10]
             assert abs(np.median(err)) < 0.05, row.trace_id
     # trials: mouse_a only; windows of the shortest trial (3 s = 60 frames); trial 2 dropped
     trial_files = sorted((scratch / "data/05_model_input/recording_trials").glob("*.npz"))
-    assert [p.stem for p in trial_files] == ["mouse_a"]
+    assert rel(p.stem for p in trial_files) == ["mouse_a"]
     cut = NpzDataset(str(trial_files[0])).load()
     assert cut["dff"].shape == (2, 60, 4) and cut["rate_hz"].shape == (2, 60, 4)
     assert list(cut["trial_index"]) == [0, 1] and list(cut["dropped_trials"]) == [2]
     assert list(cut["trial_condition"]) == [1, 2] and float(cut["frame_rate_hz"]) == 20.0
-    dff = pd.read_parquet(scratch / "data/03_primary/recording_dff/mouse_a.parquet")
-    spikes = pd.read_parquet(out / "recording_spikes/mouse_a.parquet")
+    dff = pd.read_parquet(out(scratch / "data/03_primary/recording_dff", "mouse_a"))
+    spikes = pd.read_parquet(out(out_dir / "recording_spikes", "mouse_a"))
     np.testing.assert_array_equal(cut["dff"][1, :, 2], np.asarray(dff["dff"].iloc[2])[400:460])
     np.testing.assert_array_equal(
         cut["rate_hz"][0, :, 3], np.asarray(spikes["rate_hz"].iloc[3])[100:160]
@@ -273,7 +291,7 @@ def test_h5_arrays_and_ens2_from_runtime_params(scratch, tmp_path, monkeypatch):
         run_pipeline(scratch, "recordings", params={"spike_model": "ens2"}, monkeypatch=monkeypatch)
     finally:
         local.unlink()
-    spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes/session1.parquet")
+    spikes = pd.read_parquet(out(scratch / "data/07_model_output/recording_spikes", "session1"))
     assert list(spikes["trace_id"]) == ["cell0", "cell1", "cell2"]
     assert spikes["model"].eq(TINY_ENS2_NAME).all() and spikes["model_noise_level"].isna().all()
     assert spikes["model_frame_rate_hz"].eq(60.0).all()
@@ -369,7 +387,7 @@ def test_single_cell_and_implausible_recordings(scratch, tmp_path, monkeypatch):
     run_pipeline(
         scratch, "recordings", params={"recording_path": str(one)}, monkeypatch=monkeypatch
     )
-    spikes = pd.read_parquet(scratch / "data/07_model_output/recording_spikes/plane0.parquet")
+    spikes = pd.read_parquet(out(scratch / "data/07_model_output/recording_spikes", "plane0"))
     assert len(spikes) == 1 and len(spikes["rate_hz"].iloc[0]) == 300
     comps = pd.read_parquet(scratch / "data/07_model_output/recording_nmf_components.parquet")
     assert len(comps) == 0
@@ -403,7 +421,7 @@ def test_shipped_models_on_the_shipped_example(project_root, tmp_path_factory, m
     run_pipeline(proj, "recordings", monkeypatch=monkeypatch)
     corrs = []
     for p in (0, 1):
-        spikes = pd.read_parquet(proj / f"data/07_model_output/recording_spikes/plane{p}.parquet")
+        spikes = pd.read_parquet(out(proj / "data/07_model_output/recording_spikes", f"plane{p}"))
         assert spikes["model"].eq("cascade-15hz-excitatory").all()  # the example is at 15 Hz
         assert spikes["warnings"].eq("").all()
         assert spikes["model_version"].eq("v1.0.0").all()

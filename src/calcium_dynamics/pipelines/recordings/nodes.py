@@ -3,6 +3,7 @@ the decomposition pipeline's ``decompose``)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -20,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from calcium_dynamics.io.recordings import NWBDataset
+from calcium_dynamics.io.run_manifest import check_current, current_run_id, file_fingerprint, now
 from calcium_dynamics.models.spikes.api import infer_table, log_warnings
 from calcium_dynamics.models.spikes.routing import Limits, ModelSet
 from calcium_dynamics.pipelines.decomposition.nodes import decompose
@@ -265,9 +267,71 @@ def current_partitions(recordings: dict[str, Loader]) -> list[str]:
 
 
 def output_key(key: str) -> str:
-    """The output partition id of an input partition (``F.npy`` / empty → ``recording``)."""
+    """The relative name of an input partition (``F.npy`` / empty → ``recording``)."""
     key = key.strip("/")
     return "recording" if key in ("", "F.npy") else key
+
+
+def partition_source(loader: Loader) -> Path | None:
+    """The file or folder a partition reads (a Suite2p plane's folder for its ``F.npy``)."""
+    path = getattr(_reader(loader), "_path", None)
+    if path is None:
+        return None
+    path = Path(path)
+    return path.parent if path.name == "F.npy" else path
+
+
+def partition_ids(recordings: dict[str, Loader]) -> dict[str, str]:
+    """Stable output id of each current input partition: its name relative to
+    ``recording_path`` and a short hash of its absolute path (``plane0-1a2b3c4d``), so that
+    outputs of runs on different folders never share a name."""
+    ids = {}
+    for key in current_partitions(recordings):
+        source = partition_source(recordings[key])
+        where = str(source.resolve()) if source is not None else key
+        ids[key] = f"{output_key(key)}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"
+    return ids
+
+
+def input_fingerprints(recordings: dict[str, Loader]) -> dict[str, Any]:
+    """The current inputs by output id: path, and each file's size and modification time."""
+    out = {}
+    for key, pid in partition_ids(recordings).items():
+        source = partition_source(recordings[key])
+        out[pid] = file_fingerprint(source) if source is not None else {"path": key}
+    return out
+
+
+def begin_run(recordings: dict[str, Loader], params: dict, model: ModelSet) -> dict[str, Any]:
+    """The run manifest written before anything else (``status: running``); saving it clears
+    the outputs of earlier runs (see ``calcium_dynamics.io.run_manifest``)."""
+    from calcium_dynamics.provenance import git_commit
+
+    return {
+        "pipeline": "recordings",
+        "run_id": current_run_id(),
+        "status": "running",
+        "started": now(),
+        "finished": None,
+        "inputs": input_fingerprints(recordings),
+        "parameters": params,
+        "spike_models": [
+            {"name": c.name, "version": c.version, "kind": c.kind, "frame_rate_hz": c.frame_rate_hz}
+            for c in model.candidates
+        ],
+        "code_commit": git_commit(Path(__file__).parent),
+    }
+
+
+def finish_run(run: dict[str, Any], *outputs: Any) -> dict[str, Any]:
+    """The manifest once every output is written (``status: complete``, finish time).
+
+    ``outputs``: the run's last outputs (only to run after them)."""
+    return {**run, "status": "complete", "finished": now()}
+
+
+def _check(run: dict[str, Any], recordings: dict[str, Loader], what: str) -> None:
+    check_current(run, input_fingerprints(recordings), what)
 
 
 def shard_partitions(recordings: dict[str, Loader], shard: int, n_shards: int) -> list[str]:
@@ -290,12 +354,19 @@ def recording_dff_table(recording: pd.DataFrame, params: dict) -> pd.DataFrame:
 
 
 def compute_dff_partitions(
-    recordings: dict[str, Loader], params: dict, *, shard: int = 0, n_shards: int = 1
+    recordings: dict[str, Loader],
+    params: dict,
+    run: dict[str, Any],
+    *,
+    shard: int = 0,
+    n_shards: int = 1,
 ) -> dict[str, Callable[[], pd.DataFrame]]:
     """ΔF/F (+ QC columns) of this shard's recordings, one lazy output partition each."""
+    _check(run, recordings, "ΔF/F")
+    ids = partition_ids(recordings)
     keys = shard_partitions(recordings, shard, n_shards)
     return {
-        output_key(k): partial(_dff_of, recordings[k], params, k)  # picklable, unlike lambdas
+        ids[k]: partial(_dff_of, recordings[k], params, k)  # picklable, unlike lambdas
         for k in keys
     }
 
@@ -425,18 +496,21 @@ def infer_spike_partitions(
     dff: dict[str, Loader],
     model: ModelSet,
     params: dict,
+    run: dict[str, Any],
     *,
     shard: int = 0,
     n_shards: int = 1,
 ) -> dict[str, Callable[[], pd.DataFrame]]:
     """Rates and events of this shard's recordings, one lazy output partition each.
 
-    ``recordings`` only names the current recordings (nothing is loaded from it): ΔF/F
-    partitions left in the folder by earlier runs on other recordings are ignored.
+    ``recordings`` only names the current recordings (nothing is loaded from it); ``run``
+    (the run manifest) says the ΔF/F partitions are this run's or a finished run's on them.
     """
+    _check(run, recordings, "spike inference")
+    ids = partition_ids(recordings)
     out = {}
     for k in shard_partitions(recordings, shard, n_shards):
-        name = output_key(k)
+        name = ids[k]
         if name not in dff:
             raise ValueError(f"no ΔF/F partition {name!r}: run the recordings pipeline whole")
         out[name] = partial(_spikes_of, model, dff[name], params, name)
@@ -478,6 +552,7 @@ def nwb_rates_payload(spikes: pd.DataFrame) -> dict[str, Any]:
 def nwb_output_partitions(
     recordings: dict[str, Loader],
     spikes: dict[str, Loader],
+    run: dict[str, Any],
     *,
     shard: int = 0,
     n_shards: int = 1,
@@ -486,10 +561,12 @@ def nwb_output_partitions(
 
     Recordings read by another reader (Suite2p, arrays) get no NWB output.
     """
+    _check(run, recordings, "NWB output")
+    ids = partition_ids(recordings)
     out = {}
     for k in shard_partitions(recordings, shard, n_shards):
         if isinstance(_reader(recordings[k]), NWBDataset):
-            out[output_key(k)] = partial(_nwb_payload_of, spikes[output_key(k)])
+            out[ids[k]] = partial(_nwb_payload_of, spikes[ids[k]])
     return out
 
 
@@ -505,7 +582,10 @@ def _merged(shards: tuple[dict[str, Loader], ...]) -> dict[str, Loader]:
 
 
 def collect_qc(
-    recordings: dict[str, Loader], params: dict, *dff_shards: dict[str, Loader]
+    recordings: dict[str, Loader],
+    params: dict,
+    run: dict[str, Any],
+    *dff_shards: dict[str, Loader],
 ) -> tuple[pd.DataFrame, plt.Figure]:
     """QC table of every current recording (a ``recording`` column first) and its figure.
 
@@ -513,8 +593,9 @@ def collect_qc(
     all of it). The figure shows the ν histogram over all traces and a few example traces
     from the lowest to the highest ν (``params``: ``n_examples``, ``max_seconds``).
     """
+    _check(run, recordings, "QC")
     dff = _merged(dff_shards)
-    keys = [output_key(k) for k in current_partitions(recordings)]
+    keys = list(partition_ids(recordings).values())
     tables = []
     for k in keys:
         table = dff[k]()
@@ -557,7 +638,10 @@ def _population(table: pd.DataFrame, bin_s: float | None) -> pd.DataFrame:
 
 
 def recording_nmf(
-    recordings: dict[str, Loader], params: dict, *dff_shards: dict[str, Loader]
+    recordings: dict[str, Loader],
+    params: dict,
+    run: dict[str, Any],
+    *dff_shards: dict[str, Loader],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], plt.Figure]]]:
     """NMF of each recording's population (ΔF/F, neurons × time) with AIC selection of k.
 
@@ -573,10 +657,11 @@ def recording_nmf(
         with a ``recording`` column first (weights over the recording's traces in its ΔF/F
         order; time courses at the (binned) frame rate), and one figure per recording.
     """
+    _check(run, recordings, "NMF")
     dff = _merged(dff_shards)
     nmf_params = {k: v for k, v in params.items() if k != "bin_s"}
     comps, curves, assigns, figures = [], [], [], {}
-    for k in (output_key(k) for k in current_partitions(recordings)):
+    for k in partition_ids(recordings).values():
         table = dff[k]()
         traces = _population(table, params.get("bin_s"))
         where = str(table["source"].iloc[0]) if "source" in table and len(table) else k
@@ -717,22 +802,25 @@ def cut_trial_partitions(
     recordings: dict[str, Loader],
     trials: dict[str, Loader],
     params: dict,
+    run: dict[str, Any],
     *shards: dict[str, Loader],
 ) -> dict[str, Callable[[], dict[str, np.ndarray]]]:
-    """Trials arrays of every recording that has a trials table (partition with the same id);
+    """Trials arrays of every recording that has a trials table (partition with the same name
+    relative to its folder: ``plane0.csv`` for ``plane0/``);
     an empty trials table or no trials partition gives no output for that recording (the
     trials tables are loaded here: they are small; the traces are loaded when saving).
 
     ``shards``: the ΔF/F shard partitions, then the spike shard partitions (same number).
     """
+    _check(run, recordings, "trials")
     half = len(shards) // 2
     dff, spikes = _merged(shards[:half]), _merged(shards[half:])
     trial_tables = {output_key(k): v for k, v in trials.items()}
     out = {}
-    for k in (output_key(k) for k in current_partitions(recordings)):
-        if k not in trial_tables:
+    for key, k in partition_ids(recordings).items():
+        if output_key(key) not in trial_tables:
             continue
-        table = trial_tables[k]()  # small: loaded now, so empty tables give no output
+        table = trial_tables[output_key(key)]()  # small: loaded now, so empty → no output
         if table.empty:
             logger.info("recording %r: empty trials table, no trials cut", k)
             continue

@@ -38,12 +38,18 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
     shards = range(int(n_shards))
     dff = [f"recording_dff_shard_{i}" for i in shards]
     spikes = [f"recording_spikes_shard_{i}" for i in shards]
+    begin = node(
+        nodes.begin_run,
+        inputs=["recording_inputs", "params:recordings", "recording_spike_model"],
+        outputs="recording_run",
+        name="recording_begin_run",
+    )
     per_shard = []
     for i in shards:
         per_shard += [
             node(
                 _shard(nodes.compute_dff_partitions, i, n_shards),
-                inputs=["recording_inputs", "params:recordings.dff"],
+                inputs=["recording_inputs", "params:recordings.dff", "recording_run"],
                 outputs=dff[i],
                 name=f"recording_compute_dff_shard_{i}",
             ),
@@ -54,13 +60,14 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
                     dff[i],
                     "recording_spike_model",
                     "params:recordings.inference",
+                    "recording_run",
                 ],
                 outputs=spikes[i],
                 name=f"recording_infer_spikes_shard_{i}",
             ),
             node(
                 _shard(nodes.nwb_output_partitions, i, n_shards),
-                inputs=["recording_inputs", spikes[i]],
+                inputs=["recording_inputs", spikes[i], "recording_run"],
                 outputs=f"recording_nwb_shard_{i}",
                 name=f"recording_write_nwb_shard_{i}",
             ),
@@ -68,13 +75,13 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
     collect = [
         node(
             nodes.collect_qc,
-            inputs=["recording_inputs", "params:recordings.qc_figure", *dff],
+            inputs=["recording_inputs", "params:recordings.qc_figure", "recording_run", *dff],
             outputs=["recording_qc", "recording_qc_figure"],
             name="recording_collect_qc",
         ),
         node(
             nodes.recording_nmf,
-            inputs=["recording_inputs", "params:recordings.nmf", *dff],
+            inputs=["recording_inputs", "params:recordings.nmf", "recording_run", *dff],
             outputs=[
                 "recording_nmf_components",
                 "recording_nmf_curves",
@@ -89,6 +96,7 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
                 "recording_inputs",
                 "recording_trials_table",
                 "params:recordings.trials",
+                "recording_run",
                 *dff,
                 *spikes,
             ],
@@ -96,4 +104,16 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
             name="recording_cut_trials",
         ),
     ]
-    return pipeline(per_shard + collect, tags=["recordings"])
+    finish = node(
+        nodes.finish_run,
+        inputs=[
+            "recording_run",
+            "recording_qc",
+            "recording_nmf_curves",
+            "recording_trials",
+            *[f"recording_nwb_shard_{i}" for i in shards],
+        ],
+        outputs="recording_run_finished",
+        name="recording_finish_run",
+    )
+    return pipeline([begin, *per_shard, *collect, finish], tags=["recordings"])
