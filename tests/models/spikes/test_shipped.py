@@ -76,9 +76,9 @@ def test_fresh_clone_without_tags_lists_and_loads_them(tmp_path):
         env={**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true"},
     )
     assert out.returncode == 0, out.stderr
-    for name in INDEX:
+    for name, entry in INDEX.items():
         line = next(x for x in out.stdout.splitlines() if x.startswith(name))
-        assert "production=v1.0.0" in line
+        assert f"production={entry['version']}" in line
     name = "cascade-7p5hz-excitatory"
     model = registry.load(name, stage="production", project_path=clone)
     assert isinstance(model, SpikeModel) and model.frame_rate_hz == pytest.approx(7.5, rel=1e-3)
