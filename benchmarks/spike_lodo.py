@@ -391,6 +391,10 @@ def write_results(args, per_neuron: pd.DataFrame, summary: dict) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # the code that runs: its commit when the run starts
+    started = run_record(
+        command_line(__file__, args.argv), seeds=[args.seed], cwd=Path(__file__).parent
+    )
     if args.merge:
         if not args.tag:
             print("--merge needs --tag for the combined result", file=sys.stderr)
@@ -529,12 +533,7 @@ def main(argv=None) -> int:
         "folds": folds,
         "wall_seconds": round(time.perf_counter() - start, 1),
         "torch_threads": torch.get_num_threads(),
-        "provenance": run_record(
-            command_line(__file__, args.argv),
-            seeds=[args.seed],
-            threads=torch.get_num_threads(),
-            cwd=Path(__file__).parent,
-        ),
+        "provenance": {**started, "threads": torch.get_num_threads()},
     }
     if also_single:
         single = pd.DataFrame(single_rows)
