@@ -161,6 +161,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="Lightning training precision of ENS² and CASCADE (e.g. bf16-mixed: bfloat16 "
         "convolutions, float32 weights and loss)",
     )
+    p.add_argument(
+        "--resample-tolerance",
+        type=float,
+        default=0.05,
+        help="recordings within this relative distance of --frame-rate keep their own rate "
+        "(15 Hz needs 0.02: datasets at 14.8 and 15.6 Hz lie on both sides)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
@@ -190,6 +197,7 @@ def load_table(args, recordings: pd.DataFrame, noise_level: float | None = None)
         target_noise_level_nu=noise_level,
         max_noise_replicas=1,
         seed=args.seed,
+        resample_tolerance=args.resample_tolerance,
     )
     keys = ["dataset", "neuron", "recording"]
     spikes = recordings.set_index(keys)["spike_times_s"]
