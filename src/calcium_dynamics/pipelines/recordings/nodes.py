@@ -1,5 +1,5 @@
 """Kedro nodes of the recordings pipeline (thin wrappers around ``signal/``, ``models/`` and
-the decomposition pipeline's ``decompose``)."""
+``classical.decomposition_tables.decompose``)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from calcium_dynamics.classical.decomposition_tables import decompose
 from calcium_dynamics.io.recordings import NWBDataset
 from calcium_dynamics.io.run_manifest import check_current, current_run_id, file_fingerprint, now
 from calcium_dynamics.models.spikes.api import infer_table, log_warnings
 from calcium_dynamics.models.spikes.routing import Limits, ModelSet
-from calcium_dynamics.pipelines.decomposition.nodes import decompose
 from calcium_dynamics.signal.dff import delta_f_over_f, dff_quality
 
 logger = logging.getLogger(__name__)
@@ -645,7 +645,7 @@ def recording_nmf(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Callable[[], plt.Figure]]]:
     """NMF of each recording's population (ΔF/F, neurons × time) with AIC selection of k.
 
-    Uses the decomposition pipeline's ``decompose`` (``NMFSelector``: global min-max scaling,
+    Uses ``classical.decomposition_tables.decompose`` (``NMFSelector``: global min-max scaling,
     NNDSVD, AIC at its first increase) without the PCA / ICA comparison.
 
     Args:
