@@ -31,21 +31,28 @@ OUTPUTS = (
 )
 
 
-def _kedro(project: Path, *args: str, **kwargs) -> subprocess.Popen:
+def _kedro(project: Path, *args: str) -> subprocess.Popen:
+    """``kedro run --pipeline recordings ARGS`` in ``project``; its log goes to a file (a pipe
+    nobody reads while the run goes on would fill up and stall it)."""
     env = {**os.environ, "DO_NOT_TRACK": "1", "KEDRO_DISABLE_TELEMETRY": "true"}
-    return subprocess.Popen(
+    log = open(project / f"run-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115 - closed in _finish
+    proc = subprocess.Popen(
         [KEDRO, "run", "--pipeline", "recordings", *args],
         cwd=project,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
-        **kwargs,
     )
+    proc.log = log
+    return proc
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
-    out, _ = proc.communicate(timeout=timeout)
+    proc.wait(timeout=timeout)
+    proc.log.seek(0)
+    out = proc.log.read()
+    proc.log.close()
     return proc.returncode, out
 
 
@@ -84,7 +91,9 @@ def test_sigint_mid_run_leaves_nothing_that_looks_current(project_root, tmp_path
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
         started = _manifest(project).get("run_id") not in (None, run1["run_id"])
-        written = {p.name.split(".")[0] for p in spikes.parent.parent.rglob("*.parquet")}
+        written = {
+            p.name.split(".")[0] for f in OUTPUTS for p in (project / "data" / f).glob("*.*")
+        }
         if started and written - first_ids:
             break  # the second run has written its first outputs: interrupt it now
         time.sleep(0.05)
