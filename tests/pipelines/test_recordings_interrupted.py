@@ -31,6 +31,10 @@ OUTPUTS = (
 )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _kedro(project: Path, *args: str) -> subprocess.Popen:
     """``kedro run --pipeline recordings ARGS`` in ``project``; its log goes to a file (a pipe
     nobody reads while the run goes on would fill up and stall it)."""
@@ -43,6 +47,9 @@ def _kedro(project: Path, *args: str) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
+        # a shell without job control starts background jobs with SIGINT ignored, and Python
+        # then never raises KeyboardInterrupt: give the run Ctrl-C's usual meaning
+        preexec_fn=_default_sigint,
     )
     proc.log = log
     return proc

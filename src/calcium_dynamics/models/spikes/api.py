@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import SpikeModel
@@ -28,7 +29,7 @@ from calcium_dynamics.models.spikes.routing import (
     nu_above_range,
     zoo_level,
 )
-from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events
+from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events_many
 
 logger = logging.getLogger(__name__)
 
@@ -196,11 +197,32 @@ def available_models(root: str | Path | None = None) -> str:
     return ", ".join(r["name"] for r in rows) or "none"
 
 
-def _events(model: SpikeModel, rate: np.ndarray, fr: float, rng) -> np.ndarray:
-    sigma = float(model.config["sigma_s"])
-    if model.kind == "ens2":
-        return greedy_spike_events(rate, fr, sigma)
-    return sampled_spike_events(rate, fr, sigma, rng=rng)
+#: traces per batch of CASCADE's event sampler (its chains run in lockstep over a batch;
+#: memory ≈ 4 × 8 bytes × batch × frames)
+EVENT_BATCH = 250
+
+
+def _add_events(rows: list[dict], rng: np.random.Generator) -> None:
+    """Spike events of every row that asked for them (``_events_of``: model, rate in spikes
+    per model frame, model frame rate), in place: CASCADE's sampler vectorised over the rows
+    of one model, ENS²'s greedy method per row."""
+    groups: dict[int, tuple[SpikeModel, float, list[tuple[int, np.ndarray]]]] = {}
+    for i, out in enumerate(rows):
+        pending = out.pop("_events_of", None)
+        if pending is not None:
+            model, rate, fr = pending
+            groups.setdefault(id(model), (model, fr, []))[2].append((i, rate))
+    for model, fr, items in groups.values():
+        sigma = float(model.config["sigma_s"])
+        if model.kind == "ens2":
+            for i, rate in items:
+                rows[i]["spike_times_s"] = greedy_spike_events(rate, fr, sigma)
+            continue
+        for start in range(0, len(items), EVENT_BATCH):
+            chunk = items[start : start + EVENT_BATCH]
+            times = sampled_spike_events_many([r for _, r in chunk], fr, sigma, rng=rng)
+            for (i, _), t in zip(chunk, times):
+                rows[i]["spike_times_s"] = t
 
 
 def infer_table(
@@ -214,6 +236,7 @@ def infer_table(
     limits: Limits | None = None,
     source: str = "traces",
     log: bool = True,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Rates, events and routing of every trace of ``traces``.
 
@@ -227,6 +250,7 @@ def infer_table(
         limits: plausibility limits (default :class:`Limits`).
         source: how errors and the summary log name the input (e.g. the recording's path).
         log: write the one-line summary of the warnings (callers that batch log once).
+        progress: show a progress bar over the traces (from 50 traces on).
 
     Returns:
         :data:`ROUTING_COLUMNS` + ``rate_hz`` (float32 array, Hz) + ``spike_times_s``.
@@ -239,8 +263,16 @@ def infer_table(
     options = {"events": events, "stride": stride, "precision": precision, "rng": rng}
     rows = [
         _infer_trace(models, row, limits, f"{source}, trace {row.trace_id!r}", **options)
-        for row in traces.itertuples(index=False)
+        for row in tqdm(
+            traces.itertuples(index=False),
+            total=len(traces),
+            desc=f"spike rates, {source}",
+            disable=not progress or len(traces) < 50,
+            leave=False,
+        )
     ]
+    if events:
+        _add_events(rows, rng)
     table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", "spike_times_s"])
     if log:
         log_warnings(table, models, source)
@@ -295,10 +327,8 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
             warn.append("rate_implausible")
         else:
             out["rate_hz"] = pred.rate_hz
-            if options["events"]:
-                out["spike_times_s"] = _events(
-                    model, pred.model_rate, pred.model_frame_rate_hz, options["rng"]
-                )
+            if options["events"]:  # computed for all traces at once (_add_events)
+                out["_events_of"] = (model, pred.model_rate, pred.model_frame_rate_hz)
     implausible = [w for w in warn if w in ("dff_implausible", "rate_implausible")]
     if implausible and limits.on_implausible == "raise":
         raise ValueError(

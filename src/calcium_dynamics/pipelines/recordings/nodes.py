@@ -18,7 +18,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from calcium_dynamics.classical.decomposition_tables import decompose
 from calcium_dynamics.io.recordings import NWBDataset
@@ -437,7 +436,8 @@ SPIKE_COLUMNS = [
 def infer_recording_spikes(
     models: ModelSet, dff: pd.DataFrame, params: dict, key: str = "recording"
 ) -> pd.DataFrame:
-    """Spike rates, events and routing of one recording, in neuron batches.
+    """Spike rates, events and routing of one recording (events of all its cells at once:
+    CASCADE's sampler runs vectorised over the cells).
 
     Every trace goes through :func:`calcium_dynamics.models.spikes.infer_table` (the path
     ``infer_spikes`` takes): the model nearest the recording's frame rate, ν measured at the
@@ -446,9 +446,9 @@ def infer_recording_spikes(
     Args:
         models: the :class:`ModelSet` of the catalog's ``recording_spike_model``.
         dff: a ΔF/F table (``trace_id, plane, cell, frame_rate_hz, dff`` + carried columns).
-        params: ``batch_size`` (neurons per batch), ``stride`` / ``precision`` (ENS²),
-            ``events`` (bool), ``seed`` (events sampling; combined with ``key`` and the batch
-            index), ``torch_threads``, ``limits`` (plausibility limits, see ``Limits``).
+        params: ``stride`` / ``precision`` (ENS²), ``events`` (bool), ``seed`` (events
+            sampling; combined with ``key``), ``torch_threads``, ``limits`` (plausibility
+            limits, see ``Limits``).
         key: the recording's partition id.
 
     Returns:
@@ -459,34 +459,26 @@ def infer_recording_spikes(
     """
     if dff.empty:
         raise ValueError(f"recording {key!r} holds no traces")
-    batch = max(1, int(params.get("batch_size", 100)))
     carried = [c for c in CARRIED_COLUMNS if c in dff.columns]
     where = str(dff["source"].iloc[0]) if "source" in dff.columns else key
     limits = Limits.from_params(params.get("limits"))
-    parts = []
-    starts = range(0, len(dff), batch)
     with _torch_threads(params.get("torch_threads", 1)):
-        for b, start in enumerate(
-            tqdm(starts, desc=f"spikes {key}", disable=len(starts) < 2, leave=False)
-        ):
-            rows = dff.iloc[start : start + batch]
-            out = infer_table(
-                models,
-                rows[["trace_id", "frame_rate_hz", "dff"]],
-                events=bool(params.get("events", True)),
-                stride=int(params.get("stride", 1)),
-                precision=str(params.get("precision", "fp32")),
-                seed=_batch_seed(params.get("seed", 0), key, b),
-                limits=limits,
-                source=f"recording {where}",
-                log=False,
-            )
-            out["plane"] = rows["plane"].to_numpy()
-            out["cell"] = rows["cell"].to_numpy()
-            for c in carried:
-                out[c] = rows[c].to_numpy()
-            parts.append(out)
-    table = pd.concat(parts, ignore_index=True)
+        table = infer_table(
+            models,
+            dff[["trace_id", "frame_rate_hz", "dff"]],
+            events=bool(params.get("events", True)),
+            stride=int(params.get("stride", 1)),
+            precision=str(params.get("precision", "fp32")),
+            seed=_batch_seed(params.get("seed", 0), key, 0),
+            limits=limits,
+            source=f"recording {where}",
+            log=False,
+            progress=True,
+        )
+    table["plane"] = dff["plane"].to_numpy()
+    table["cell"] = dff["cell"].to_numpy()
+    for c in carried:
+        table[c] = dff[c].to_numpy()
     log_warnings(table, models, f"recording {where}")  # one summary line per recording
     return table[SPIKE_COLUMNS + carried]
 
