@@ -32,6 +32,7 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import queue as queue_module
 import resource
 import sys
 import tempfile
@@ -42,6 +43,9 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+from calcium_dynamics.provenance import command_line, run_record
+
 CHUNK = 50  # neurons simulated at a time
 
 
@@ -80,6 +84,7 @@ def measure(folder: str, model_path: str, params: dict, queue) -> None:
 
     from calcium_dynamics.io.recordings import Suite2pDataset
     from calcium_dynamics.models.spike_models import SpikeModel
+    from calcium_dynamics.models.spikes.api import model_set
     from calcium_dynamics.pipelines.recordings.nodes import (
         infer_recording_spikes,
         recording_dff_table,
@@ -101,8 +106,9 @@ def measure(folder: str, model_path: str, params: dict, queue) -> None:
     dff = pd.read_parquet(path)
     times["dff_parquet_s"] = time.perf_counter() - t
     model = SpikeModel.load(model_path)
+    models = model_set(model)
     t = time.perf_counter()
-    spikes = infer_recording_spikes(model, dff, params["inference"], key="benchmark")
+    spikes = infer_recording_spikes(models, dff, params["inference"], key="benchmark")
     times["inference_s"] = time.perf_counter() - t
     t = time.perf_counter()
     spikes.to_parquet(Path(folder) / "spikes.parquet")
@@ -112,7 +118,7 @@ def measure(folder: str, model_path: str, params: dict, queue) -> None:
         # events (CASCADE: sampled, ENS²: greedy) on the first cells: rates + events again
         t = time.perf_counter()
         with_events = infer_recording_spikes(
-            model, dff.iloc[:n_ev], {**params["inference"], "events": True}, key="benchmark"
+            models, dff.iloc[:n_ev], {**params["inference"], "events": True}, key="benchmark"
         )
         times["rates_and_events_first_cells_s"] = time.perf_counter() - t
         spikes.loc[: n_ev - 1, "spike_times_s"] = with_events["spike_times_s"].to_numpy()
@@ -169,7 +175,13 @@ def main(argv: list[str] | None = None) -> dict:
         )
         t = time.perf_counter()
         proc.start()
-        out = queue.get()
+        while True:  # a child that dies puts nothing: do not wait for it forever
+            try:
+                out = queue.get(timeout=5)
+                break
+            except queue_module.Empty:
+                if not proc.is_alive():
+                    raise SystemExit(f"measurement failed with exit code {proc.exitcode}") from None
         proc.join()
         wall = time.perf_counter() - t
         if proc.exitcode:
@@ -187,6 +199,9 @@ def main(argv: list[str] | None = None) -> dict:
     times = {k: round(v, 2) for k, v in out["times"].items()}
     work = times["dff_s"] + times["inference_s"]
     result = {
+        "provenance": run_record(
+            command_line(__file__, argv), seeds=[args.seed], threads=1, cwd=ROOT
+        ),
         "model": args.model,
         "model_kind": out["model_kind"],
         "stride": args.stride,
@@ -194,7 +209,7 @@ def main(argv: list[str] | None = None) -> dict:
         "minutes": args.minutes,
         "frame_rate_hz": args.rate,
         "frames": n_frames,
-        "batch_size": params["inference"]["batch_size"],
+        "events_per_recording": "all cells at once (lockstep sampler)",
         "dff_batch_size": params["dff"]["batch_size"],
         "threads": 1,
         "machine": f"{platform.processor() or platform.machine()}, 1 thread, shared 2-core VM",

@@ -183,6 +183,13 @@ def sampled_spike_events(
     return np.sort(t0_s + np.asarray(frames, float) / fr)
 
 
+#: longest stretch one chain of the vectorised sampler refines (frames; longer stretches are
+#: cut: a chain's work grows with its spikes, and all chains of a batch step together)
+SEGMENT_FRAMES = 1024
+#: chains advanced together (memory ≈ 3 × 8 bytes × this × (SEGMENT_FRAMES + 4 × kernel))
+CHAINS_PER_BATCH = 4096
+
+
 def sampled_spike_events_many(
     rates: list[np.ndarray],
     frame_rate_hz: float,
@@ -195,21 +202,24 @@ def sampled_spike_events_many(
     max_spikes_per_frame: float = MAX_SPIKES_PER_FRAME,
     max_proposals: int = 2_000_000,
 ) -> list[np.ndarray]:
-    """:func:`sampled_spike_events` for many traces at once, vectorised over the traces.
+    """:func:`sampled_spike_events` for many traces at once, vectorised over stretches.
 
-    The same method — spikes drawn in proportion to the rate, then refined by proposals (move
-    a spike to a frame drawn ∝ rate, shift it by one frame, drop it, add one) accepted when
-    they lower the L1 error between the spikes convolved with the Gaussian template and the
-    rate — with one chain per trace, all chains advanced in lockstep (one proposal per trace
-    per step, as numpy operations over the traces). Proposals are drawn over the whole trace
-    (frames whose rate exceeds ``support_threshold``), so spikes can move between stretches;
-    the error counts every frame of the trace. Each chain makes ``n_proposals_per_spike`` ×
-    (initial spike count) proposals, at most ``max_proposals``.
+    The same method — in each stretch where the rate exceeds ``support_threshold``,
+    round(Σ rate) spikes drawn ∝ rate, then proposals (move a spike to a frame drawn ∝ rate,
+    shift it by one frame, drop it, add one) accepted when they lower the L1 error between
+    the spikes convolved with the Gaussian template and the rate — with the stretches of all
+    traces refined together: one chain per stretch, all chains advanced in lockstep (one
+    proposal per chain per step, as numpy operations over the chains). Stretches longer than
+    :data:`SEGMENT_FRAMES` are cut into pieces of that length, each its own chain. The error
+    of a chain counts its template's spill just outside its stretch (where the rate is below
+    the threshold, or the neighbouring piece's), so spikes are not pushed against the edges.
 
     Args:
         rates: spikes per frame, one 1-D array per trace (lengths may differ; NaN → 0).
         frame_rate_hz, sigma_s: frame rate (Hz) and the template's s.d. (s).
         rng: random generator (default: seeded 0).
+        n_proposals_per_spike, max_proposals: proposals per chain: this many per initial
+            spike, at most ``max_proposals``.
 
     Returns:
         One array of spike times (s, sorted) per trace.
@@ -219,55 +229,78 @@ def sampled_spike_events_many(
     """
     fr = check_frame_rate(frame_rate_hz)
     rng = rng or np.random.default_rng(0)
-    traces = []
+    segments: list[np.ndarray] = []
+    owner: list[tuple[int, int]] = []  # (trace, first frame) of each segment
     for i, r in enumerate(rates):
-        r = np.nan_to_num(as_trace(r, f"rate of trace {i}"), nan=0.0)
+        r = np.clip(np.nan_to_num(as_trace(r, f"rate of trace {i}"), nan=0.0), 0, None)
         try:
             _check_total(r, max_spikes_per_frame, fr)
         except ValueError as exc:
             raise ValueError(f"trace {i}: {exc}") from exc
-        traces.append(np.clip(r, 0, None))
-    out = [np.empty(0) for _ in traces]
-    if not traces:
-        return out
-    kernel = gaussian_kernel(sigma_s * fr)
+        for start, stop in _runs(r > support_threshold):
+            for a in range(start, stop, SEGMENT_FRAMES):
+                b = min(a + SEGMENT_FRAMES, stop)
+                if round(float(r[a:b].sum())) > 0:
+                    segments.append(r[a:b])
+                    owner.append((i, a))
+    frames: list[list[np.ndarray]] = [[] for _ in rates]
+    if segments:
+        kernel = gaussian_kernel(sigma_s * fr)
+        counts = np.array([round(float(seg.sum())) for seg in segments])
+        order = np.argsort(counts, kind="stable")  # similar chain lengths step together
+        for lo in range(0, order.size, CHAINS_PER_BATCH):
+            chunk = order[lo : lo + CHAINS_PER_BATCH]
+            found = _refine_in_lockstep(
+                [segments[k] for k in chunk],
+                kernel,
+                rng,
+                n_proposals_per_spike=n_proposals_per_spike,
+                max_proposals=max_proposals,
+            )
+            for k, f in zip(chunk, found):
+                trace, first = owner[k]
+                frames[trace].append(f + first)
+    return [
+        np.sort(t0_s + np.concatenate(f).astype(float) / fr) if f else np.empty(0) for f in frames
+    ]
+
+
+def _refine_in_lockstep(
+    segments: list[np.ndarray],
+    kernel: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_proposals_per_spike: int,
+    max_proposals: int,
+) -> list[np.ndarray]:
+    """Spike frames (with repeats) of each segment: initial draw ∝ rate, then L1-refinement,
+    every segment a chain, all chains one proposal per step."""
     K, half = kernel.size, kernel.size // 2
-    pad = 2 * K  # every window around a spike stays inside the padded row
-    lengths = np.array([t.size for t in traces])
+    pad = 2 * K  # windows around any spike stay inside the padded row
+    C = len(segments)
+    lengths = np.array([seg.size for seg in segments])
     n_cols = int(lengths.max()) + 2 * pad
-    target = np.zeros((len(traces), n_cols))
-    weight = np.zeros((len(traces), n_cols))
-    for c, t in enumerate(traces):
-        target[c, pad : pad + t.size] = t
-        weight[c, pad : pad + t.size] = t * (t > support_threshold)
-    totals = weight.sum(axis=1)
-    n_spikes = np.round(totals).astype(int)
-    cells = np.flatnonzero(n_spikes > 0)
-    if cells.size == 0:
-        return out
-    target, weight, totals, n_spikes = target[cells], weight[cells], totals[cells], n_spikes[cells]
-    lengths = lengths[cells]
-    C = cells.size
-    # inverse-CDF sampling of frames ∝ weight, all rows in one searchsorted: row c's CDF is
+    target = np.zeros((C, n_cols))
+    for c, seg in enumerate(segments):
+        target[c, pad : pad + seg.size] = seg
+    totals = target.sum(axis=1)
+    n_spikes = np.maximum(np.round(totals).astype(np.int64), 1)
+    # inverse-CDF sampling of frames ∝ rate for all rows in one searchsorted: row c's CDF is
     # shifted by c, so the concatenated CDF is non-decreasing
-    cdf = (np.cumsum(weight, axis=1) / totals[:, None] + np.arange(C)[:, None]).ravel()
+    cdf = (np.cumsum(target, axis=1) / totals[:, None] + np.arange(C)[:, None]).ravel()
 
     def draw(rows: np.ndarray) -> np.ndarray:
         u = rows + (1.0 - rng.random(rows.size))  # in (row, row + 1]
-        flat = np.searchsorted(cdf, u, side="left")
-        return np.minimum(flat - rows * n_cols, n_cols - 1)
+        return np.minimum(np.searchsorted(cdf, u, side="left") - rows * n_cols, n_cols - 1)
 
     cap = int(2 * n_spikes.max() + 16)
     spikes = np.zeros((C, cap), dtype=np.int64)
-    n_sp = n_spikes.copy()
     rows_all = np.repeat(np.arange(C), n_spikes)
-    order = np.argsort(rows_all, kind="stable")
-    first = np.zeros(C, dtype=np.int64)
-    first[1:] = np.cumsum(n_spikes)[:-1]
-    slot = np.arange(rows_all.size) - first[rows_all[order]]
-    spikes[rows_all[order], slot] = draw(rows_all)[order]
+    slot = np.arange(rows_all.size) - np.repeat(np.cumsum(n_spikes) - n_spikes, n_spikes)
+    spikes[rows_all, slot] = draw(rows_all)
+    n_sp = n_spikes.copy()
     counts = np.zeros((C, n_cols))
-    np.add.at(counts, (rows_all, spikes[rows_all[order], slot]), 1.0)
+    np.add.at(counts, (rows_all, spikes[rows_all, slot]), 1.0)
     from scipy.ndimage import convolve1d
 
     fit = convolve1d(counts, kernel, axis=1, mode="constant")
@@ -275,31 +308,30 @@ def sampled_spike_events_many(
     lo_valid, hi_valid = np.full(C, pad), pad + lengths - 1
     n_prop = np.minimum(n_proposals_per_spike * n_spikes, int(max_proposals))
     ar_k = np.arange(K) - half
-    span = 2 * K  # window covering two changes less than K apart
+    span = 2 * K  # one window over two changes less than K apart
     ar_span = np.arange(span)
     active = np.arange(C)
     for step in range(int(n_prop.max())):
-        if step and n_prop.min() <= step:
+        if n_prop[active].min() <= step:
             active = active[n_prop[active] > step]
         m = active.size
-        kind = rng.integers(4, size=m)
+        kind = rng.integers(4, size=m)  # 0 re-draw, 1 shift, 2 drop, 3 add
         new = draw(active)
         pick = rng.random(m)
         direction = rng.integers(2, size=m) * 2 - 1
-        has = n_sp[active] > 0
-        kind = np.where(has, kind, 3)
-        kind = np.where((kind == 3) & (n_sp[active] >= cap), 2, kind)  # full: drop instead
-        idx = np.minimum((pick * n_sp[active]).astype(np.int64), np.maximum(n_sp[active] - 1, 0))
+        n_here = n_sp[active]
+        kind = np.where(n_here > 0, kind, 3)
+        kind = np.where((kind == 3) & (n_here >= cap), 2, kind)
+        idx = np.minimum((pick * n_here).astype(np.int64), np.maximum(n_here - 1, 0))
         j = spikes[active, idx]
         shifted = np.clip(j + direction, lo_valid[active], hi_valid[active])
-        # change 1 at p1 with sign s1; change 2 at p2 with sign s2 (0: none)
+        # change 1 at p1 (sign s1), change 2 at p2 (sign s2; 0: none)
         p1 = np.where(kind == 3, new, j)
         s1 = np.where(kind == 3, 1.0, -1.0)
         p2 = np.where(kind == 0, new, np.where(kind == 1, shifted, p1))
-        s2 = np.where((kind == 0) | (kind == 1), 1.0, 0.0)
+        s2 = np.where(kind <= 1, 1.0, 0.0)
         near = (s2 == 0) | (np.abs(p2 - p1) < K)
         accept = np.zeros(m, dtype=bool)
-        # near: one window over both changes
         rn = np.flatnonzero(near)
         if rn.size:
             lo = np.minimum(p1[rn], p2[rn]) - half
@@ -311,8 +343,7 @@ def sampled_spike_events_many(
             delta[sub, (p1[rn] - lo)[:, None] + ar_k] += s1[rn][:, None] * kernel
             delta[sub, (p2[rn] - lo)[:, None] + ar_k] += s2[rn][:, None] * kernel
             tgt = target[rows, cols]
-            gain = np.abs(old - tgt).sum(1) - np.abs(old + delta - tgt).sum(1)
-            ok = gain > 1e-12
+            ok = np.abs(old - tgt).sum(1) - np.abs(old + delta - tgt).sum(1) > 1e-12
             accept[rn[ok]] = True
             fit[rows[ok], cols[ok]] = old[ok] + delta[ok]
         rf = np.flatnonzero(~near)
@@ -321,8 +352,7 @@ def sampled_spike_events_many(
             c1, c2 = p1[rf][:, None] + ar_k, p2[rf][:, None] + ar_k
             o1, o2 = fit[rows, c1], fit[rows, c2]
             t1, t2 = target[rows, c1], target[rows, c2]
-            n1 = o1 + s1[rf][:, None] * kernel
-            n2 = o2 + s2[rf][:, None] * kernel
+            n1, n2 = o1 + s1[rf][:, None] * kernel, o2 + s2[rf][:, None] * kernel
             gain = (
                 np.abs(o1 - t1).sum(1)
                 + np.abs(o2 - t2).sum(1)
@@ -336,7 +366,7 @@ def sampled_spike_events_many(
         if not accept.any():
             continue
         a, k, c = np.flatnonzero(accept), kind[accept], active[accept]
-        move = (k == 0) | (k == 1)
+        move = k <= 1
         spikes[c[move], idx[a][move]] = p2[a][move]
         add = k == 3
         spikes[c[add], n_sp[c[add]]] = p1[a][add]
@@ -345,7 +375,4 @@ def sampled_spike_events_many(
         cd = c[drop]
         spikes[cd, idx[a][drop]] = spikes[cd, n_sp[cd] - 1]
         n_sp[cd] -= 1
-    for row, c in enumerate(cells):
-        frames = np.sort(spikes[row, : n_sp[row]]) - pad
-        out[c] = t0_s + frames.astype(float) / fr
-    return out
+    return [spikes[c, : n_sp[c]] - pad for c in range(C)]
