@@ -110,6 +110,9 @@ def measure(folder: str, model_path: str, params: dict, queue) -> None:
     t = time.perf_counter()
     spikes = infer_recording_spikes(models, dff, params["inference"], key="benchmark")
     times["inference_s"] = time.perf_counter() - t
+    stages = spikes.attrs.get("timing_s", {})
+    times["inference_rates_s"] = stages.get("rates")
+    times["inference_events_s"] = stages.get("events")
     t = time.perf_counter()
     spikes.to_parquet(Path(folder) / "spikes.parquet")
     times["spikes_parquet_s"] = time.perf_counter() - t
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         corrs.append(correlation(gt, rate_hz / args.rate))
         if i < n_ev:
             ratios.append(len(out["events"][i]) / max(len(spikes), 1))
-    times = {k: round(v, 2) for k, v in out["times"].items()}
+    times = {k: (None if v is None else round(v, 2)) for k, v in out["times"].items()}
     work = times["dff_s"] + times["inference_s"]
     result = {
         "provenance": run_record(

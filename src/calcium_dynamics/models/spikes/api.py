@@ -9,6 +9,7 @@ may route to.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -261,6 +262,7 @@ def infer_table(
         raise ValueError(f"{source}: traces lack column(s) {sorted(missing)}")
     rng = np.random.default_rng(int(seed))
     options = {"events": events, "stride": stride, "precision": precision, "rng": rng}
+    started = time.perf_counter()
     rows = [
         _infer_trace(models, row, limits, f"{source}, trace {row.trace_id!r}", **options)
         for row in tqdm(
@@ -271,9 +273,15 @@ def infer_table(
             leave=False,
         )
     ]
+    rates_done = time.perf_counter()
     if events:
         _add_events(rows, rng)
     table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", "spike_times_s"])
+    # wall-clock seconds of the two stages (for benchmarks; not part of the table's data)
+    table.attrs["timing_s"] = {
+        "rates": round(rates_done - started, 3),
+        "events": round(time.perf_counter() - rates_done, 3),
+    }
     if log:
         log_warnings(table, models, source)
     return table

@@ -475,12 +475,15 @@ def infer_recording_spikes(
             log=False,
             progress=True,
         )
+    timing = dict(table.attrs.get("timing_s", {}))
     table["plane"] = dff["plane"].to_numpy()
     table["cell"] = dff["cell"].to_numpy()
     for c in carried:
         table[c] = dff[c].to_numpy()
     log_warnings(table, models, f"recording {where}")  # one summary line per recording
-    return table[SPIKE_COLUMNS + carried]
+    table = table[SPIKE_COLUMNS + carried]
+    table.attrs["timing_s"] = timing
+    return table
 
 
 def infer_spike_partitions(
