@@ -110,8 +110,8 @@ def test_sigint_mid_run_leaves_nothing_that_looks_current(project_root, tmp_path
     assert code != 0, out[-3000:]
 
     run2 = _manifest(project)
-    assert run2["run_id"] != run1["run_id"] and run2["status"] == "running"
-    assert run2["finished"] is None
+    # unfinished: still "running", or "failed" when Kedro reported the interrupt to the hooks
+    assert run2["run_id"] != run1["run_id"] and run2["status"] in ("running", "failed")
     assert first_ids & _ids(project) == set(), "outputs of the first folder survived"
     qc = project / "data/08_reporting/recording_qc.csv"
     if qc.exists():  # written by the second run before the interrupt, or not at all
