@@ -3,18 +3,12 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from calcium_dynamics.pipelines.data_engineering import nodes
-from calcium_dynamics.pipelines.decomposition import pipeline as decomposition
-from calcium_dynamics.pipelines.latent_dynamics.classical import pipeline as classical
-from calcium_dynamics.pipelines.latent_dynamics.lfads import pipeline as lfads
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return (
-        create_ground_truth_pipeline()
-        + lfads.create_simulation_pipeline()
-        + classical.create_simulation_pipeline()
-        + decomposition.create_simulation_pipeline()
-    )
+    """The ground-truth nodes (the registered ``data_engineering`` pipeline adds every
+    capability's simulations to them in ``pipeline_registry``)."""
+    return create_ground_truth_pipeline()
 
 
 def create_ground_truth_pipeline(**kwargs) -> Pipeline:

@@ -2,12 +2,12 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from calcium_dynamics.pipelines.latent_dynamics.lfads import pipeline as lfads
 from calcium_dynamics.pipelines.latent_dynamics_search import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """The simulated data (so it runs on a fresh clone), the search and its reports."""
+    """The search and its reports (``pipeline_registry`` adds the simulated data it reads, so
+    it runs on a fresh clone)."""
     search = pipeline(
         [
             node(
@@ -48,4 +48,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         tags=["latent_dynamics_search", "lfads_search"],
     )
-    return lfads.create_simulation_pipeline() + search
+    return search

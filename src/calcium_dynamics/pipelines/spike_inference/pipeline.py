@@ -6,13 +6,13 @@ model registry instead (catalog entry ``ens2_registered_model``: the production 
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from calcium_dynamics.pipelines.data_engineering.pipeline import create_ground_truth_pipeline
 from calcium_dynamics.pipelines.spike_inference import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    # The ground-truth nodes are included so a fresh clone runs this pipeline on its own.
-    return create_ground_truth_pipeline() + create_model_pipeline()
+    """Training, held-out inference and the shipped models' inference (``pipeline_registry``
+    adds the ground-truth nodes, so a fresh clone runs it on its own)."""
+    return create_model_pipeline()
 
 
 def create_model_pipeline(**kwargs) -> Pipeline:

@@ -1,0 +1,61 @@
+"""The layout's rules: no pipeline package imports another (pipelines are composed in
+``pipeline_registry.py`` only), and library code never imports a pipeline."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "calcium_dynamics"
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def test_no_pipeline_package_imports_another():
+    pipelines = PACKAGE / "pipelines"
+    offences = []
+    for path in pipelines.rglob("*.py"):
+        own = path.relative_to(pipelines).parts[0]
+        for name in _imports(path):
+            parts = name.split(".")
+            if (
+                parts[:2] == ["calcium_dynamics", "pipelines"]
+                and len(parts) > 2
+                and parts[2] != own
+            ):
+                offences.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert offences == []
+
+
+def test_the_library_does_not_import_pipelines():
+    allowed = {"pipeline_registry.py", "settings.py", "__main__.py"}
+    offences = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "pipelines" or rel.as_posix() in allowed:
+            continue
+        offences += [
+            f"{rel} imports {n}"
+            for n in _imports(path)
+            if n.startswith("calcium_dynamics.pipelines")
+        ]
+    # known: the zoo-training CLI reuses the ground-truth table builders (to move to the library)
+    known = {
+        "models/spikes/zoo_training.py imports "
+        "calcium_dynamics.pipelines.data_engineering.ground_truth_tables",
+        "models/spikes/zoo_training.py imports "
+        "calcium_dynamics.pipelines.data_engineering.ground_truth_tables.training_table",
+        "models/spikes/zoo_training.py imports calcium_dynamics.pipelines.data_engineering.nodes",
+        "models/spikes/zoo_training.py imports "
+        "calcium_dynamics.pipelines.data_engineering.nodes.validate_recordings",
+    }
+    assert set(offences) - known == set()
