@@ -48,12 +48,8 @@ def test_the_library_does_not_import_pipelines():
             for n in _imports(path)
             if n.startswith("calcium_dynamics.pipelines")
         ]
-    # known: the zoo-training CLI reuses the ground-truth table builders (to move to the library)
+    # known: the zoo-training CLI validates the database with the data_engineering node
     known = {
-        "models/spikes/zoo_training.py imports "
-        "calcium_dynamics.pipelines.data_engineering.ground_truth_tables",
-        "models/spikes/zoo_training.py imports "
-        "calcium_dynamics.pipelines.data_engineering.ground_truth_tables.training_table",
         "models/spikes/zoo_training.py imports calcium_dynamics.pipelines.data_engineering.nodes",
         "models/spikes/zoo_training.py imports "
         "calcium_dynamics.pipelines.data_engineering.nodes.validate_recordings",

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import (
+from calcium_dynamics.models.spikes.training_tables import (
     SUMMARY_COLUMNS,
     training_table,
 )

@@ -123,7 +123,7 @@ class ZooSpec:
 
 def training_table_for(recordings: pd.DataFrame, spec: ZooSpec) -> pd.DataFrame:
     """The recordings of the spec's cell class at its frame rate and σ (see ``training_table``)."""
-    from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import training_table
+    from calcium_dynamics.models.spikes.training_tables import training_table
 
     inhibitory = spec.cell_class == "inhibitory"
     chosen = recordings[recordings["inhibitory"].astype(bool) == inhibitory]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from calcium_dynamics.io.dataset_names import parse_dataset_name
-from calcium_dynamics.pipelines.data_engineering.ground_truth_tables import (
+from calcium_dynamics.models.spikes.training_tables import (
     dataset_summary,
     neuron_summary,
     training_table,
@@ -116,5 +116,5 @@ def plot_ground_truth_overview(summary: pd.DataFrame) -> plt.Figure:
 
 
 def build_training_table(recordings: pd.DataFrame, params: dict) -> pd.DataFrame:
-    """Training-ready table for a spike model (see ``ground_truth_tables.training_table``)."""
+    """Training-ready table for a spike model (``models.spikes.training_tables``)."""
     return training_table(recordings, **params)

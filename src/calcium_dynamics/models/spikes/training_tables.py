@@ -1,6 +1,7 @@
 """Per-neuron summaries and training tables built from validated ground-truth recordings.
 
-Pure pandas / numpy functions: the Kedro nodes in ``nodes.py`` call these.
+Pure pandas / numpy functions: the data_engineering pipeline's nodes, the zoo training and the
+leave-one-dataset-out benchmark call these.
 """
 
 from __future__ import annotations
