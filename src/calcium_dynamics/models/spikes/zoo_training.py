@@ -23,7 +23,6 @@ import hashlib
 import json
 import logging
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import torch
 
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
+from calcium_dynamics.provenance import git_commit
 
 logger = logging.getLogger(__name__)
 
@@ -222,16 +222,6 @@ def folder_md5(folder: str | Path) -> str:
         h.update(f.relative_to(folder).as_posix().encode() + b"\0")
         h.update(hashlib.md5(f.read_bytes()).digest())
     return h.hexdigest()
-
-
-def git_commit(cwd: str | Path = ".") -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def train_zoo(

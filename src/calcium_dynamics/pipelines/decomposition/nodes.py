@@ -1,20 +1,14 @@
 """Kedro nodes of the decomposition pipeline (thin wrappers; the catalog does all I/O).
 
-Table layouts (one row per neuron / source / component, arrays in cells, as elsewhere in the
-project):
+Simulation tables (one row per neuron / source, arrays in cells, as elsewhere in the project):
 
-* traces: ``neuron`` (str), ``frame_rate_hz``, ``dff`` (float32 array over time); simulated
+* traces: the decomposition traces table (``neuron``, ``frame_rate_hz``, ``dff``); simulated
   networks add their truth: ``node`` (node index, −1 for the process network), ``weights``
   (true source → neuron weights, one per source) and ``spikes`` (uint8 array over time).
 * sources: ``source``, ``frame_rate_hz``, ``spikes`` (per step), ``activity`` (the spikes through
   the noise-free calcium kernel).
-* components: ``method``, ``component``, ``n_components``, ``frame_rate_hz``,
-  ``weights`` (array over neurons, in the traces' neuron order), ``time_course`` (array over
-  time, empty for UMAP).
-* curves: ``method``, ``n_components``, ``r2``, ``aic``, ``explained_variance``, ``selected``.
-* assignments: ``neuron``, ``method``, ``component`` (largest weight), ``weight``.
-* timings: ``method``, ``n_components``, ``fit_time_s`` (wall-clock seconds; kept out of the
-  other tables so that two runs on the same input write the same bytes).
+* components, curves, assignments, timings: see
+  :mod:`calcium_dynamics.classical.decomposition_tables` (``decompose`` is the node).
 """
 
 from __future__ import annotations
@@ -26,9 +20,6 @@ import numpy as np
 import pandas as pd
 
 from calcium_dynamics.classical.decomposition_tables import (  # noqa: F401 - the node functions
-    COMPONENT_COLUMNS,
-    CURVE_COLUMNS,
-    TIMING_COLUMNS,
     decompose,
     traces_matrix,
 )
