@@ -29,11 +29,11 @@ import pandas as pd
 import torch
 
 from calcium_dynamics.io import GroundTruthDataset
+from calcium_dynamics.io.ground_truth import validate_recordings
 from calcium_dynamics.metrics.spikes import median_with_ci, spike_metrics
 from calcium_dynamics.models.spike_inference import predict_model_rate
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
 from calcium_dynamics.models.spikes.training_tables import training_table
-from calcium_dynamics.pipelines.data_engineering.nodes import validate_recordings
 from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.signal import noise_level_nu, smooth_spike_counts
 from calcium_dynamics.signal.deconvolution import deconvolve_oasis

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from calcium_dynamics.models.likelihoods.calcium import (
+from calcium_dynamics.likelihoods.calcium import (
     ar_prediction,
     calcium_ar_poisson_log_likelihood,
 )

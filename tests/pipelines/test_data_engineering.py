@@ -4,11 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from calcium_dynamics.io.ground_truth import validate_recordings
 from calcium_dynamics.models.spikes.training_tables import (
     SUMMARY_COLUMNS,
     training_table,
 )
-from calcium_dynamics.pipelines.data_engineering.nodes import validate_recordings
 from calcium_dynamics.signal import noise_level_nu
 from tests.kedro_project import copy_project, run_pipeline
 

@@ -13,7 +13,7 @@ small independent variance of Yu et al. 2009 that keeps the matrix well conditio
   dense cost, same numbers). The length-scale objective is split the same way.
 * ``observations="poisson"``: spike counts ``s_t ~ Poisson(softplus(C x_t + d))``.
 * ``observations="calcium"``: ΔF/F through the calcium AR(p)-Poisson likelihood of
-  :mod:`calcium_dynamics.models.likelihoods.calcium` with rate ``softplus(C x_t + d)`` and
+  :mod:`calcium_dynamics.likelihoods.calcium` with rate ``softplus(C x_t + d)`` and
   per-neuron AR coefficients, jump and noise variance.
 
 The two non-conjugate models are fitted by black-box variational inference: per segment and latent
@@ -43,7 +43,7 @@ from sklearn.decomposition import FactorAnalysis
 from tqdm.auto import tqdm
 
 from calcium_dynamics.classical.sequences import as_sequences
-from calcium_dynamics.models.likelihoods.calcium import calcium_ar_poisson_log_likelihood
+from calcium_dynamics.likelihoods.calcium import calcium_ar_poisson_log_likelihood
 
 __all__ = ["GPFA", "gaussian_gpfa_posterior", "orthonormalize_latents", "se_covariance"]
 

@@ -10,7 +10,7 @@ Every observation model is a small class with one interface (as in the ``ssm`` p
 
 The calcium model gives state ``k`` per-neuron spike rates ``λ_k`` (spikes / bin) and shares a
 per-neuron AR(1) calcium process (α, jump c, noise σ²) across states; its emission likelihood is
-the truncated Poisson sum of :mod:`calcium_dynamics.models.likelihoods.calcium` and its M-step is
+the truncated Poisson sum of :mod:`calcium_dynamics.likelihoods.calcium` and its M-step is
 gradient ascent (L-BFGS, torch autograd) on the posterior-weighted log-likelihood. The first bin
 of every sequence is predicted from a zero past for the autoregressive models.
 """
@@ -27,7 +27,7 @@ from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
 from calcium_dynamics.classical.sequences import as_sequences
-from calcium_dynamics.models.likelihoods.calcium import calcium_ar_poisson_state_log_likelihood
+from calcium_dynamics.likelihoods.calcium import calcium_ar_poisson_state_log_likelihood
 
 __all__ = [
     "HMM",

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from calcium_dynamics.models.likelihoods.gaussian import gaussian_log_likelihood
-from calcium_dynamics.models.likelihoods.poisson import poisson_log_likelihood
-from calcium_dynamics.models.likelihoods.zig import zig_log_likelihood, zig_mean
+from calcium_dynamics.likelihoods.gaussian import gaussian_log_likelihood
+from calcium_dynamics.likelihoods.poisson import poisson_log_likelihood
+from calcium_dynamics.likelihoods.zig import zig_log_likelihood, zig_mean
 
 MAX_LOG_RATE = 15.0
 
@@ -299,7 +299,7 @@ class CalciumARPoissonObservation(Observation):
         return torch.exp(self.log_noise_var) + self.min_noise_var
 
     def log_likelihood(self, data, params):
-        from calcium_dynamics.models.likelihoods.calcium import (
+        from calcium_dynamics.likelihoods.calcium import (
             calcium_ar_poisson_log_likelihood,
         )
 

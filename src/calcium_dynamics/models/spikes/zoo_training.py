@@ -389,7 +389,7 @@ def _single_command(command: str, name: str, levels: list[float], n_members: int
 def load_ground_truth(folder: str | Path) -> pd.DataFrame:
     """Validated recordings of a ground-truth database folder."""
     from calcium_dynamics.io import GroundTruthDataset
-    from calcium_dynamics.pipelines.data_engineering.nodes import validate_recordings
+    from calcium_dynamics.io.ground_truth import validate_recordings
 
     raw = GroundTruthDataset(str(folder)).load()
     recordings, _ = validate_recordings(raw)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from calcium_dynamics.io.dataset_names import parse_dataset_name
+from calcium_dynamics.io.ground_truth import validate_recordings
 from calcium_dynamics.models.spikes.training_tables import (
     dataset_summary,
     neuron_summary,
@@ -21,52 +22,13 @@ from calcium_dynamics.models.spikes.training_tables import (
 
 logger = logging.getLogger(__name__)
 
-REJECTION_COLUMNS = ["dataset", "neuron", "recording", "file", "issue"]
-RECORDING_COLUMNS = [
-    "dataset",
-    "neuron",
-    "recording",
-    "indicator",
-    "species",
-    "region",
-    "cell_type",
-    "inhibitory",
-    "frame_rate_hz",
-    "t0_s",
-    "dff",
-    "spike_times_s",
+__all__ = [
+    "build_training_table",
+    "plot_ground_truth_overview",
+    "summarize_datasets",
+    "summarize_neurons",
+    "validate_recordings",
 ]
-
-
-def validate_recordings(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split usable recordings from rejected ones.
-
-    Rejected: recordings the reader flagged (missing fields, lengths that disagree, …) and
-    recordings whose ΔF/F is entirely NaN. Each is logged as a warning and listed with its
-    reason in the rejection table.
-
-    Returns:
-        ``(recordings, rejections)``.
-    """
-    all_nan = np.array(
-        [bool(v) and np.isnan(np.asarray(d, float)).all() for d, v in zip(raw["dff"], raw["valid"])]
-    )
-    raw = raw.copy()
-    raw.loc[all_nan, "issue"] = "ΔF/F is NaN in every frame"
-    bad = ~raw["valid"].to_numpy(bool) | all_nan
-    for row in raw[all_nan].itertuples():
-        logger.warning("Dropping %s recording %s: %s", row.file, row.recording, row.issue)
-    if bad.all():
-        raise ValueError("no usable recording in the ground-truth database")
-    rejections = raw.loc[bad, REJECTION_COLUMNS].reset_index(drop=True)
-    recordings = raw.loc[~bad, RECORDING_COLUMNS].reset_index(drop=True)
-    logger.info(
-        "%d recordings of %d neurons usable, %d rejected",
-        len(recordings),
-        recordings.groupby(["dataset", "neuron"]).ngroups,
-        len(rejections),
-    )
-    return recordings, rejections
 
 
 def summarize_neurons(recordings: pd.DataFrame) -> pd.DataFrame:

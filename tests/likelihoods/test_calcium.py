@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from calcium_dynamics.models.likelihoods.calcium import (
+from calcium_dynamics.likelihoods.calcium import (
     ar_prediction,
     calcium_ar_poisson_log_likelihood,
     calcium_ar_poisson_state_log_likelihood,

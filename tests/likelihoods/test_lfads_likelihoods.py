@@ -3,6 +3,9 @@ import pytest
 import torch
 from scipy import stats
 
+from calcium_dynamics.likelihoods.gaussian import gaussian_log_likelihood
+from calcium_dynamics.likelihoods.poisson import poisson_log_likelihood
+from calcium_dynamics.likelihoods.zig import zig_log_likelihood, zig_mean
 from calcium_dynamics.models.lfads.observations import (
     CalciumARPoissonObservation,
     GaussianObservation,
@@ -10,9 +13,6 @@ from calcium_dynamics.models.lfads.observations import (
     ZIGObservation,
     build_observation,
 )
-from calcium_dynamics.models.likelihoods.gaussian import gaussian_log_likelihood
-from calcium_dynamics.models.likelihoods.poisson import poisson_log_likelihood
-from calcium_dynamics.models.likelihoods.zig import zig_log_likelihood, zig_mean
 
 RNG = np.random.default_rng(0)
 T = torch.float64
@@ -93,7 +93,7 @@ def test_poisson_and_gaussian_reject_bad_data():
 
 
 def test_calcium_observation_wraps_the_shared_likelihood():
-    calcium = pytest.importorskip("calcium_dynamics.models.likelihoods.calcium")
+    calcium = pytest.importorskip("calcium_dynamics.likelihoods.calcium")
     obs = CalciumARPoissonObservation(3, ar_order=2, max_spikes=8)
     y = torch.randn(2, 6, 3)
     params = (torch.randn(2, 6, 3),)
