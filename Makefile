@@ -6,7 +6,7 @@ TORCH_VERSION := 2.13.0
 export DO_NOT_TRACK := 1
 export KEDRO_DISABLE_TELEMETRY := true
 
-.PHONY: install run test lint format viz viz-build model-cards
+.PHONY: install run test lint format viz viz-build model-cards docs docs-serve
 
 install: $(BIN)/kedro
 
@@ -15,7 +15,7 @@ $(BIN)/kedro: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch first, pinned, so no later step can pull a CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,viz,nwb]" "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,viz,nwb,docs]" "torch==$(TORCH_VERSION)"
 	touch $(BIN)/kedro
 
 run: install
@@ -31,6 +31,13 @@ lint:
 format:
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
+
+# The documentation site (docs/, mkdocs.yml) in build/docs; --strict: a broken link fails.
+docs: install
+	$(BIN)/mkdocs build --strict
+
+docs-serve: install
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 viz: install
 	$(BIN)/kedro viz run --no-browser

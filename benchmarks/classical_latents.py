@@ -40,10 +40,10 @@ import numpy as np
 import torch
 
 from calcium_dynamics.classical.gpfa import GPFA
+from calcium_dynamics.classical.gpfa_events import deconvolve_gpfa_events
 from calcium_dynamics.classical.hmm import HMM, held_out_log_likelihood_curve
 from calcium_dynamics.metrics.latents_linear import linear_latent_r2
 from calcium_dynamics.metrics.states import state_metrics
-from calcium_dynamics.pipelines.latent_dynamics.classical.nodes import deconvolve_gpfa_events
 from calcium_dynamics.simulate.hmm_gpfa import (
     simulate_gpfa_calcium,
     simulate_gpfa_gcamp6f,

@@ -32,8 +32,8 @@ import yaml
 from calcium_dynamics import infer_spikes
 from calcium_dynamics.io.recordings import Suite2pDataset
 from calcium_dynamics.metrics.spikes import correlation
-from calcium_dynamics.pipelines.recordings.nodes import compute_recording_dff
 from calcium_dynamics.provenance import git_commit
+from calcium_dynamics.recordings import compute_recording_dff
 from calcium_dynamics.signal import rebin_spike_times, smooth_spike_counts
 from calcium_dynamics.simulate.suite2p_example import simulate_plane, write_suite2p_plane
 

@@ -50,7 +50,7 @@ from calcium_dynamics.models.lfads.training import (
     make_trainer,
     train_lfads,
 )
-from calcium_dynamics.pipelines.latent_dynamics.lfads import nodes
+from calcium_dynamics.simulate import lorenz_datasets
 from calcium_dynamics.tuning.search_space import (
     DERIVED,
     MODEL_ARGUMENTS,
@@ -297,8 +297,8 @@ def lorenz_accuracy(
         sim["n_bins"] = 120  # paper: 1200 ms trials at 4 Hz
     ev = params["lfads_evaluation"]
     t0 = time.perf_counter()
-    truth, imaging = nodes.simulate_lorenz_imaging(sim)
-    events = nodes.deconvolve_lorenz_imaging(imaging, sim["deconvolution"])
+    truth, imaging = lorenz_datasets.simulate_lorenz_imaging(sim)
+    events = lorenz_datasets.deconvolve_lorenz_imaging(imaging, sim["deconvolution"])
     log(f"{speed} Hz: simulated and deconvolved in {time.perf_counter() - t0:.1f} s")
     latents, n_bins = truth["latents"], truth["latents"].shape[1]
     fb, lag = int(imaging["frame_bins"]), int(ev["lag_bins"])
@@ -345,7 +345,7 @@ def calcium_accuracy(
     the model's factors (the same quantity for both). ``save_inferred`` keeps the inferred
     rates / factors and the truth in an npz for further analysis.
     """
-    data = nodes.simulate_calcium_lorenz(params["calcium_lorenz_simulation"])
+    data = lorenz_datasets.simulate_calcium_lorenz(params["calcium_lorenz_simulation"])
     ev = params["lfads_evaluation"]
     result, per_trial, saved = {}, {}, {"latents": data["latents"], "dff": data["dff"]}
     for variant in variants:

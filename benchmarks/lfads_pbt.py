@@ -49,10 +49,10 @@ def _params() -> tuple[dict, dict]:
 
 
 def _data(lfads_params: dict, variant: str):
-    from calcium_dynamics.pipelines.latent_dynamics.lfads import nodes
+    from calcium_dynamics.simulate import lorenz_datasets
 
-    truth, imaging = nodes.simulate_lorenz_imaging(lfads_params["lorenz_simulation"])
-    events = nodes.deconvolve_lorenz_imaging(
+    truth, imaging = lorenz_datasets.simulate_lorenz_imaging(lfads_params["lorenz_simulation"])
+    events = lorenz_datasets.deconvolve_lorenz_imaging(
         imaging, lfads_params["lorenz_simulation"]["deconvolution"]
     )
     key = {"radical": "events", "autolfads": "frame_counts"}[variant]

@@ -27,8 +27,8 @@ import yaml
 from calcium_dynamics.io.recordings import Suite2pDataset
 from calcium_dynamics.metrics.spikes import correlation, error_rate
 from calcium_dynamics.models.spike_models import SpikeModel
-from calcium_dynamics.pipelines.recordings.nodes import compute_recording_dff
-from calcium_dynamics.pipelines.spike_inference.nodes import infer_spikes
+from calcium_dynamics.models.spikes.api import model_set
+from calcium_dynamics.recordings import compute_recording_dff, infer_recording_spikes
 from calcium_dynamics.signal import smooth_spike_counts
 from calcium_dynamics.signal.dff import delta_f_over_f
 from calcium_dynamics.simulate.suite2p_example import write_example_suite2p
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     model = SpikeModel.load(args.ens2)
     t = time.perf_counter()
-    spikes = infer_spikes(model, dff_table, params["inference"])
+    spikes = infer_recording_spikes(model_set(model), dff_table, params["inference"])
     result["ens2_seconds"] = round(time.perf_counter() - t, 2)
     corrs, ratios, ers = [], [], []
     sigma = float(model.config["sigma_s"])

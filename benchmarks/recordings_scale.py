@@ -85,7 +85,7 @@ def measure(folder: str, model_path: str, params: dict, queue) -> None:
     from calcium_dynamics.io.recordings import Suite2pDataset
     from calcium_dynamics.models.spike_models import SpikeModel
     from calcium_dynamics.models.spikes.api import model_set
-    from calcium_dynamics.pipelines.recordings.nodes import (
+    from calcium_dynamics.recordings import (
         infer_recording_spikes,
         recording_dff_table,
     )

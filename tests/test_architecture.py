@@ -49,3 +49,19 @@ def test_the_library_does_not_import_pipelines():
             if n.startswith("calcium_dynamics.pipelines")
         ]
     assert offences == []
+
+
+def test_benchmarks_and_notebooks_import_library_code_only():
+    root = PACKAGE.parents[1]
+    offences = [
+        f"{path.name} imports {n}"
+        for path in (root / "benchmarks").glob("*.py")
+        for n in _imports(path)
+        if n.startswith("calcium_dynamics.pipelines")
+    ]
+    offences += [
+        f"{path.name} imports calcium_dynamics.pipelines"
+        for path in (root / "notebooks").glob("*.ipynb")
+        if "calcium_dynamics.pipelines" in path.read_text()
+    ]
+    assert offences == []

@@ -15,7 +15,7 @@ from calcium_dynamics.classical.gpfa import (
     _toeplitz_parity_blocks,
     se_covariance,
 )
-from calcium_dynamics.pipelines.latent_dynamics.classical.nodes import deconvolve_gpfa_events
+from calcium_dynamics.classical.gpfa_events import deconvolve_gpfa_events
 
 
 @pytest.mark.parametrize("n_time", [1, 2, 7, 10])

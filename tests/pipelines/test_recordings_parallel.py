@@ -83,7 +83,7 @@ def test_parallel_runner_equals_sequential_runner(project_root, tmp_path, monkey
 
 @pytest.mark.parametrize("n_shards", [1, 3])
 def test_outputs_do_not_depend_on_the_number_of_shards(n_shards):
-    from calcium_dynamics.pipelines.recordings.nodes import shard_partitions
+    from calcium_dynamics.io.partitions import shard_partitions
 
     keys = {f"m{i}/plane0": None for i in range(5)} | {"m0/combined": None}
     shards = [shard_partitions(keys, s, n_shards) for s in range(n_shards)]

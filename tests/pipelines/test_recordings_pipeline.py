@@ -20,7 +20,7 @@ from calcium_dynamics.models.cascade import CascadeNet
 from calcium_dynamics.models.ens2 import UNet1d
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.models.spikes.ship import ship
-from calcium_dynamics.pipelines.recordings.nodes import QC_COLUMNS
+from calcium_dynamics.recordings import QC_COLUMNS
 from calcium_dynamics.registry.shipped import SHIPPED_DIR, read_index
 from calcium_dynamics.signal import noise_level_nu, resample_trace
 from calcium_dynamics.simulate.suite2p_example import (
@@ -346,7 +346,7 @@ def test_bad_inputs_stop_the_run_with_clear_errors(scratch, tmp_path, monkeypatc
 
 
 def test_cut_trials_window_and_alignment():
-    from calcium_dynamics.pipelines.recordings.nodes import cut_trials
+    from calcium_dynamics.recordings import cut_trials
 
     rate, t0 = 10.0, 100.0  # frame i at 100 + i/10 s (NWB session time)
     frames = np.arange(300, dtype=np.float32)

@@ -378,10 +378,15 @@ class GPFA(BaseEstimator):
         random_state: seed; verbose: progress bar.
 
     Attributes:
-        loading_ ``(N, q)``, offset_ ``(N,)``, length_scales_ ``(q,)`` (bins); noise_var_
-        ``(N,)`` (gaussian: diag R; calcium: σ²); ar_coefs_ ``(p, N)`` and jump_ ``(N,)``
-        (calcium); history_ (log-likelihood per EM iteration, or ELBO per step, nats);
-        train_latents_ (posterior means on the fitted data, list of ``(T_i, q)``); n_features_in_.
+        loading_: ``(N, q)`` loading matrix C.
+        offset_: ``(N,)`` offset d.
+        length_scales_: ``(q,)`` GP length scales (bins).
+        noise_var_: ``(N,)`` (gaussian: diag R; calcium: σ²).
+        ar_coefs_: ``(p, N)`` calcium AR coefficients (calcium only).
+        jump_: ``(N,)`` calcium jump per spike (calcium only).
+        history_: log-likelihood per EM iteration, or ELBO per step (nats).
+        train_latents_: posterior means on the fitted data, list of ``(T_i, q)``.
+        n_features_in_: number of neurons N.
     """
 
     def __init__(

@@ -394,9 +394,12 @@ class HMM(BaseEstimator):
         verbose: show a progress bar over EM iterations.
 
     Attributes:
-        startprob_ ``(K,)``, transmat_ ``(K, K)``, observations_ (the fitted observation object),
-        log_likelihood_history_ (total training log-likelihood per EM iteration, nats),
-        n_iter_, n_features_in_.
+        startprob_: ``(K,)`` initial state probabilities.
+        transmat_: ``(K, K)`` transition matrix (rows sum to 1).
+        observations_: the fitted observation object.
+        log_likelihood_history_: total training log-likelihood per EM iteration (nats).
+        n_iter_: EM iterations run.
+        n_features_in_: number of neurons.
     """
 
     def __init__(

@@ -134,8 +134,11 @@ class NMFSelector(TransformerMixin, BaseEstimator):
         early_stop: stop the search at the first AIC increase (as the paper). ``False`` fits
             every k up to ``max_components`` (full R² / AIC curves); the selection rule, applied to
             the curve, gives the same k.
-        max_iter, tol: solver settings of :class:`sklearn.decomposition.NMF`.
-        alpha_W, alpha_H, l1_ratio: regularisation (0: none, as the paper).
+        max_iter: iteration limit of :class:`sklearn.decomposition.NMF`.
+        tol: stopping tolerance of :class:`sklearn.decomposition.NMF`.
+        alpha_W: regularisation of W (0: none, as the paper).
+        alpha_H: regularisation of H (0: none, as the paper).
+        l1_ratio: L1 share of the regularisation.
         random_state: seed of the randomised SVD inside NNDSVD.
         solver_dtype: precision of the factorisation ("float32" halves the solver time; the
             data lie in [0, 1], and R², AIC and σ² are always computed in float64).

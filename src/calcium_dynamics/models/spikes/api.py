@@ -246,7 +246,8 @@ def infer_table(
         traces: one row per trace: ``trace_id``, ``frame_rate_hz`` (Hz), ``dff`` (ΔF/F array,
             fraction, NaN allowed).
         events: also infer spike events.
-        stride, precision: ENS² window stride and arithmetic.
+        stride: ENS² window stride (samples).
+        precision: ENS² arithmetic (``fp32``, ``bf16``, ``auto``).
         seed: seed of CASCADE's event sampling.
         limits: plausibility limits (default :class:`Limits`).
         source: how errors and the summary log name the input (e.g. the recording's path).

@@ -86,8 +86,12 @@ def ship(
     return entry
 
 
-def shipped_table(root: str | Path = ".") -> str:
-    """A Markdown table of the shipped models, from their cards (for the README / docs)."""
+def shipped_table(root: str | Path = ".", card_link: str | None = None) -> str:
+    """A Markdown table of the shipped models, from their cards (for the README / docs).
+
+    ``card_link`` formats each card's link from ``{name}`` (default: the card's path in the
+    repository, as the index records it; the docs site uses ``"cards/{name}.md"``).
+    """
     import json
 
     root = Path(root)
@@ -112,7 +116,7 @@ def shipped_table(root: str | Path = ".") -> str:
             + (f"{min(levels):g}–{max(levels):g} ({len(levels)})" if levels else "–")
             + f" | {card['n_members']} | {t['n_neurons']} ({t['n_datasets']}) | {corr} | "
             + (f"{base['overall']['corr']['median']:.3f}" if base else "–")
-            + f" | [{name}.md]({entry['card']}) |"
+            + f" | [{name}.md]({card_link.format(name=name) if card_link else entry['card']}) |"
         )
     return "\n".join(lines)
 
@@ -121,13 +125,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("name", nargs="?", help="the model to ship (omit with --table)")
     p.add_argument("--table", action="store_true", help="print the shipped models' table")
+    p.add_argument(
+        "--card-link", default=None, help="with --table: card link format, e.g. cards/{name}.md"
+    )
     p.add_argument("--version", default="v1.0.0")
     p.add_argument("--lodo", type=Path, default=None)
     p.add_argument("--lodo-baseline", type=Path, default=None)
     p.add_argument("--lodo-note", default="")
     args = p.parse_args(argv)
     if args.table:
-        print(shipped_table())
+        print(shipped_table(card_link=args.card_link))
         return 0
     if not args.name:
         p.error("give a model name, or --table")

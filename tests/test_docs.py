@@ -1,0 +1,174 @@
+"""The README is an entry point, the docs site builds strictly and loads nothing from outside
+hosts, and every number the README quotes is the number in its results file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from calcium_dynamics.models.spikes.ship import shipped_table
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _between_markers(text: str) -> str:
+    return text.split("<!-- shipped-table -->\n", 1)[1].split("\n<!-- /shipped-table -->", 1)[0]
+
+
+def test_readme_is_an_entry_point_of_at_most_300_lines():
+    assert len(README.read_text().splitlines()) <= 300
+
+
+def test_shipped_tables_are_the_cards():
+    """README and docs show the table `ship --table` makes from the committed cards."""
+    assert _between_markers(README.read_text()) == shipped_table(ROOT)
+    docs = (ROOT / "docs" / "models" / "shipped.md").read_text()
+    assert _between_markers(docs) == shipped_table(ROOT, card_link="cards/{name}.md")
+
+
+def _json(name: str):
+    return json.loads((RESULTS / name).read_text())
+
+
+def _get(data, path: str):
+    for key in path.split("/"):
+        data = data[int(key)] if isinstance(data, list) else data[key]
+    return data
+
+
+# (text quoted in the README, results file, key path, format of the quoted number)
+README_NUMBERS = [
+    (
+        "R² 0.989 against 0.970",
+        "latent_lorenz.json",
+        "calcium_lorenz/calcium_lfads/r2_mean",
+        "{:.3f}",
+    ),
+    (
+        "R² 0.989 against 0.970",
+        "latent_lorenz.json",
+        "calcium_lorenz/gaussian_lfads/r2_mean",
+        "{:.3f}",
+    ),
+    (
+        "(accuracy 1.000;",
+        "nmf_networks.json",
+        "summary/nodal/methods/nmf/assignment_accuracy_mean",
+        "{:.3f}",
+    ),
+    (
+        "PCA 0.881;",
+        "nmf_networks.json",
+        "summary/nodal/methods/pca/assignment_accuracy_mean",
+        "{:.3f}",
+    ),
+    (
+        "ICA 1.000 with",
+        "nmf_networks.json",
+        "summary/nodal/methods/ica/assignment_accuracy_mean",
+        "{:.3f}",
+    ),
+    (
+        "0.663 with scikit-learn's",
+        "nmf_networks.json",
+        "summary/nodal/methods/ica_sklearn_signs/assignment_accuracy_mean",
+        "{:.3f}",
+    ),
+    ("32 simulated nodal networks", "nmf_networks.json", "config/instantiations", "{}"),
+    ("5 × 18,440", "cascade_compute_floor.json", "macs_per_frame_per_member", "{:,d}"),
+]
+
+
+@pytest.mark.parametrize(("quote", "name", "path", "fmt"), README_NUMBERS)
+def test_readme_numbers_are_the_results_files_numbers(quote, name, path, fmt):
+    text = " ".join(README.read_text().split())
+    assert quote in text, f"the README no longer quotes {quote!r}"
+    assert fmt.format(_get(_json(name), path)) in quote
+
+
+def test_readme_scale_numbers_are_the_results_files_numbers():
+    run = _json("recordings_scale.json")["cascade_stride1_1000neurons_events"]
+    text = " ".join(README.read_text().split())
+    secs = run["seconds"]
+    quoted = (
+        f"ΔF/F {secs['dff_s']:.0f} s, rates {secs['inference_rates_s']:.0f} s, events "
+        f"{secs['inference_events_s']:.0f} s"
+    )
+    assert quoted in text
+
+
+def test_results_index_is_current():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "results_index.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+class _External(HTMLParser):
+    """Collects resources a browser would fetch by itself: scripts, stylesheets, images,
+    fonts, frames (plain <a href> links are not fetched)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fetched: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        url = None
+        if tag in ("script", "img", "iframe", "source", "audio", "video"):
+            url = a.get("src")
+        elif tag == "link" and (a.get("rel") or "") not in ("canonical",):
+            url = a.get("href")
+        if url and re.match(r"^(https?:)?//", url):
+            self.fetched.append(f"<{tag}> {url}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    run = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"NO_MKDOCS_2_WARNING": "1", "PATH": "/usr/bin:/bin", "HOME": str(out)},
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return out
+
+
+def test_docs_site_builds_with_every_page_and_card(site):
+    for page in (
+        "index.html",
+        "howto/your-data/index.html",
+        "design/architecture/index.html",
+        "benchmarks/index.html",
+        "reference/spikes/index.html",
+        "models/cards/cascade-30hz-excitatory/index.html",
+    ):
+        assert (site / page).is_file(), page
+    api = (site / "reference" / "spikes" / "index.html").read_text()
+    assert "infer_spikes" in api and "frame_rate_hz" in api  # generated from the docstring
+
+
+def test_docs_site_fetches_nothing_from_outside_hosts(site):
+    offences = []
+    for page in site.rglob("*.html"):
+        parser = _External()
+        parser.feed(page.read_text())
+        offences += [f"{page.relative_to(site)}: {x}" for x in parser.fetched]
+    for css in site.rglob("*.css"):
+        offences += [
+            f"{css.name}: {u}" for u in re.findall(r"url\((['\"]?)(https?:)?//", css.read_text())
+        ]
+    assert offences == []
