@@ -16,6 +16,7 @@ import torch
 
 from calcium_dynamics.classical.gpfa import GPFA, orthonormalize_latents
 from calcium_dynamics.classical.gpfa_events import deconvolve_gpfa_events
+from calcium_dynamics.classical.gpfa_heldout import heldout_gpfa_latents
 from calcium_dynamics.classical.hmm import HMM, held_out_log_likelihood_curve
 from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium, simulate_hmm_calcium
 
@@ -127,19 +128,22 @@ def hmm_n_states_curve(data: dict[str, np.ndarray], params: dict) -> pd.DataFram
 def fit_gpfa_models(
     data: dict[str, np.ndarray], events: dict[str, np.ndarray], params: dict
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
-    """Fit each GPFA variant listed in ``params["variants"]``.
+    """Fit each GPFA variant listed in ``params["variants"]``, on all bins and, for held-out
+    scoring, once per contiguous block left out (``params["heldout_folds"]`` blocks; see
+    :func:`calcium_dynamics.classical.gpfa_heldout.heldout_gpfa_latents`).
 
     Returns:
         ``(gpfa_models, gpfa_latents, gpfa_fit_times)``: loadings, offsets, length scales,
         likelihood parameters and objective traces per variant; posterior latent means
-        ``(T, q)`` and their orthonormalised version per variant, plus the true latents;
-        wall-clock fit time (s) per variant (kept apart, so that the first two are the same
-        bytes on every run).
+        ``(T, q)`` and their orthonormalised version per variant, the true latents, the
+        held-out blocks (``heldout_folds``, (K, 2) bin ranges) and per variant and block the
+        training and block latents (``<variant>__fold<k>__train`` / ``__test``); wall-clock
+        fit time (s) per variant (kept apart, so the first two are the same bytes every run).
     """
     torch.set_num_threads(int(params.get("torch_threads", 1)))
     fit = dict(params["fit"])
-    gaussian_iter = fit.pop("gaussian_n_iter")
-    variational_iter = fit.pop("variational_n_iter")
+    iters = {"gaussian": fit.pop("gaussian_n_iter"), "other": fit.pop("variational_n_iter")}
+    n_folds = int(params.get("heldout_folds", 3))
     inputs = {"calcium": data["calcium"], "spikes": data["spikes"], **events}
     models: dict[str, np.ndarray] = {}
     fit_times: dict[str, float] = {}
@@ -148,11 +152,15 @@ def fit_gpfa_models(
         if variant not in GPFA_VARIANTS:
             raise ValueError(f"unknown GPFA variant {variant!r}; choose from {list(GPFA_VARIANTS)}")
         obs, order, source = GPFA_VARIANTS[variant]
-        n_iter = gaussian_iter if obs == "gaussian" else variational_iter
-        model = GPFA(
-            observations=obs, ar_order=order, n_iter=n_iter, random_state=params["seed"], **fit
-        )
+        n_iter = iters["gaussian" if obs == "gaussian" else "other"]
+
+        def make(obs=obs, order=order, n_iter=n_iter) -> GPFA:
+            return GPFA(
+                observations=obs, ar_order=order, n_iter=n_iter, random_state=params["seed"], **fit
+            )
+
         start = time.perf_counter()
+        model = make()
         x = model.fit_transform(inputs[source])
         fit_times[variant] = round(time.perf_counter() - start, 3)
         for attr in ("loading_", "offset_", "length_scales_", "noise_var_", "ar_coefs_", "jump_"):
@@ -161,4 +169,9 @@ def fit_gpfa_models(
         models[f"{variant}__history"] = np.asarray(model.history_)
         latents[variant] = x
         latents[f"{variant}__orthonormal"] = orthonormalize_latents(x, model.loading_)[0]
+        fold_latents, folds = heldout_gpfa_latents(make, inputs[source], n_folds)
+        latents["heldout_folds"] = np.asarray(folds, dtype=np.int64)
+        for k, (train, test) in enumerate(fold_latents):
+            latents[f"{variant}__fold{k}__train"] = train
+            latents[f"{variant}__fold{k}__test"] = test
     return models, latents, fit_times
