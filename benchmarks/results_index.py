@@ -48,6 +48,14 @@ def provenance_of(path: Path) -> dict:
         return {k: prov.get(k) for k in ("command", "git_commit", "date")}
     if data.get("command"):
         return {"command": data["command"], "git_commit": data.get("git_commit"), "date": None}
+    summary = data.get("summary_provenance")
+    if isinstance(summary, dict) and summary.get("command"):
+        return {
+            "command": summary["command"],
+            "git_commit": summary.get("git_commit"),
+            "date": summary.get("date"),
+            "summary_only": True,
+        }
     return {}
 
 
@@ -57,12 +65,14 @@ def build() -> str:
     rows, recorded = [], 0
     for path in files:
         prov = provenance_of(path) if path.suffix == ".json" else {}
-        recorded += bool(prov)
+        recorded += bool(prov) and not prov.get("summary_only")
         script = script_of(path.name, stems)
         if path.suffix != ".json":
             command = "with the run's JSON"
         else:
             command = f"`{prov['command']}`" if prov else "not recorded"
+            if prov.get("summary_only"):
+                command += " (summary; the per-neuron run recorded no command)"
         commit = (prov.get("git_commit") or "")[:9]
         date = (prov.get("date") or "")[:10]
         script_cell = f"`{script}`" if script else "–"

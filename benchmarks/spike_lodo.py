@@ -30,6 +30,7 @@ import torch
 
 from calcium_dynamics.io import GroundTruthDataset
 from calcium_dynamics.io.ground_truth import validate_recordings
+from calcium_dynamics.metrics.bootstrap import hierarchical_median_ci
 from calcium_dynamics.metrics.spikes import median_with_ci, spike_metrics
 from calcium_dynamics.models.spike_inference import predict_model_rate
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
@@ -52,6 +53,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="TAG",
         help="combine the results of runs that tested different datasets (e.g. run "
         "in parallel) into one, written under --tag",
+    )
+    p.add_argument(
+        "--resummarize",
+        nargs="+",
+        metavar="TAG",
+        help="recompute the summaries (medians, neuron-level and hierarchical CIs) of finished "
+        "runs from their per-neuron CSV files",
     )
     p.add_argument("--frame-rate", type=float, default=60.0, help="evaluation rate (Hz)")
     p.add_argument("--sigma-ms", type=float, default=25.0, help="target kernel s.d. (ms)")
@@ -344,8 +352,14 @@ def oasis_rates(table: pd.DataFrame, sigma_s: float) -> list[np.ndarray]:
 def summarize(per_neuron: pd.DataFrame) -> dict:
     summary = {"overall": {}, "datasets": {}}
     for metric in METRICS:
-        med, lo, hi = median_with_ci(per_neuron[metric].to_numpy(float))
-        summary["overall"][metric] = {"median": med, "ci95": [lo, hi]}
+        values = per_neuron[metric].to_numpy(float)
+        med, lo, hi = median_with_ci(values)
+        _, h_lo, h_hi = hierarchical_median_ci(values, per_neuron["dataset"].to_numpy())
+        summary["overall"][metric] = {
+            "median": med,
+            "ci95": [lo, hi],  # neurons resampled
+            "ci95_hierarchical": [h_lo, h_hi],  # datasets, then neurons within them
+        }
     for ds, grp in per_neuron.groupby("dataset"):
         summary["datasets"][ds] = {m: float(np.nanmedian(grp[m])) for m in METRICS}
         summary["datasets"][ds]["n_neurons"] = len(grp)
@@ -377,6 +391,27 @@ def merge_runs(args) -> int:
     return write_results(args, per_neuron, summary)
 
 
+def resummarize(args) -> int:
+    """Recompute the summary (medians, both CIs, per-dataset medians) of finished runs from
+    their per-neuron tables; settings, folds and the run's provenance are kept, and the
+    command that rewrote the summary is recorded as ``summary_provenance``."""
+    for tag in args.resummarize:
+        path = args.out / f"spike_lodo_{tag}.json"
+        per_neuron = pd.read_csv(args.out / f"spike_lodo_{tag}.csv")
+        run = json.loads(path.read_text())
+        run.update(summarize(per_neuron))
+        run["summary_provenance"] = run_record(
+            command_line(__file__, args.argv), cwd=Path(__file__).parent
+        )
+        path.write_text(json.dumps(run, indent=2))
+        o = run["overall"]["corr"]
+        print(
+            f"{tag}: corr {o['median']:.3f}, neurons {o['ci95']}, "
+            f"datasets then neurons {o['ci95_hierarchical']}"
+        )
+    return 0
+
+
 def write_results(args, per_neuron: pd.DataFrame, summary: dict) -> int:
     """Write the per-neuron CSV and the summary JSON; print the tables."""
     tag = args.tag or args.model
@@ -403,6 +438,8 @@ def main(argv=None) -> int:
     started = run_record(
         command_line(__file__, args.argv), seeds=[args.seed], cwd=Path(__file__).parent
     )
+    if args.resummarize:
+        return resummarize(args)
     if args.merge:
         if not args.tag:
             print("--merge needs --tag for the combined result", file=sys.stderr)

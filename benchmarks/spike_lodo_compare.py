@@ -27,6 +27,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from calcium_dynamics.metrics.paired import BETTER, pair_runs, paired_summary
+from calcium_dynamics.provenance import command_line, run_record
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -93,16 +94,19 @@ def main(argv=None) -> int:
     )
     for metric, s in summary["metrics"].items():
         lo, hi = s["ci95"]
+        h_lo, h_hi = s["ci95_hierarchical"]
         n_sets = len(s["per_dataset"])
         print(
             f"  {metric}: median {s['median_baseline']:.3f} -> {s['median_candidate']:.3f}; "
-            f"paired difference {s['median_difference']:+.4f} [{lo:+.4f}, {hi:+.4f}]; "
+            f"paired difference {s['median_difference']:+.4f} [{lo:+.4f}, {hi:+.4f}] "
+            f"(datasets then neurons: [{h_lo:+.4f}, {h_hi:+.4f}]); "
             f"better for {100 * s['fraction_better']:.0f} % of neurons, "
             f"{s['datasets_better']} of {n_sets} datasets"
         )
         for dataset, d in s["per_dataset"].items():
             print(f"      {dataset:40s} {d['median_difference']:+.4f}  ({d['n_neurons']} neurons)")
     summary.update({"baseline": args.baseline, "candidate": args.candidate})
+    summary["provenance"] = run_record(command_line(__file__, argv), seeds=[0])
     out = args.results / f"spike_lodo_compare_{args.candidate}_vs_{args.baseline}.json"
     out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}")

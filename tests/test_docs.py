@@ -84,6 +84,13 @@ README_NUMBERS = [
     ),
     ("32 simulated nodal networks", "nmf_networks.json", "config/instantiations", "{}"),
     ("5 × 18,440", "cascade_compute_floor.json", "macs_per_frame_per_member", "{:,d}"),
+    ("1.56× faster", "cascade_compute_floor.json", "tiled_speedup_median_of_ratios", "{:.2f}"),
+    (
+        "peak memory 2.1 GiB",
+        "recordings_scale.json",
+        "cascade_stride1_1000neurons_events/peak_rss_gib",
+        "{:.1f}",
+    ),
 ]
 
 
@@ -103,6 +110,29 @@ def test_readme_scale_numbers_are_the_results_files_numbers():
         f"{secs['inference_events_s']:.0f} s"
     )
     assert quoted in text
+
+
+PAIRED = {
+    "7.5 Hz": "cascade_cascade_setting_vs_oasis_cascade_setting",
+    "15 Hz": "cascade_15hz_vs_oasis_15hz",
+    "30 Hz": "cascade_30hz_vs_oasis_30hz",
+    "30 Hz inhibitory": "cascade_30hz_inhibitory_vs_oasis_30hz_inhibitory",
+    "ENS² at 60 Hz": "ens2_protocol_x2_vs_oasis_protocol",
+}
+
+
+@pytest.mark.parametrize(("label", "name"), PAIRED.items())
+def test_readme_paired_spike_differences_are_the_compare_files(label, name):
+    corr = _json(f"spike_lodo_compare_{name}.json")["metrics"]["corr"]
+    lo, hi = corr["ci95_hierarchical"]
+    quoted = f"{label} {corr['median_difference']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    assert quoted in " ".join(README.read_text().split())
+
+
+def test_readme_share_of_the_matmul_peak_is_the_results_files():
+    floor = _json("cascade_compute_floor.json")
+    share = floor["tiled_achieved_gmacs_per_s"] / floor["fp32_matmul_gmacs_per_s"]
+    assert f"at {100 * share:.0f} % of this core" in " ".join(README.read_text().split())
 
 
 def test_results_index_is_current():

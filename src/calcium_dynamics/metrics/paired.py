@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from calcium_dynamics.metrics.bootstrap import hierarchical_median_ci
 from calcium_dynamics.metrics.spikes import median_with_ci
 
 # +1: larger is better; -1: smaller is better; 0: smaller magnitude is better (signed bias)
@@ -66,9 +67,11 @@ def paired_summary(
     """Median per-neuron difference (candidate − baseline) of each metric, with its CI.
 
     For each metric: ``median_difference`` and its 95 % percentile-bootstrap ``ci95`` (raw
-    difference, metric units), ``fraction_better`` (share of neurons where the candidate is
-    better: higher Corr; lower Error, vRD, VPD, ER; smaller |Bias|), the two runs' medians over
-    the shared neurons, and per dataset the median difference and whether it is better.
+    difference, metric units; neurons resampled) and ``ci95_hierarchical`` (datasets resampled,
+    then neurons within them: :mod:`calcium_dynamics.metrics.bootstrap`), ``fraction_better``
+    (share of neurons where the candidate is better: higher Corr; lower Error, vRD, VPD, ER;
+    smaller |Bias|), the two runs' medians over the shared neurons, and per dataset the
+    median difference and whether it is better.
     Neurons with a NaN metric in either run are left out of that metric.
     """
     pairs = pair_runs(baseline, candidate, metrics)
@@ -85,6 +88,9 @@ def paired_summary(
         diff = b[ok] - a[ok]
         gain = _improvement(metric, a[ok], b[ok])
         med, lo, hi = median_with_ci(diff, n_boot=n_boot, seed=seed)
+        _, h_lo, h_hi = hierarchical_median_ci(
+            diff, pairs[ok]["dataset"].to_numpy(), n_boot=n_boot, seed=seed
+        )
         per_dataset = {}
         for dataset, idx in pairs[ok].groupby("dataset").indices.items():
             d_med = float(np.median(diff[idx]))
@@ -97,6 +103,7 @@ def paired_summary(
             "n_neurons": int(ok.sum()),
             "median_difference": med,
             "ci95": [lo, hi],
+            "ci95_hierarchical": [h_lo, h_hi],
             "fraction_better": float(np.mean(gain > 0)) if gain.size else float("nan"),
             "median_baseline": float(np.median(a[ok])) if ok.any() else float("nan"),
             "median_candidate": float(np.median(b[ok])) if ok.any() else float("nan"),

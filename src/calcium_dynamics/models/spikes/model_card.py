@@ -44,7 +44,15 @@ def _lodo_summary(path: Path) -> dict[str, Any]:
         "protocol": data.get("protocol"),
         "n_neurons": data.get("n_neurons"),
         "overall": {
-            m: {"median": round(v["median"], 3), "ci95": [round(x, 3) for x in v["ci95"]]}
+            m: {
+                "median": round(v["median"], 3),
+                "ci95": [round(x, 3) for x in v["ci95"]],
+                **(
+                    {"ci95_hierarchical": [round(x, 3) for x in v["ci95_hierarchical"]]}
+                    if "ci95_hierarchical" in v
+                    else {}
+                ),
+            }
             for m, v in data["overall"].items()
             if m in ("corr", "er")
         },
@@ -200,9 +208,17 @@ def render_markdown(card: dict[str, Any]) -> str:
                 if lodo.get("test_noise_level_nu")
                 else ""
             )
-            + f". Median Corr **{o['corr']['median']:.3f}** [{o['corr']['ci95'][0]:.3f}, "
-            f"{o['corr']['ci95'][1]:.3f}], ER {o['er']['median']:.3f} (95 % bootstrap CI over "
-            "neurons)"
+            + f". Median Corr **{o['corr']['median']:.3f}** "
+            + (
+                f"[{o['corr']['ci95_hierarchical'][0]:.3f}, "
+                f"{o['corr']['ci95_hierarchical'][1]:.3f}] (95 % CI, bootstrap over datasets "
+                f"then neurons; over neurons only: [{o['corr']['ci95'][0]:.3f}, "
+                f"{o['corr']['ci95'][1]:.3f}])"
+                if "ci95_hierarchical" in o["corr"]
+                else f"[{o['corr']['ci95'][0]:.3f}, {o['corr']['ci95'][1]:.3f}] (95 % bootstrap "
+                "CI over neurons)"
+            )
+            + f", ER {o['er']['median']:.3f}"
             + (
                 f"; OASIS at the same setting: Corr {base['overall']['corr']['median']:.3f}, "
                 f"ER {base['overall']['er']['median']:.3f}."

@@ -97,19 +97,19 @@ def shipped_table(root: str | Path = ".", card_link: str | None = None) -> str:
     root = Path(root)
     lines = [
         "| model | version | cell class | frame rate | σ | noise levels ν | members | training "
-        "neurons (datasets) | LODO median Corr [95 % CI] | OASIS, same setting | card |",
+        "neurons (datasets) | LODO median Corr [95 % CI, datasets then neurons] | OASIS, same "
+        "setting | card |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in shipped.read_index(root).items():
         card = json.loads((root / shipped.SHIPPED_DIR / f"{name}.card.json").read_text())
         t, lodo, base = card["training"], card.get("lodo"), card.get("lodo_baseline")
         levels = card["noise_levels"]
-        corr = (
-            f"{lodo['overall']['corr']['median']:.3f} [{lodo['overall']['corr']['ci95'][0]:.3f}, "
-            f"{lodo['overall']['corr']['ci95'][1]:.3f}]"
-            if lodo
-            else "not measured yet"
-        )
+        corr = "not measured yet"
+        if lodo:
+            c = lodo["overall"]["corr"]
+            lo, hi = c.get("ci95_hierarchical", c["ci95"])
+            corr = f"{c['median']:.3f} [{lo:.3f}, {hi:.3f}]"
         lines.append(
             f"| `{name}` | {entry['version']} | {card['cell_class']} | "
             f"{card['frame_rate_hz']:.4g} Hz | {1000 * card['sigma_s']:g} ms | "
