@@ -34,6 +34,7 @@ from calcium_dynamics.metrics.bootstrap import hierarchical_median_ci
 from calcium_dynamics.metrics.spikes import median_with_ci, spike_metrics
 from calcium_dynamics.models.spike_inference import predict_model_rate
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
+from calcium_dynamics.models.spikes.lodo import lodo_folds
 from calcium_dynamics.models.spikes.training_tables import training_table
 from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.signal import noise_level_nu, smooth_spike_counts
@@ -488,9 +489,7 @@ def main(argv=None) -> int:
     rows, folds = [], {}
     single_rows = []  # the first ENS² network alone (--also-single)
     also_single = args.also_single and args.model == "ens2" and args.ens2_members > 1
-    for k, test_name in enumerate(tests, 1):
-        train = cls[cls.dataset != test_name]
-        test = cls_test[cls_test.dataset == test_name]
+    for k, (test_name, train, test) in enumerate(lodo_folds(cls, cls_test, tests), 1):
         if test.empty:
             print(f"[{k}/{len(tests)}] {test_name}: no test recording left, skipped", flush=True)
             continue
