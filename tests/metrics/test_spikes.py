@@ -9,6 +9,7 @@ from calcium_dynamics.metrics.spikes import (
     match_events,
     median_with_ci,
     van_rossum_distance,
+    van_rossum_distance_per_frame,
     victor_purpura_distance,
 )
 
@@ -69,3 +70,22 @@ def test_error_rate_with_a_50_ms_window():
 def test_median_with_bootstrap_ci():
     med, lo, hi = median_with_ci(np.arange(101.0))
     assert med == 50.0 and lo < 50.0 < hi
+
+
+@pytest.mark.parametrize("fr", [7.5, 30.0, 60.0])
+def test_the_per_frame_van_rossum_form_is_the_hz_form_over_tau_sqrt_f(fr):
+    rng = np.random.default_rng(0)
+    gt_frame = np.abs(rng.normal(0, 0.1, 500))
+    pd_frame = np.abs(rng.normal(0, 0.1, 500))
+    tau = 0.025
+    hz = van_rossum_distance(gt_frame * fr, pd_frame * fr, fr, 7, tau)
+    per_frame = van_rossum_distance_per_frame(gt_frame, pd_frame, 7, tau)
+    assert per_frame == pytest.approx(hz / (tau * np.sqrt(fr)), rel=1e-12)
+
+
+def test_one_missed_spike_is_about_2p7_in_the_per_frame_form_at_60_hz():
+    fr, tau = 60.0, 0.025
+    t = np.arange(-60, 61) / fr
+    gt = np.exp(-0.5 * (t / tau) ** 2)
+    gt /= gt.sum()  # one spike, spikes per frame
+    assert van_rossum_distance_per_frame(gt, 0 * gt, 1, tau) == pytest.approx(2.74, abs=0.02)
