@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from calcium_dynamics.models.cascade import CascadeNet
-from calcium_dynamics.models.spike_inference import _predict_every_frame
+from calcium_dynamics.models.spike_kinds import _predict_every_frame
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.provenance import command_line, run_record
 

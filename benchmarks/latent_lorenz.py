@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
-from calcium_dynamics.models.lfads.data import LFADSDataModule
+from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
 from calcium_dynamics.models.lfads.training import (
     EpochTimer,
     build_model,
@@ -268,7 +268,20 @@ def _fit(data, variant, params, epochs, callbacks=None):
     return model.infer(data), time.perf_counter() - t0, info
 
 
-def _r2(features, latents, ev, lag):
+_PROTOCOL = (
+    "latent R² on the LFADS validation trials only (no model trained on them); ridge map "
+    "fitted on the training trials, penalty by inner cross-validation over them"
+)
+
+
+def _heldout_trials(n_trials: int, params: dict) -> np.ndarray:
+    """The LFADS validation trials (``train_lfads``'s split): no model trains on them, and
+    every method is scored on them only."""
+    lfads = params["lfads"]
+    return split_trials(n_trials, float(lfads["valid_fraction"]), int(lfads["seed"]))[1]
+
+
+def _r2(features, latents, ev, lag, test_trials):
     res = latent_r2(
         features,
         latents,
@@ -276,6 +289,7 @@ def _r2(features, latents, ev, lag):
         inner_folds=ev["inner_folds"],
         lag_bins=lag,
         seed=ev["seed"],
+        test_trials=test_trials,
     )
     return [float(v) for v in res.r2], res
 
@@ -302,13 +316,14 @@ def lorenz_accuracy(
     log(f"{speed} Hz: simulated and deconvolved in {time.perf_counter() - t0:.1f} s")
     latents, n_bins = truth["latents"], truth["latents"].shape[1]
     fb, lag = int(imaging["frame_bins"]), int(ev["lag_bins"])
-    result = {}
+    test = _heldout_trials(latents.shape[0], params)
+    result = {"protocol": _PROTOCOL, "heldout_trials": int(test.size)}
     for variant in variants:
         if variant == "smth_dec":
             f = smooth_frames(
                 events["frame_events"], float(events["frame_rate_hz"]), ev["smoothing_sigma_s"]
             )
-            r2, _ = _r2(frames_to_bins(f, fb, n_bins), latents, ev, lag)
+            r2, _ = _r2(frames_to_bins(f, fb, n_bins), latents, ev, lag, test)
             result[variant] = {"r2_xyz": r2}
         else:
             data = events["events"] if variant == "radical" else events["frame_counts"]
@@ -316,12 +331,14 @@ def lorenz_accuracy(
             def score(rates, variant=variant):
                 if variant == "autolfads":
                     rates = frames_to_bins(rates, fb, n_bins)
-                return _r2(rates, latents, ev, lag)[0]
+                return _r2(rates, latents, ev, lag, test)[0]
 
             curve = None
             if eval_every:
                 curve = LatentCurve(data, score, eval_every, curve_path, f"{speed:g} Hz {variant}")
             inferred, secs, info = _fit(data, variant, params, epochs, [curve] if curve else None)
+            if not np.array_equal(np.sort(info["valid_idx"]), test):
+                raise RuntimeError(f"{variant}: validation trials differ from the scored ones")
             r2 = score(inferred["rates"])
             result[variant] = {
                 "r2_xyz": r2,
@@ -348,13 +365,17 @@ def calcium_accuracy(
     data = lorenz_datasets.simulate_calcium_lorenz(params["calcium_lorenz_simulation"])
     ev = params["lfads_evaluation"]
     result, per_trial, saved = {}, {}, {"latents": data["latents"], "dff": data["dff"]}
+    test = _heldout_trials(data["dff"].shape[0], params)
+    result.update(protocol=_PROTOCOL, heldout_trials=int(test.size))
     for variant in variants:
         inferred, secs, info = _fit(data["dff"], variant, params, epochs)
         feats = inferred["rates"]
         if variant == "calcium_lfads":
             feats = np.log(np.clip(feats, 1e-6, None))
-        r2, res = _r2(feats, data["latents"], ev, 0)
-        r2_fac, res_fac = _r2(inferred["factors"], data["latents"], ev, 0)
+        if not np.array_equal(np.sort(info["valid_idx"]), test):
+            raise RuntimeError(f"{variant}: validation trials differ from the scored ones")
+        r2, res = _r2(feats, data["latents"], ev, 0, test)
+        r2_fac, res_fac = _r2(inferred["factors"], data["latents"], ev, 0, test)
         per_trial[variant] = (res.r2_per_trial, res_fac.r2_per_trial)
         for key in ("rates", "factors"):
             saved[f"{variant}_{key}"] = inferred[key]
@@ -378,7 +399,7 @@ def calcium_accuracy(
         )
     if len(per_trial) == 2:
         for i, what in enumerate(("", "_factors")):
-            better = per_trial["calcium_lfads"][i] > per_trial["gaussian_lfads"][i]
+            better = (per_trial["calcium_lfads"][i] > per_trial["gaussian_lfads"][i])[test]
             result[f"calcium_better_trials{what}"] = f"{int(better.sum())}/{better.size}"
     if save_inferred is not None:
         save_inferred.parent.mkdir(parents=True, exist_ok=True)

@@ -65,3 +65,17 @@ def test_benchmarks_and_notebooks_import_library_code_only():
         if "calcium_dynamics.pipelines" in path.read_text()
     ]
     assert offences == []
+
+
+def test_no_code_switches_on_a_spike_model_kind_name():
+    """ENS² / CASCADE differences live in their ``SpikeKind`` classes (models/spike_kinds.py)."""
+    import re
+
+    pattern = re.compile(r"kind\s*[!=]=\s*['\"](ens2|cascade)['\"]")
+    offences = [
+        f"{path.relative_to(PACKAGE)}:{i}"
+        for path in PACKAGE.rglob("*.py")
+        for i, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert offences == []

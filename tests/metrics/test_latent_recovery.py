@@ -52,3 +52,20 @@ def test_frames_to_bins_interpolates_linearly():
 def test_smoothing_preserves_constants():
     x = np.ones((2, 20, 3))
     np.testing.assert_allclose(smooth_frames(x, 33.3, 0.03), 1.0)
+
+
+def test_given_test_trials_are_the_only_scored_ones():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(30, 20, 3))
+    x = z @ rng.normal(size=(3, 8)) + 0.05 * rng.normal(size=(30, 20, 8))
+    test = np.array([2, 5, 7, 11, 19, 23])
+    res = latent_r2(x, z, test_trials=test)
+    assert res.r2_per_split.shape == (1, 3) and (res.r2 > 0.98).all()
+    scored = np.flatnonzero(np.isfinite(res.r2_per_trial))
+    np.testing.assert_array_equal(scored, test)
+    assert np.isnan(res.predictions[0]).all() and np.isfinite(res.predictions[test]).all()
+    # features that know nothing of the latents score ≈ 0 or below on the held-out trials
+    null = latent_r2(rng.normal(size=(30, 20, 8)), z, test_trials=test)
+    assert (null.r2 < 0.1).all()
+    with pytest.raises(ValueError, match="some, not all"):
+        latent_r2(x, z, test_trials=np.arange(30))

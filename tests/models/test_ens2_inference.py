@@ -5,11 +5,8 @@ import pytest
 import torch
 
 from calcium_dynamics.models.ens2 import InstanceNormTime, UNet1d
-from calcium_dynamics.models.spike_inference import (
-    _predict_sequence_windows,
-    infer_rates,
-    inference_dtype,
-)
+from calcium_dynamics.models.spike_inference import infer_rates, inference_dtype
+from calcium_dynamics.models.spike_kinds import _predict_sequence_windows
 from calcium_dynamics.models.spike_models import SpikeModel
 
 

@@ -29,17 +29,17 @@ def test_cascade_whole_trace_pass_equals_window_by_window():
 def test_cascade_tiled_trace_equals_window_by_window_across_tiles(monkeypatch):
     """Tiles of 50 outputs, 3 per call: a 437-frame trace crosses 8 tile and 2 call
     boundaries; the mean of two members must equal cutting every window by hand."""
-    from calcium_dynamics.models import spike_inference
+    from calcium_dynamics.models import spike_kinds
 
-    monkeypatch.setattr(spike_inference, "TILE_FRAMES", 50)
-    monkeypatch.setattr(spike_inference, "TILES_PER_CALL", 3)
+    monkeypatch.setattr(spike_kinds, "TILE_FRAMES", 50)
+    monkeypatch.setattr(spike_kinds, "TILES_PER_CALL", 3)
     torch.manual_seed(1)
     nets = [CascadeNet().eval(), CascadeNet().eval()]
     x = torch.randn(437)
     windows = torch.nn.functional.pad(x, (32, 31)).unfold(0, 64, 1)
     with torch.no_grad():
         expected = torch.stack([net(windows) for net in nets]).mean(0).numpy()
-    got = spike_inference._predict_every_frame(nets, x.numpy(), 64)
+    got = spike_kinds._predict_every_frame(nets, x.numpy(), 64)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 

@@ -86,8 +86,13 @@ def latent_r2(
     alphas: tuple[float, ...] | np.ndarray = DEFAULT_ALPHAS,
     lag_bins: int = 0,
     seed: int = 0,
+    test_trials: np.ndarray | None = None,
 ) -> LatentRecovery:
     """Cross-validated ridge R² from features to latent states.
+
+    With ``test_trials`` (e.g. the validation trials a latent model never trained on), there
+    is one split: the map is fitted on the other trials and scored on these only (their
+    predictions and per-trial R² are filled; the others are NaN).
 
     Args:
         features: inferred rates or other features, shape (trials, T, F).
@@ -97,6 +102,7 @@ def latent_r2(
         alphas: candidate ridge penalties (on standardised features).
         lag_bins: features at bin t + lag predict the latent at bin t.
         seed: seed of the trial permutation.
+        test_trials: indices of the only test trials (one split; ``n_splits`` unused).
     """
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(targets, dtype=np.float64)
@@ -113,7 +119,16 @@ def latent_r2(
     rng = np.random.default_rng(seed)
     fold = np.empty(n_trials, dtype=np.int64)
     fold[rng.permutation(n_trials)] = np.arange(n_trials) % n_splits
-    preds = np.zeros_like(y)
+    if test_trials is not None:
+        test_trials = np.unique(np.asarray(test_trials, dtype=np.int64))
+        if test_trials.size == 0 or test_trials.size >= n_trials or test_trials.min() < 0:
+            raise ValueError("test_trials must name some, not all, of the trials")
+        if test_trials.max() >= n_trials:
+            raise ValueError(f"test_trials index {test_trials.max()} ≥ {n_trials} trials")
+        fold[:] = 1
+        fold[test_trials] = 0
+        n_splits = 1
+    preds = np.full_like(y, np.nan) if test_trials is not None else np.zeros_like(y)
     r2_split, chosen = [], []
 
     def flat(a, idx):
@@ -138,7 +153,12 @@ def latent_r2(
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # a latent constant within a trial
         per_trial = np.array(
-            [np.nanmean(_r2(y[i].reshape(-1, y.shape[-1]), preds[i])) for i in range(n_trials)]
+            [
+                np.nanmean(_r2(y[i].reshape(-1, y.shape[-1]), preds[i]))
+                if np.isfinite(preds[i]).all()
+                else np.nan
+                for i in range(n_trials)
+            ]
         )
     r2_split = np.asarray(r2_split)
     return LatentRecovery(

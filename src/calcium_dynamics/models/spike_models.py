@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from calcium_dynamics.models.cascade import CascadeNet
-from calcium_dynamics.models.ens2 import UNet1d
+from calcium_dynamics.models.spike_kinds import KINDS as _KINDS
+from calcium_dynamics.models.spike_kinds import SpikeKind, spike_kind
 
 FORMAT_VERSION = 1
-KINDS = ("ens2", "cascade")
+KINDS = tuple(_KINDS)
 
 
 class ModelFileError(ValueError):
@@ -28,11 +28,7 @@ class ModelFileError(ValueError):
 
 def build_network(kind: str, config: dict[str, Any]) -> nn.Module:
     """An untrained network of ``kind`` for ``config``; unknown kinds raise, naming them."""
-    if kind == "ens2":
-        return UNet1d(int(config.get("base_channels", 9)))
-    if kind == "cascade":
-        return CascadeNet()
-    raise ValueError(f"unknown spike model {kind!r}; known models: {', '.join(KINDS)}")
+    return spike_kind(kind).build_network(config)
 
 
 @dataclass
@@ -52,6 +48,15 @@ class SpikeModel:
     config: dict[str, Any]
     ensembles: dict[float, list[nn.Module]]
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> SpikeKind:
+        """How this kind of model predicts, samples events and is routed."""
+        return spike_kind(self.kind)
+
+    def events(self, rates: list[np.ndarray], frame_rate_hz: float, rng) -> list[np.ndarray]:
+        """Spike times (s) of rates in spikes per model frame (see :class:`SpikeKind`)."""
+        return self.spec.events(rates, frame_rate_hz, float(self.config["sigma_s"]), rng)
 
     @property
     def frame_rate_hz(self) -> float:

@@ -30,7 +30,6 @@ from calcium_dynamics.models.spikes.routing import (
     nu_above_range,
     zoo_level,
 )
-from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events_many
 
 logger = logging.getLogger(__name__)
 
@@ -200,13 +199,12 @@ def available_models(root: str | Path | None = None) -> str:
 
 #: traces per batch of CASCADE's event sampler (its chains run in lockstep over a batch;
 #: memory ≈ 4 × 8 bytes × batch × frames)
-EVENT_BATCH = 250
 
 
 def _add_events(rows: list[dict], rng: np.random.Generator) -> None:
     """Spike events of every row that asked for them (``_events_of``: model, rate in spikes
-    per model frame, model frame rate), in place: CASCADE's sampler vectorised over the rows
-    of one model, ENS²'s greedy method per row."""
+    per model frame, model frame rate), in place, all rows of one model in one call (CASCADE's
+    sampler runs vectorised over them; see ``SpikeKind.events``)."""
     groups: dict[int, tuple[SpikeModel, float, list[tuple[int, np.ndarray]]]] = {}
     for i, out in enumerate(rows):
         pending = out.pop("_events_of", None)
@@ -214,16 +212,9 @@ def _add_events(rows: list[dict], rng: np.random.Generator) -> None:
             model, rate, fr = pending
             groups.setdefault(id(model), (model, fr, []))[2].append((i, rate))
     for model, fr, items in groups.values():
-        sigma = float(model.config["sigma_s"])
-        if model.kind == "ens2":
-            for i, rate in items:
-                rows[i]["spike_times_s"] = greedy_spike_events(rate, fr, sigma)
-            continue
-        for start in range(0, len(items), EVENT_BATCH):
-            chunk = items[start : start + EVENT_BATCH]
-            times = sampled_spike_events_many([r for _, r in chunk], fr, sigma, rng=rng)
-            for (i, _), t in zip(chunk, times):
-                rows[i]["spike_times_s"] = t
+        times = model.events([rate for _, rate in items], fr, rng)
+        for (i, _), t in zip(items, times):
+            rows[i]["spike_times_s"] = t
 
 
 def infer_table(
@@ -314,7 +305,7 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
     }
     warn = []
     # ENS² works on everything resampled to its 60 Hz by design; zoos are per frame rate
-    if model.kind == "cascade" and frame_rate_far(rate_in, model.frame_rate_hz):
+    if model.spec.frame_rate_specific and frame_rate_far(rate_in, model.frame_rate_hz):
         warn.append("frame_rate_far")
     if out["nan_fraction"] > limits.max_nan_fraction:
         warn.append("nan_fraction_high")

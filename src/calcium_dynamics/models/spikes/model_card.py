@@ -85,7 +85,7 @@ def card_metadata(
     md = model.metadata
     spec = md.get("spec", {})
     datasets = md.get("training_datasets", [])
-    levels = [float(v) for v in model.noise_levels] if model.kind == "cascade" else []
+    levels = [float(v) for v in model.noise_levels] if model.spec.noise_specific else []
     n_members = len(next(iter(model.ensembles.values())))
     indicators = sorted({d["indicator"] for d in datasets if d.get("indicator")})
     species = sorted({d["species"] for d in datasets if d.get("species")})

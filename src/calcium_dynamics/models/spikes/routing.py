@@ -174,4 +174,4 @@ def zoo_level(model: SpikeModel, nu: float) -> float:
 
 def nu_above_range(model: SpikeModel, nu: float) -> bool:
     levels = model.noise_levels
-    return model.kind == "cascade" and math.isfinite(nu) and nu > max(levels) + 0.5
+    return model.spec.noise_specific and math.isfinite(nu) and nu > max(levels) + 0.5

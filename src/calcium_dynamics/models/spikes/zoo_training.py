@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from calcium_dynamics.models.spike_kinds import spike_kind
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
 from calcium_dynamics.provenance import git_commit
@@ -108,7 +109,9 @@ class ZooSpec:
             raise ValueError(f"frame_rate_hz must lie in 0.5–1000 Hz, got {self.frame_rate_hz}")
         if not 0 < float(self.sigma_s) < 5:
             raise ValueError(f"sigma_s must lie in (0, 5) s, got {self.sigma_s}")
-        if self.kind == "cascade" and (not self.noise_levels or min(self.noise_levels) <= 0):
+        if spike_kind(self.kind).noise_specific and (
+            not self.noise_levels or min(self.noise_levels) <= 0
+        ):
             raise ValueError(f"noise_levels must be positive, got {self.noise_levels}")
         if int(self.n_members) < 1 or int(self.steps) < 1:
             raise ValueError("n_members and steps must be >= 1")
@@ -117,7 +120,7 @@ class ZooSpec:
                 f"members {self.first_member} … {self.first_member + self.n_members - 1}: "
                 "member indices must lie in 0 … 9"
             )
-        if self.kind != "cascade" and int(self.first_member) != 0:
+        if not spike_kind(self.kind).noise_specific and int(self.first_member) != 0:
             raise ValueError("first_member applies to CASCADE zoos only")
 
 
@@ -251,7 +254,7 @@ def train_zoo(
     commit = git_commit()  # the code that trains: HEAD when training starts
     start = time.perf_counter()
     table = training_table_for(recordings, spec)
-    if spec.kind == "cascade":
+    if spike_kind(spec.kind).noise_specific:  # a zoo: one ensemble per noise level
         model = train_cascade_zoo(table, _cascade_params(spec), on_member=progress)
     else:
         members, info = [], {}
@@ -311,7 +314,7 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
     members: dict[float, dict[int, object]] = {}
     training: dict = {}
     for part in parts:
-        if part.kind != "cascade":
+        if not part.spec.noise_specific:
             raise ValueError("only CASCADE zoos are merged")
         for k in keys:
             if part.metadata.get(k) != first.metadata.get(k):
@@ -496,7 +499,7 @@ def main(argv=None) -> int:
     )
     command = shlex.join(["python", "-m", "calcium_dynamics.models.spikes.zoo_training", *argv])
     recordings = load_ground_truth(args.ground_truth)
-    n = spec.n_members * (len(spec.noise_levels) if spec.kind == "cascade" else 1)
+    n = spec.n_members * (len(spec.noise_levels) if spike_kind(spec.kind).noise_specific else 1)
     bar = tqdm(total=n, desc=spec.name, unit="member")
 
     def tick(text: str) -> None:

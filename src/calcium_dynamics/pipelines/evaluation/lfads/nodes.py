@@ -42,9 +42,23 @@ def lorenz_method_features(
     }
 
 
+def _validation_trials(*outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The validation trials the LFADS models were trained without (the same in each)."""
+    valid = [np.sort(np.asarray(o["valid_idx"], dtype=np.int64)) for o in outputs]
+    if any(not np.array_equal(valid[0], v) for v in valid[1:]):
+        raise ValueError("the LFADS variants were validated on different trials")
+    return valid[0]
+
+
 def _recovery_table(
-    features: dict[str, np.ndarray], latents: np.ndarray, params: dict[str, Any], lag: int
+    features: dict[str, np.ndarray],
+    latents: np.ndarray,
+    params: dict[str, Any],
+    lag: int,
+    test_trials: np.ndarray,
 ):
+    """Latent R² of each method: ridge map fitted on the LFADS training trials, scored on
+    ``test_trials`` (the LFADS validation trials, which no model trained on)."""
     rows, results = [], {}
     for method, x in features.items():
         res = latent_r2(
@@ -54,6 +68,7 @@ def _recovery_table(
             inner_folds=int(params["inner_folds"]),
             lag_bins=lag,
             seed=int(params["seed"]),
+            test_trials=test_trials,
         )
         results[method] = res
         row = {"method": method, "lag_bins": lag}
@@ -83,7 +98,8 @@ def evaluate_lorenz_latents(
         int(imaging["frame_bins"]),
         float(params["smoothing_sigma_s"]),
     )
-    table, results = _recovery_table(features, latents, params, int(params["lag_bins"]))
+    test = _validation_trials(radical_output, autolfads_output)
+    table, results = _recovery_table(features, latents, params, int(params["lag_bins"]), test)
     metrics = {
         row["method"]: {k: v for k, v in row.items() if k != "method"}
         for row in table.to_dict("records")
@@ -93,24 +109,26 @@ def evaluate_lorenz_latents(
 
 
 def plot_lorenz_trajectories(latents: np.ndarray, results: dict, n_trials: int) -> plt.Figure:
-    """Z over time for example trials (true vs each method), and the x–z plane of one trial."""
+    """Z over time for example held-out trials (true vs each method's held-out prediction),
+    and the x–z plane of the first of them."""
     methods = list(results)
     lag = next(iter(results.values())).lag_bins
     true = latents[:, : latents.shape[1] - lag]
-    trials = np.arange(min(n_trials, true.shape[0]))
+    scored = np.flatnonzero(np.isfinite(next(iter(results.values())).r2_per_trial))
+    trials = scored[: max(1, min(n_trials, scored.size))]
     fig, axes = plt.subplots(1, len(trials) + 1, figsize=(4 * (len(trials) + 1), 3.2))
     t = np.arange(true.shape[1])
     for ax, trial in zip(axes[:-1], trials):
         ax.plot(t, true[trial, :, 2], "k", lw=2, label="true")
         for m in methods:
             ax.plot(t, results[m].predictions[trial, :, 2], lw=1, label=m)
-        ax.set(title=f"trial {trial}: Lorenz z", xlabel="bin (10 ms)")
+        ax.set(title=f"held-out trial {trial}: Lorenz z", xlabel="bin (10 ms)")
     axes[0].legend(fontsize=7)
-    ax = axes[-1]
-    ax.plot(true[0, :, 0], true[0, :, 2], "k", lw=2)
+    ax, first = axes[-1], trials[0]
+    ax.plot(true[first, :, 0], true[first, :, 2], "k", lw=2)
     for m in methods:
-        ax.plot(results[m].predictions[0, :, 0], results[m].predictions[0, :, 2], lw=1)
-    ax.set(title="trial 0: x–z plane", xlabel="x", ylabel="z")
+        ax.plot(results[m].predictions[first, :, 0], results[m].predictions[first, :, 2], lw=1)
+    ax.set(title=f"trial {first}: x–z plane", xlabel="x", ylabel="z")
     fig.tight_layout()
     return fig
 
@@ -121,15 +139,16 @@ def evaluate_calcium_latents(
     gaussian_output: dict[str, np.ndarray],
     params: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Latent R² of calcium-LFADS vs Gaussian-LFADS (log rates / means → true Lorenz states),
-    and how many trials each reconstructs better."""
+    """Latent R² of calcium-LFADS vs Gaussian-LFADS (log rates / means → true Lorenz states)
+    on the validation trials neither trained on, and on how many of them each is better."""
     latents = calcium["latents"]
     features = {
         "calcium_lfads": np.log(np.clip(calcium_output["rates"], 1e-6, None)),
         "gaussian_lfads": gaussian_output["rates"],
     }
-    table, results = _recovery_table(features, latents, params, 0)
-    better = results["calcium_lfads"].r2_per_trial > results["gaussian_lfads"].r2_per_trial
+    test = _validation_trials(calcium_output, gaussian_output)
+    table, results = _recovery_table(features, latents, params, 0, test)
+    better = (results["calcium_lfads"].r2_per_trial > results["gaussian_lfads"].r2_per_trial)[test]
     metrics = {
         row["method"]: {k: v for k, v in row.items() if k != "method"}
         for row in table.to_dict("records")
