@@ -109,10 +109,25 @@ def stages(project_root: Path, kedro_project) -> dict[str, dict[str, Any]]:
 
 def _filepath(catalog: dict[str, Any], dataset: str) -> str | None:
     entry = catalog.get(dataset)
-    if entry is None:  # a memory dataset between nodes of one run
-        return None
+    if entry is None:  # a dataset factory's name, or a memory dataset between nodes
+        entry = _resolver(catalog).resolve_pattern(dataset)
     path = entry.get("filepath") or entry.get("path")
     return str(path) if path is not None else None
+
+
+_RESOLVERS: dict[int, Any] = {}
+
+
+def _resolver(catalog: dict[str, Any]):
+    """Kedro's resolver of the catalog's dataset factories (``"{variant}_model"`` …)."""
+    from kedro.io.catalog_config_resolver import CatalogConfigResolver
+
+    key = id(catalog)
+    if key not in _RESOLVERS:
+        _RESOLVERS[key] = CatalogConfigResolver(
+            catalog, default_runtime_patterns={"{default}": {"type": "kedro.io.MemoryDataset"}}
+        )
+    return _RESOLVERS[key]
 
 
 def _files(catalog, datasets) -> set[str]:
