@@ -49,6 +49,7 @@ from calcium_dynamics.models.lfads.training import (
     build_model,
     make_trainer,
     train_lfads,
+    variant_model_params,
 )
 from calcium_dynamics.simulate import lorenz_datasets
 from calcium_dynamics.tuning.search_space import (
@@ -117,7 +118,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     """Timings of one variant (run in a fresh process, so the peak memory is its own)."""
     torch.set_num_threads(1)
     x = _timing_data(variant, np.random.default_rng(0))
-    model_params = {**params["lfads"]["model"], **(params["lfads"]["variants"][variant] or {})}
+    model_params = variant_model_params(params["lfads"], variant)
     torch.manual_seed(0)
     model = build_model(x, variant, model_params)
     model.initialise_from_data(x[:384])
@@ -213,7 +214,7 @@ def _trainer(params: dict, epochs: int | None) -> dict:
 
 
 def _model_params(params: dict, variant: str, epochs: int | None) -> dict:
-    mp = {**params["lfads"]["model"], **(params["lfads"]["variants"][variant] or {})}
+    mp = variant_model_params(params["lfads"], variant)
     mp = apply_hyperparameters(mp, params.get("hyperparameters", {}).get(variant, {}))
     if epochs is not None:  # keep the ramps inside a shortened run
         mp["kl_ramp_epochs"] = min(mp["kl_ramp_epochs"], max(1, epochs // 4))

@@ -108,6 +108,7 @@ def _train_hand(args) -> dict:
 
 
 def main(argv=None) -> None:
+    from calcium_dynamics.models.lfads.training import variant_model_params
     from calcium_dynamics.tuning.pbt import PBTSettings, run_pbt
     from calcium_dynamics.tuning.search_space import initial_population, parse_search_space
 
@@ -140,10 +141,7 @@ def main(argv=None) -> None:
             raise SystemExit(f"--simulation: unknown lorenz_simulation key {key!r}")
         lfads_params["lorenz_simulation"][key] = yaml.safe_load(value)
     total_epochs = args.generations * args.epochs_per_generation
-    model_params = {
-        **lfads_params["lfads"]["model"],
-        **(lfads_params["lfads"]["variants"].get(variant) or {}),
-    }
+    model_params = variant_model_params(lfads_params["lfads"], variant)
     trainer = {
         **lfads_params["lfads"]["trainer"],
         "logger": False,

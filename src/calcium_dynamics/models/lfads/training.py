@@ -37,6 +37,15 @@ _TRAINER_KEYS = (
 )
 
 
+def variant_model_params(lfads_params: dict[str, Any], variant: str) -> dict[str, Any]:
+    """The model settings of one variant: ``lfads.model`` overlaid with ``lfads.variants.NAME``
+    (the one place they are merged; unknown variants raise, naming the known ones)."""
+    variants = lfads_params.get("variants") or {}
+    if variant not in variants:
+        raise ValueError(f"unknown LFADS variant {variant!r}; configured: {sorted(variants)}")
+    return {**lfads_params["model"], **(variants[variant] or {})}
+
+
 def variant_settings(variant: str, model_params: dict[str, Any]) -> dict[str, Any]:
     """Model keyword arguments: the variant's observation / SBTT, then ``model_params``.
 

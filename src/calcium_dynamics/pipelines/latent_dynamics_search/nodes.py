@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2
-from calcium_dynamics.models.lfads.training import VARIANTS, model_to_dict
+from calcium_dynamics.models.lfads.training import VARIANTS, model_to_dict, variant_model_params
 from calcium_dynamics.tuning.history import history_figure
 from calcium_dynamics.tuning.pbt import METRIC, PBTSettings, run_pbt
 from calcium_dynamics.tuning.search_space import parse_search_space
@@ -46,10 +46,7 @@ def search_lfads_hyperparameters(
     settings = PBTSettings.from_params(search_params)
     source, key = _INPUTS[settings.variant]
     data = (events if source == "lorenz" else calcium)[key]
-    model_params = {
-        **lfads_params["model"],
-        **(lfads_params["variants"].get(settings.variant) or {}),
-    }
+    model_params = variant_model_params(lfads_params, settings.variant)
     result = run_pbt(
         data,
         model_params,

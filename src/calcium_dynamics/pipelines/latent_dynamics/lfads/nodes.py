@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from calcium_dynamics.models.lfads.training import model_to_dict, train_lfads
+from calcium_dynamics.models.lfads.training import model_to_dict, train_lfads, variant_model_params
 from calcium_dynamics.simulate.lorenz_datasets import (
     deconvolve_lorenz_imaging,
     simulate_calcium_lorenz,
@@ -24,7 +24,7 @@ __all__ = [  # the simulation nodes are library functions (simulate.lorenz_datas
 
 
 def _train(data: np.ndarray, variant: str, params: dict[str, Any]):
-    model_params = {**params["model"], **(params["variants"].get(variant) or {})}
+    model_params = variant_model_params(params, variant)
     model, info = train_lfads(
         data,
         variant,
