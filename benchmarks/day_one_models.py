@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from calcium_dynamics import infer_spikes
+from calcium_dynamics.config import project_parameters
 from calcium_dynamics.io.recordings import Suite2pDataset
 from calcium_dynamics.metrics.spikes import correlation
 from calcium_dynamics.provenance import git_commit
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/day_one_models.json")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    params = yaml.safe_load((ROOT / "conf/base/parameters_recordings.yml").read_text())
+    params = project_parameters()
     dff_params = params["recordings"]["dff"]
     rows = []
     for rate in args.rates:

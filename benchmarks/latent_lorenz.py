@@ -20,7 +20,6 @@ Results are merged into benchmarks/results/latent_lorenz.json (one entry per par
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import multiprocessing
 import os
@@ -37,11 +36,11 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import lightning as L
 import numpy as np
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from calcium_dynamics.config import project_parameters
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
 from calcium_dynamics.models.lfads.training import (
@@ -63,17 +62,9 @@ LORENZ_VARIANTS = ("radical", "autolfads", "smth_dec")
 CALCIUM_VARIANTS = ("calcium_lfads", "gaussian_lfads")
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def paper_parameters() -> dict:
-    base = yaml.safe_load((ROOT / "conf/base/parameters_latent_lfads.yml").read_text())
-    paper = yaml.safe_load((ROOT / "conf/paper/parameters_latent_lfads.yml").read_text())
-    return _merge(base, paper)
+    """The parameters of ``kedro run --env paper`` (Kedro's config loader)."""
+    return project_parameters("paper")
 
 
 def peak_memory_gib() -> float:

@@ -43,9 +43,10 @@ def log(msg: str) -> None:
 
 
 def _params() -> tuple[dict, dict]:
-    lfads = yaml.safe_load((ROOT / "conf/base/parameters_latent_lfads.yml").read_text())
-    search = yaml.safe_load((ROOT / "conf/base/parameters_latent_dynamics_search.yml").read_text())
-    return lfads, search["lfads_search"]
+    from calcium_dynamics.config import project_parameters
+
+    params = project_parameters()  # conf/base, as `kedro run` reads it
+    return params, params["lfads_search"]
 
 
 def _data(lfads_params: dict, variant: str):

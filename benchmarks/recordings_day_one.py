@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
+from calcium_dynamics.config import project_parameters
 from calcium_dynamics.io.recordings import Suite2pDataset
 from calcium_dynamics.metrics.spikes import correlation, error_rate
 from calcium_dynamics.models.spike_models import SpikeModel
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     rate = 30.0
-    params = yaml.safe_load((ROOT / "conf/base/parameters_recordings.yml").read_text())
+    params = project_parameters()
     params = params["recordings"]
 
     with tempfile.TemporaryDirectory() as tmp:

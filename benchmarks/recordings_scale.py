@@ -40,10 +40,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+from calcium_dynamics.config import project_parameters
 from calcium_dynamics.provenance import command_line, run_record
 
 CHUNK = 50  # neurons simulated at a time
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> dict:
     from calcium_dynamics.metrics.spikes import correlation
     from calcium_dynamics.signal import smooth_spike_counts
 
-    params = yaml.safe_load((ROOT / "conf/base/parameters_recordings.yml").read_text())
+    params = project_parameters()
     params = params["recordings"]
     params["inference"]["stride"] = args.stride
     params["inference"]["events"] = bool(args.events)
