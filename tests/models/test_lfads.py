@@ -211,3 +211,38 @@ def test_extra_callbacks_see_every_training_epoch():
     model, info = train_lfads(spikes, "autolfads", SMALL, trainer, callbacks=[record])
     assert record.epochs == [0, 1, 2] and record.modules == {id(model)}
     assert len(info["epoch_s"]) == 3
+
+
+def test_best_validation_epoch_is_restored_and_patience_stops_training():
+    """The weights returned are those of the lowest valid/recon after the ramps (never a
+    latent score); with patience the run stops once valid/recon stops improving."""
+    import lightning as L
+
+    class Valid(L.Callback):  # valid/recon and a weight snapshot of every epoch
+        def __init__(self):
+            self.recon, self.states = [], []
+
+        def on_validation_epoch_end(self, trainer, pl_module):
+            self.recon.append(float(trainer.callback_metrics["valid/recon"]))
+            self.states.append({k: v.clone() for k, v in pl_module.state_dict().items()})
+
+    spikes, _ = _trial_latent_data(n_trials=24, n_bins=8, n_neurons=4)
+    params = {**SMALL, "kl_ramp_epochs": 2, "l2_ramp_epochs": 2, "lr": 0.05}
+    trainer = {"max_epochs": 12, "batch_size": 8, "enable_progress_bar": False, "logger": False}
+    seen = Valid()
+    model, info = train_lfads(
+        spikes, "autolfads", params, {**trainer, "restore_best": True}, callbacks=[seen]
+    )
+    after_ramps = np.asarray(seen.recon[2:])
+    best = 2 + int(np.argmin(after_ramps))
+    assert info["best_epoch"] == best and info["best_valid_recon"] == after_ramps.min()
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, seen.states[best][key])
+    stopped = Valid()
+    _, short = train_lfads(
+        spikes, "autolfads", params, {**trainer, "early_stopping_patience": 1}, callbacks=[stopped]
+    )
+    recon = np.asarray(stopped.recon)
+    # it ran until the first epoch after the ramps whose valid/recon did not improve
+    worse = [e for e in range(3, len(recon)) if recon[e] >= recon[2:e].min()]
+    assert short["epochs_run"] == (worse[0] + 1 if worse else 12)

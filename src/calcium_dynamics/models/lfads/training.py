@@ -80,6 +80,45 @@ class EpochTimer(L.Callback):
         self.epoch_s.append(time.perf_counter() - self._start)
 
 
+class BestValidation(L.Callback):
+    """Keep the weights of the epoch with the lowest validation reconstruction cost
+    (``valid/recon``: for RADICaL the SBTT-masked one, i.e. sampled entries only) and stop
+    after ``patience`` epochs without improvement (``None``: train every epoch). The choice
+    never looks at latent-recovery scores; restore the weights with :meth:`restore`.
+
+    Epochs before ``start_epoch`` (the end of the KL / L2 ramps, where the objective is still
+    changing) are not candidates and do not count towards the patience."""
+
+    def __init__(
+        self, patience: int | None = None, monitor: str = "valid/recon", start_epoch: int = 0
+    ):
+        self.patience = patience
+        self.monitor = monitor
+        self.start_epoch = int(start_epoch)
+        self.best = float("inf")
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, Any] | None = None
+        self._waited = 0
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        if trainer.sanity_checking or self.monitor not in trainer.callback_metrics:
+            return
+        if trainer.current_epoch < self.start_epoch:
+            return
+        value = float(trainer.callback_metrics[self.monitor])
+        if value < self.best:
+            self.best, self.best_epoch, self._waited = value, int(trainer.current_epoch), 0
+            self.best_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+        else:
+            self._waited += 1
+            if self.patience is not None and self._waited >= self.patience:
+                trainer.should_stop = True
+
+    def restore(self, model: L.LightningModule) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
 def make_trainer(
     trainer_params: dict[str, Any], callbacks: list | None = None, run_name: str | None = None
 ) -> L.Trainer:
@@ -89,15 +128,18 @@ def make_trainer(
     gradient_clip_val, enable_progress_bar, log_every_n_steps, deterministic`` (e.g.
     ``strategy: ddp, devices: 4, num_nodes: 2`` trains data-parallel on 8 devices; each process
     then draws its own share of the training trials). ``seed`` and ``batch_size`` (trials per
-    batch and process) are read by :func:`train_lfads`. Unknown keys raise, naming the key.
+    batch and process), ``early_stopping_patience`` (epochs without a lower ``valid/recon``
+    before training stops; null: never) and ``restore_best`` (end with the weights of the
+    lowest ``valid/recon``) are read by :func:`train_lfads`. Unknown keys raise, naming the key.
     ``logger``: ``false`` or a folder for DVCLive's training curves (``run_name`` sub-folder),
     see :func:`calcium_dynamics.models.fit.training_logger`.
     """
-    unknown = set(trainer_params) - set(_TRAINER_KEYS) - {"seed", "batch_size", "logger"}
+    own = {"seed", "batch_size", "logger", "early_stopping_patience", "restore_best"}
+    unknown = set(trainer_params) - set(_TRAINER_KEYS) - own
     if unknown:
         raise ValueError(
             f"unknown LFADS trainer parameter(s) {sorted(unknown)}; known: "
-            f"{sorted({*_TRAINER_KEYS, 'seed', 'batch_size', 'logger'})}"
+            f"{sorted({*_TRAINER_KEYS, *own})}"
         )
     kwargs = {k: trainer_params[k] for k in _TRAINER_KEYS if k in trainer_params}
     logger = training_logger(trainer_params.get("logger") or False, run_name)
@@ -154,16 +196,30 @@ def train_lfads(
         x, train_idx, valid_idx, batch_size=trainer_params.get("batch_size", 128), seed=seed
     )
     timer = EpochTimer()
-    trainer = make_trainer(trainer_params, callbacks=[timer, *(callbacks or [])], run_name=variant)
+    patience = trainer_params.get("early_stopping_patience")
+    hp = model.hparams
+    ramps_end = max(
+        int(hp.kl_start_epoch) + int(hp.kl_ramp_epochs),
+        int(hp.l2_start_epoch) + int(hp.l2_ramp_epochs),
+    )
+    best = BestValidation(None if patience is None else int(patience), start_epoch=ramps_end)
+    trainer = make_trainer(
+        trainer_params, callbacks=[timer, best, *(callbacks or [])], run_name=variant
+    )
     trainer.fit(model, datamodule=dm)
-    model.eval()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if trainer_params.get("restore_best", False):
+        best.restore(model)
+    model.eval()
     return model, {
         "variant": variant,
         "train_idx": train_idx,
         "valid_idx": valid_idx,
         "epoch_s": np.asarray(timer.epoch_s),
         "metrics": metrics,
+        "best_epoch": best.best_epoch,
+        "best_valid_recon": best.best,
+        "epochs_run": len(timer.epoch_s),
     }
 
 
