@@ -129,6 +129,22 @@ def test_readme_paired_spike_differences_are_the_compare_files(label, name):
     assert quoted in " ".join(README.read_text().split())
 
 
+@pytest.mark.parametrize(
+    ("label", "model"),
+    [
+        ("calcium AR(2)", "calcium_ar2"),
+        ("Poisson on OASIS events", "poisson_oasis"),
+        ("Gaussian", "gaussian"),
+    ],
+)
+def test_readme_heldout_gpfa_numbers_are_the_results_files(label, model):
+    seeds = _json("classical_latents_heldout.json")["gpfa_setting_seeds"]
+    r2 = seeds["gcamp6f_rate0.05_noise0.25"]["latent_r2"][model]
+    assert len(r2["per_seed"]) == 3
+    quoted = f"{label} {r2['mean']:.3f} ± {r2['sd']:.3f}"
+    assert quoted in " ".join(README.read_text().split())
+
+
 def test_readme_share_of_the_matmul_peak_is_the_results_files():
     floor = _json("cascade_compute_floor.json")
     share = floor["tiled_achieved_gmacs_per_s"] / floor["fp32_matmul_gmacs_per_s"]
