@@ -7,7 +7,9 @@
 Measures samples per second (frames of the model's rate per wall-clock second, resampling
 included) for ENS² at window stride 1 and at the strides given, in each arithmetic precision
 (fp32, bf16), and for the CASCADE zoo; then, with ground truth, the median correlation of each
-ENS² stride and precision against the true rates. Writes ``benchmarks/results/spike_speed.json``.
+ENS² stride and precision against the true rates on the datasets the model did not train on
+(for a model trained on the whole database, ``spike_lodo.py --stride`` measures it per held-out
+dataset instead). Writes ``benchmarks/results/spike_speed.json``.
 """
 
 from __future__ import annotations
@@ -49,9 +51,23 @@ def throughput(
 def stride_accuracy(
     model: SpikeModel, ground_truth: Path, strides: list[int], precision: str = "fp32"
 ) -> dict:
-    """Median Corr over the excitatory recordings for each stride at one precision."""
+    """Median Corr for each stride at one precision, over the excitatory recordings of the
+    datasets the model was not trained on (its metadata's ``datasets``): accuracy on data the
+    model never saw. Refuses when the model does not say what it trained on, or when every
+    dataset of the folder was used."""
+    trained = set(model.metadata.get("datasets") or [])
+    if not trained:
+        raise SystemExit(
+            "the ENS² model does not record its training datasets (metadata 'datasets'): "
+            "stride accuracy needs held-out data; use a model trained by zoo_training"
+        )
     recs = GroundTruthDataset(str(ground_truth)).load()
-    recs = recs[recs.valid & ~recs.inhibitory]
+    recs = recs[recs.valid & ~recs.inhibitory & ~recs.dataset.isin(trained)]
+    if recs.empty:
+        raise SystemExit(
+            f"every excitatory dataset of {ground_truth} trained this model: for stride "
+            "accuracy on held-out datasets run benchmarks/spike_lodo.py --model ens2 --stride S"
+        )
     out = {s: [] for s in strides}
     for row in recs.itertuples():
         x, fr = resample_trace(row.dff, row.frame_rate_hz, model.frame_rate_hz)
