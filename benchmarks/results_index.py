@@ -48,6 +48,17 @@ def provenance_of(path: Path) -> dict:
         return {k: prov.get(k) for k in ("command", "git_commit", "date")}
     if data.get("command"):
         return {"command": data["command"], "git_commit": data.get("git_commit"), "date": None}
+    entries = [v for v in data.values() if isinstance(v, dict)]
+    recorded = [v["provenance"] for v in entries if isinstance(v.get("provenance"), dict)]
+    recorded = [r for r in recorded if r.get("command")]
+    if recorded:  # one run per entry (e.g. recordings_scale.json): the latest one
+        last = max(recorded, key=lambda r: r.get("date") or "")
+        return {
+            "command": last["command"],
+            "git_commit": last.get("git_commit"),
+            "date": last.get("date"),
+            "entries": f"{len(recorded)} of {len(entries)} entries record their command",
+        }
     summary = data.get("summary_provenance")
     if isinstance(summary, dict) and summary.get("command"):
         return {
@@ -71,6 +82,8 @@ def build() -> str:
             command = "with the run's JSON"
         else:
             command = f"`{prov['command']}`" if prov else "not recorded"
+            if prov.get("entries"):
+                command += f" (latest; {prov['entries']})"
             if prov.get("summary_only"):
                 command += " (summary; the per-neuron run recorded no command)"
         commit = (prov.get("git_commit") or "")[:9]
