@@ -107,31 +107,21 @@ def stages(project_root: Path, kedro_project) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _filepath(catalog: dict[str, Any], dataset: str) -> str | None:
+def _filepath(catalog: dict[str, Any], resolver, dataset: str) -> str | None:
     entry = catalog.get(dataset)
     if entry is None:  # a dataset factory's name, or a memory dataset between nodes
-        entry = _resolver(catalog).resolve_pattern(dataset)
+        entry = resolver.resolve_pattern(dataset)
     path = entry.get("filepath") or entry.get("path")
     return str(path) if path is not None else None
 
 
-_RESOLVERS: dict[int, Any] = {}
-
-
-def _resolver(catalog: dict[str, Any]):
-    """Kedro's resolver of the catalog's dataset factories (``"{variant}_model"`` …)."""
+def _files(catalog, datasets) -> set[str]:
+    """Files of ``datasets``, dataset factories (``"{variant}_model"`` …) resolved by Kedro."""
     from kedro.io.catalog_config_resolver import CatalogConfigResolver
 
-    key = id(catalog)
-    if key not in _RESOLVERS:
-        _RESOLVERS[key] = CatalogConfigResolver(
-            catalog, default_runtime_patterns={"{default}": {"type": "kedro.io.MemoryDataset"}}
-        )
-    return _RESOLVERS[key]
-
-
-def _files(catalog, datasets) -> set[str]:
-    paths = {_filepath(catalog, d) for d in datasets if not d.startswith("params:")}
+    memory = {"{default}": {"type": "kedro.io.MemoryDataset"}}
+    resolver = CatalogConfigResolver(catalog, default_runtime_patterns=memory)
+    paths = {_filepath(catalog, resolver, d) for d in datasets if not d.startswith("params:")}
     paths.discard(None)
     return paths
 

@@ -258,20 +258,8 @@ class GroundTruthDataset(AbstractDataset[None, pd.DataFrame]):
 
 
 REJECTION_COLUMNS = ["dataset", "neuron", "recording", "file", "issue"]
-RECORDING_COLUMNS = [
-    "dataset",
-    "neuron",
-    "recording",
-    "indicator",
-    "species",
-    "region",
-    "cell_type",
-    "inhibitory",
-    "frame_rate_hz",
-    "t0_s",
-    "dff",
-    "spike_times_s",
-]
+# the columns a usable recording keeps: the reader's, without its file and validity fields
+RECORDING_COLUMNS = [c for c in RECORD_COLUMNS if c not in ("file", "valid", "issue")]
 
 
 def validate_recordings(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

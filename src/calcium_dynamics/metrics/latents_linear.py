@@ -41,21 +41,7 @@ def linear_latent_r2(inferred: np.ndarray, true: np.ndarray) -> dict[str, object
         raise ValueError("latents contain NaN or inf")
     if inferred.shape[0] <= inferred.shape[1] + 1:
         raise ValueError("need more time bins than inferred latent dimensions + 1")
-    design = np.hstack([inferred, np.ones((inferred.shape[0], 1))])
-    weights, *_ = np.linalg.lstsq(design, true, rcond=None)
-    prediction = design @ weights
-    mse = np.mean((true - prediction) ** 2, axis=0)
-    var = np.var(true, axis=0)
-    if np.any(var == 0):
-        raise ValueError(f"true latent dimensions {np.flatnonzero(var == 0).tolist()} are constant")
-    r2 = 1.0 - mse / var
-    return {
-        "r2_per_dim": r2.tolist(),
-        "r2_mean": float(np.mean(r2)),
-        "mse_per_dim": mse.tolist(),
-        "mse_mean": float(np.mean(mse)),
-        "prediction": prediction,
-    }
+    return _r2(apply_linear_map(inferred, fit_linear_map(inferred, true)), true)
 
 
 def blocked_folds(n_time: int, n_folds: int) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import weakref
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
@@ -137,7 +138,7 @@ def _predict_every_frame(members, x: np.ndarray, window: int) -> np.ndarray:
     return (total.reshape(-1)[:n] / len(members)).numpy()
 
 
-class SpikeKind:
+class SpikeKind(ABC):
     """The behaviour of one kind of spike model (see the module docstring)."""
 
     name: str = ""
@@ -146,9 +147,11 @@ class SpikeKind:
     #: trained for one frame rate and served with a warning far from it
     frame_rate_specific: bool = False
 
+    @abstractmethod
     def build_network(self, config: dict) -> nn.Module:
-        raise NotImplementedError
+        """An untrained network for ``config``."""
 
+    @abstractmethod
     def predict_segment(
         self,
         members: list[nn.Module],
@@ -161,13 +164,12 @@ class SpikeKind:
     ) -> np.ndarray:
         """Mean rate of the ensemble (spikes per model frame) at every frame of ``x``
         (finite ΔF/F at the model's frame rate, shape (n_frames,))."""
-        raise NotImplementedError
 
+    @abstractmethod
     def events(
         self, rates: list[np.ndarray], frame_rate_hz: float, sigma_s: float, rng
     ) -> list[np.ndarray]:
         """Spike times (s) of each rate (spikes per frame at ``frame_rate_hz``)."""
-        raise NotImplementedError
 
 
 class Ens2Kind(SpikeKind):
