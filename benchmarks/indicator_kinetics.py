@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from calcium_dynamics.io.dataset_names import parse_dataset_name
 from calcium_dynamics.io.ground_truth import GroundTruthError, read_ground_truth_file
+from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.signal.kinetics import (
     SpikeKernel,
     default_lags,
@@ -150,7 +151,12 @@ def main(argv=None) -> None:
     if not folders:
         p.error(f"no DS* dataset folders in {args.ground_truth}")
     lags = default_lags()
-    results = {"bin_hz": args.bin_hz, "lags_s": lags.tolist(), "datasets": {}}
+    results = {
+        "provenance": run_record(command_line(__file__, argv), seeds=[], threads=1),
+        "bin_hz": args.bin_hz,
+        "lags_s": lags.tolist(),
+        "datasets": {},
+    }
     for folder in tqdm(folders, desc="datasets"):
         results["datasets"][folder.name] = dataset_kinetics(folder, lags, 1.0 / args.bin_hz)
     print(
