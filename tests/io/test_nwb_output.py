@@ -115,3 +115,77 @@ def test_trials_table_and_files_without_ophys(recording, tmp_path):
     assert NWBTrialsDataset(str(bare)).load().empty  # no trials: an empty table
     with pytest.raises(RecordingError, match=r"bare\.nwb has no 'ophys' processing module"):
         NWBDataset(str(bare)).load()
+
+
+def _with_series(path, **series):
+    return {
+        "source": str(path),
+        "series": "ophys/Fluorescence/RoiResponseSeries",
+        "roi_ids": [10, 11, 12],
+        "rate_hz": np.ones((3, 60)),
+        "time_series": series,
+    }
+
+
+def test_latent_time_series_round_trip(recording, tmp_path):
+    path, _ = recording
+    stamps = 100.0 + np.arange(12) * 0.25  # session time, not shifted by the series' start
+    latents = np.random.default_rng(3).normal(size=(12, 3))
+    latents[4, 1] = np.nan  # a dropped bin
+    states = np.array([0, 0, 1, 2, 2, 1, 0, 0, 3, 3, 1, 0], np.int64)
+    out = tmp_path / "latents.nwb"
+    NWBRatesDataset(str(out)).save(
+        _with_series(
+            path,
+            gpfa_latents={
+                "data": latents,
+                "timestamps_s": stamps,
+                "unit": "a.u.",
+                "description": "GPFA latent factors",
+                "comments": "3 factors",
+            },
+            hmm_state={
+                "data": states,
+                "timestamps_s": stamps,
+                "unit": "n.a.",
+                "description": "most likely HMM state",
+            },
+        )
+    )
+    with pynwb.NWBHDF5IO(str(out), "r") as io:  # read back with pynwb itself
+        module = io.read().processing["spike_inference"]
+        assert type(module["gpfa_latents"]) is pynwb.TimeSeries
+        assert module["gpfa_latents"].comments == "3 factors"
+    back = NWBRatesDataset(str(out)).load()["time_series"]
+    assert sorted(back) == ["gpfa_latents", "hmm_state"]
+    np.testing.assert_array_equal(back["gpfa_latents"]["data"], latents)  # NaN kept
+    np.testing.assert_array_equal(back["gpfa_latents"]["timestamps_s"], stamps)
+    assert back["gpfa_latents"]["unit"] == "a.u."
+    assert back["gpfa_latents"]["description"] == "GPFA latent factors"
+    assert back["hmm_state"]["data"].dtype.kind == "i"
+    np.testing.assert_array_equal(back["hmm_state"]["data"], states)
+    np.testing.assert_array_equal(back["hmm_state"]["timestamps_s"], stamps)
+    plain = tmp_path / "plain.nwb"
+    NWBRatesDataset(str(plain)).save({**_with_series(path), "time_series": None})
+    assert NWBRatesDataset(str(plain)).load()["time_series"] == {}
+
+
+def test_bad_time_series_are_refused(recording, tmp_path):
+    path, _ = recording
+    before = _sha(path)
+    stamps = np.arange(5) / 10.0
+    ok = {"data": np.zeros(5), "timestamps_s": stamps, "unit": "a.u.", "description": "d"}
+    cases = [
+        ({"z": {**ok, "data": np.zeros((4, 2))}}, r"'z'\]: data has 4 rows but timestamps_s"),
+        ({"z": {**ok, "timestamps_s": stamps[::-1]}}, r"'z'.*decrease after sample 0"),
+        ({"inferred_spike_rate": ok}, r"'inferred_spike_rate' is taken"),
+        ({"bad name": ok}, r"'bad name' may hold only"),
+        ({"z": {**ok, "data": np.array([0, 1, np.inf, 0, 0])}}, r"'z'.*holds inf"),
+        ({"z": {k: v for k, v in ok.items() if k != "unit"}}, r"'z'.*missing \['unit'\]"),
+    ]
+    out = tmp_path / "bad.nwb"
+    for series, message in cases:
+        with pytest.raises(DatasetError, match=message):
+            NWBRatesDataset(str(out)).save(_with_series(path, **series))
+        assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    assert _sha(path) == before

@@ -282,11 +282,13 @@ class CalciumObservations:
         max_spikes: int = 10,
         m_step_iters: int = 20,
         jump_init_sd: float = 0.2,
+        jump_init: float = 1.0,
     ):
         self.n_states, self.n_neurons = n_states, n_neurons
         self.max_spikes = max_spikes
         self.m_step_iters = m_step_iters
         self.jump_init_sd = jump_init_sd
+        self.jump_init = float(jump_init)
         self.rates = np.full((n_states, n_neurons), 0.1)
         self.ar_coef = np.full(n_neurons, 0.8)
         self.jump = np.ones(n_neurons)
@@ -305,7 +307,8 @@ class CalciumObservations:
         resid = y - self.ar_coef * x
         mad = np.median(np.abs(resid - np.median(resid, axis=0)), axis=0)
         self.noise_var = np.maximum((1.4826 * mad) ** 2, _VAR_FLOOR * np.var(y, axis=0))
-        self.jump = np.abs(rng.normal(1.0, self.jump_init_sd, self.n_neurons)) + 0.05
+        scale = self.jump_init  # ΔF/F of one spike: the jumps start near it
+        self.jump = scale * (np.abs(rng.normal(1.0, self.jump_init_sd, self.n_neurons)) + 0.05)
         onehot = np.eye(self.n_states)[np.concatenate(states)]
         weight = np.maximum(onehot.sum(axis=0), 1.0)[:, None]
         mean_resid = onehot.T @ np.maximum(resid, 0.0) / weight
@@ -388,6 +391,8 @@ class HMM(BaseEstimator):
         n_init: number of K-means initialisations (different seeds); the best fit is kept.
         init_smoothing_bins: width of the moving average applied before K-means (init only).
         max_spikes: truncation of the spike-count sum (calcium model).
+        jump_init: ΔF/F of one spike the calcium model's jumps start near (1.0 suits data
+            scaled to single-spike units; ≈ 0.1–0.3 for GCaMP ΔF/F as a fraction).
         m_step_iters: L-BFGS iterations per M-step (calcium model).
         transition_prior: pseudo-count added to every expected transition (keeps rows valid).
         random_state: seed for K-means and the calcium jump initialisation.
@@ -411,6 +416,7 @@ class HMM(BaseEstimator):
         n_init: int = 1,
         init_smoothing_bins: int = 1,
         max_spikes: int = 10,
+        jump_init: float = 1.0,
         m_step_iters: int = 20,
         transition_prior: float = 1e-2,
         random_state: int = 0,
@@ -423,6 +429,7 @@ class HMM(BaseEstimator):
         self.n_init = n_init
         self.init_smoothing_bins = init_smoothing_bins
         self.max_spikes = max_spikes
+        self.jump_init = jump_init
         self.m_step_iters = m_step_iters
         self.transition_prior = transition_prior
         self.random_state = random_state
@@ -444,7 +451,13 @@ class HMM(BaseEstimator):
     def _make_observations(self, n_neurons: int):
         cls = OBSERVATION_MODELS[self.observations]
         if cls is CalciumObservations:
-            return cls(self.n_states, n_neurons, self.max_spikes, self.m_step_iters)
+            return cls(
+                self.n_states,
+                n_neurons,
+                self.max_spikes,
+                self.m_step_iters,
+                jump_init=float(self.jump_init),
+            )
         return cls(self.n_states, n_neurons)
 
     def _validate(self, X, fitting: bool) -> list[np.ndarray]:

@@ -6,7 +6,11 @@ copy gets a new processing module (``spike_inference`` by default) holding
 * ``inferred_spike_rate``: a ``RoiResponseSeries`` (time × ROIs, Hz) on the same ROIs, frame
   rate / timestamps and start time as the series the rates were inferred from;
 * ``inferred_spike_events``: a table with one row per ROI, ``roi_id`` and ``spike_times``
-  (s, session time; a ragged column).
+  (s, session time; a ragged column);
+* optionally, further ``TimeSeries`` under names of the caller's choosing (latent-model
+  outputs such as latent factors (n_times, n_latents) or discrete states (n_times,), with their
+  own timestamps in s, session time). Integer data stay integer; float data may hold NaN
+  (e.g. for dropped time bins) but not inf.
 
 The copy is written under a temporary name and renamed into place, so an interrupted run
 leaves no half-written file under the final name.
@@ -14,6 +18,7 @@ leaves no half-written file under the final name.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,9 @@ from kedro.io import AbstractDataset, DatasetError
 
 RATE_SERIES = "inferred_spike_rate"
 EVENT_TABLE = "inferred_spike_events"
+_SERIES_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SERIES_REQUIRED = ("data", "timestamps_s", "unit", "description")
+_SERIES_KEYS = {*_SERIES_REQUIRED, "comments"}
 
 
 def _source_series(nwb, series: str, source: Path):
@@ -36,6 +44,78 @@ def _source_series(nwb, series: str, source: Path):
         raise DatasetError(f"{source} has no series {series!r}") from None
 
 
+def _series_data(name: str, data: Any) -> np.ndarray:
+    """``data`` of time series ``name`` as an integer or float array, (n_times,) or
+    (n_times, n_columns); refuses inf (NaN is allowed in float data)."""
+    array = np.asarray(data)
+    if array.dtype.kind not in "iuf":
+        raise DatasetError(
+            f"time_series[{name!r}]['data'] must be integer or float; got dtype {array.dtype}"
+        )
+    if array.ndim not in (1, 2) or array.shape[0] == 0:
+        raise DatasetError(
+            f"time_series[{name!r}]['data'] must be (n_times,) or (n_times, n_columns) with "
+            f"n_times ≥ 1; got shape {array.shape}"
+        )
+    if array.dtype.kind == "f" and np.isinf(array).any():
+        raise DatasetError(f"time_series[{name!r}]['data'] holds inf (NaN is allowed)")
+    return array
+
+
+def _series_timestamps(name: str, timestamps: Any, n_times: int) -> np.ndarray:
+    """Timestamps (s, session time) of time series ``name``: finite, non-decreasing, (n_times,)."""
+    stamps = np.asarray(timestamps, np.float64)
+    if stamps.shape != (n_times,):
+        raise DatasetError(
+            f"time_series[{name!r}]: data has {n_times} rows but timestamps_s has shape "
+            f"{stamps.shape}"
+        )
+    if not np.isfinite(stamps).all():
+        raise DatasetError(f"time_series[{name!r}]['timestamps_s'] holds NaN or inf")
+    back = np.flatnonzero(np.diff(stamps) < 0)
+    if back.size:
+        raise DatasetError(
+            f"time_series[{name!r}]['timestamps_s'] decrease after sample {int(back[0])} "
+            f"({stamps[back[0]]} s → {stamps[back[0] + 1]} s)"
+        )
+    return stamps
+
+
+def _time_series(entries: Any) -> dict[str, dict[str, Any]]:
+    """The payload's ``time_series``, checked; name → data, timestamps_s, unit, description,
+    comments."""
+    if entries is None:
+        return {}
+    if not isinstance(entries, dict):
+        raise DatasetError(f"time_series must be a dict name → series; got {type(entries)}")
+    out = {}
+    for name, entry in entries.items():
+        if not isinstance(name, str) or not _SERIES_NAME.match(name):
+            raise DatasetError(
+                f"time series name {name!r} may hold only letters, digits, '_', '.' and '-'"
+            )
+        if name in (RATE_SERIES, EVENT_TABLE):
+            raise DatasetError(f"time series name {name!r} is taken by the inferred spikes")
+        if not isinstance(entry, dict):
+            raise DatasetError(f"time_series[{name!r}] must be a dict; got {type(entry)}")
+        missing = [k for k in _SERIES_REQUIRED if k not in entry]
+        unknown = sorted(set(entry) - _SERIES_KEYS)
+        if missing or unknown:
+            raise DatasetError(
+                f"time_series[{name!r}] needs {list(_SERIES_REQUIRED)} (and optionally "
+                f"'comments'); missing {missing}, unknown {unknown}"
+            )
+        data = _series_data(name, entry["data"])
+        out[name] = {
+            "data": data,
+            "timestamps_s": _series_timestamps(name, entry["timestamps_s"], data.shape[0]),
+            "unit": str(entry["unit"]),
+            "description": str(entry["description"]),
+            "comments": str(entry.get("comments", "no comments")),
+        }
+    return out
+
+
 class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     """An NWB file copied from the recording, with inferred rates and events added.
 
@@ -43,11 +123,18 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
     (``"ophys/Fluorescence/NAME"``: the ``RoiResponseSeries`` the rates come from), ``roi_ids``
     (ROI ids of the rows, shape (n_rois,)), ``rate_hz`` (Hz, shape (n_rois, n_frames) at the
     series' frame times), ``spike_times_s`` (optional: one array per ROI, s from the series'
-    first frame) and ``description`` (text stored with the series).
+    first frame), ``description`` (text stored with the series) and ``time_series``
+    (optional: name → dict of ``data`` (n_times,) or (n_times, n_columns), integer or float,
+    NaN allowed, inf not; ``timestamps_s`` (n_times,), s in session time, finite and
+    non-decreasing, stored as given; ``unit``; ``description``; optional ``comments``). Each
+    time series is stored as a ``pynwb.TimeSeries`` of that name in the added module; names
+    match ``^[A-Za-z0-9_.-]+$`` and differ from ``inferred_spike_rate`` and
+    ``inferred_spike_events``.
 
     ``load`` reads the added module back: ``rate_hz`` (n_rois, n_frames), ``roi_ids``,
-    ``frame_rate_hz`` (``nan`` when the series has timestamps), ``timestamps_s`` and
-    ``spike_times_s`` (session time).
+    ``frame_rate_hz`` (``nan`` when the series has timestamps), ``timestamps_s``,
+    ``spike_times_s`` (session time) and ``time_series`` (name → ``data`` in its stored dtype,
+    ``timestamps_s``, ``unit``, ``description``; empty when none was saved).
 
     Args:
         filepath: the output ``.nwb`` file (never the original).
@@ -72,7 +159,7 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
 
     def _save(self, data: dict[str, Any]) -> None:
         from hdmf.common import DynamicTable, DynamicTableRegion, VectorData, VectorIndex
-        from pynwb import NWBHDF5IO
+        from pynwb import NWBHDF5IO, TimeSeries
         from pynwb.ophys import RoiResponseSeries
 
         for key in ("source", "series", "roi_ids", "rate_hz"):
@@ -93,6 +180,7 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                 f"rate_hz must be (n_rois, n_frames) with n_rois = {len(roi_ids)} ROI ids; "
                 f"got {rates.shape}"
             )
+        extra = _time_series(data.get("time_series"))
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._filepath.with_name(self._filepath.name + ".partial")
         shutil.copyfile(source, tmp)
@@ -173,6 +261,17 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
                         ],
                     )
                     module.add(table_ev)
+                for name, entry in extra.items():
+                    module.add(
+                        TimeSeries(
+                            name=name,
+                            data=entry["data"],
+                            timestamps=entry["timestamps_s"],
+                            unit=entry["unit"],
+                            description=entry["description"],
+                            comments=entry["comments"],
+                        )
+                    )
                 io.write(nwb)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -180,7 +279,7 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
         tmp.replace(self._filepath)
 
     def _load(self) -> dict[str, Any]:
-        from pynwb import NWBHDF5IO
+        from pynwb import NWBHDF5IO, TimeSeries
 
         if not self._filepath.is_file():
             raise DatasetError(f"{self._filepath} does not exist; run the recordings pipeline")
@@ -200,4 +299,14 @@ class NWBRatesDataset(AbstractDataset[dict[str, Any], dict[str, Any]]):
             if EVENT_TABLE in module.data_interfaces:
                 frame = module[EVENT_TABLE].to_dataframe()
                 out["spike_times_s"] = [np.asarray(t, np.float64) for t in frame["spike_times"]]
+            out["time_series"] = {
+                name: {
+                    "data": np.asarray(obj.data[:]),
+                    "timestamps_s": np.asarray(obj.get_timestamps(), np.float64),
+                    "unit": obj.unit,
+                    "description": obj.description,
+                }
+                for name, obj in module.data_interfaces.items()
+                if name not in (RATE_SERIES, EVENT_TABLE) and isinstance(obj, TimeSeries)
+            }
         return out

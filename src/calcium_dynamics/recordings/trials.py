@@ -23,7 +23,9 @@ def cut_trials(
     (a column of the trials table, s in the recording's clock: NWB session time). With
     ``after_s: null`` the window ends after the shortest trial (``stop_time − start_time``).
     Frame i of a trace is at ``start_time_s + i / frame_rate_hz``. Trials that do not fit
-    inside the recording are left out (their numbers are in ``dropped_trials``).
+    inside the recording are left out (their numbers are in ``dropped_trials``). Windows that
+    overlap are refused (a frame in two trials would sit in training and test trials at once):
+    shorten ``before_s`` / ``after_s`` or fix the table.
 
     Returns:
         ``dff`` and ``rate_hz`` (float32, (n_trials, n_bins, n_neurons); ΔF/F fraction and
@@ -59,6 +61,7 @@ def cut_trials(
         raise ValueError(f"{name}: no trial window lies inside the recording")
     if not ok.all():
         logger.warning("%s: %d trial(s) outside the recording left out", name, int((~ok).sum()))
+    _check_no_overlap(first, ok, n_bins, rate, name)
     idx = first[ok][:, None] + np.arange(n_bins)[None, :]
     out = {
         "dff": X[idx],
@@ -76,3 +79,19 @@ def cut_trials(
             key = col if col in ("start_time", "stop_time") else f"trial_{col}"
             out[key] = values.to_numpy()[ok]
     return out
+
+
+def _check_no_overlap(first: np.ndarray, ok: np.ndarray, n_bins: int, rate: float, name: str):
+    """Raise naming the first two trials (table rows) whose windows share a frame."""
+    rows = np.flatnonzero(ok)
+    order = rows[np.argsort(first[rows], kind="stable")]
+    starts = first[order]
+    clash = np.flatnonzero(starts[1:] < starts[:-1] + n_bins)
+    if clash.size:
+        a, b = order[clash[0]], order[clash[0] + 1]
+        raise ValueError(
+            f"{name}: the windows of trials {a} and {b} (table rows) overlap "
+            f"({(starts[clash[0] + 1] - starts[clash[0]]) / rate:g} s apart, windows "
+            f"{n_bins / rate:g} s long); shorten recordings.trials.before_s / after_s or fix "
+            "the trials table"
+        )

@@ -26,10 +26,8 @@ from calcium_dynamics.io.partitions import (
     merged_partitions,
     output_key,
     partition_ids,
-    reader_of,
     shard_partitions,
 )
-from calcium_dynamics.io.recordings import NWBDataset
 from calcium_dynamics.io.run_manifest import check_current, current_run_id, now
 from calcium_dynamics.models.spikes.routing import ModelSet
 from calcium_dynamics.recordings.dff_tables import QC_COLUMNS, recording_dff_table
@@ -38,10 +36,7 @@ from calcium_dynamics.recordings.population import (
     recording_decomposition,
 )
 from calcium_dynamics.recordings.qc_figure import draw_qc, qc_picks
-from calcium_dynamics.recordings.spike_tables import (
-    infer_recording_spikes,
-    nwb_rates_payload,
-)
+from calcium_dynamics.recordings.spike_tables import infer_recording_spikes
 from calcium_dynamics.recordings.trials import cut_trials
 
 logger = logging.getLogger(__name__)
@@ -156,31 +151,6 @@ def _spikes_of(model: ModelSet, loader: Loader, params: dict, key: str) -> pd.Da
         raise
     except Exception as exc:
         raise _named("spike inference", key, table, exc) from exc
-
-
-def nwb_output_partitions(
-    recordings: dict[str, Loader],
-    spikes: dict[str, Loader],
-    run: dict[str, Any],
-    *,
-    shard: int = 0,
-    n_shards: int = 1,
-) -> dict[str, Callable[[], dict[str, Any]]]:
-    """For this shard's NWB recordings: a copy of each file with the inferred rates added.
-
-    Recordings read by another reader (Suite2p, arrays) get no NWB output.
-    """
-    _check(run, recordings, "NWB output")
-    ids = partition_ids(recordings)
-    out = {}
-    for k in shard_partitions(recordings, shard, n_shards):
-        if isinstance(reader_of(recordings[k]), NWBDataset):
-            out[ids[k]] = partial(_nwb_payload_of, spikes[ids[k]])
-    return out
-
-
-def _nwb_payload_of(loader: Loader) -> dict[str, Any]:
-    return nwb_rates_payload(loader())
 
 
 def collect_qc(

@@ -1,14 +1,16 @@
-"""recordings: partitioned recordings → ΔF/F + QC → spike rates and events → NMF, trials, NWB
-copies (wiring only).
+"""recordings: partitioned recordings → ΔF/F + QC → spike rates and events → NMF, trials →
+latent models on the trials → copies of the inputs with the results (NWB, Suite2p) → one HTML
+report per recording (wiring only).
 
-ΔF/F, spike inference and the NWB copies run in ``n_shards`` independent node chains (each takes
-every ``n_shards``-th recording), so ``kedro run --runner ParallelRunner`` spreads recordings
-over processes; every shard writes into the same partitioned output folders.
+ΔF/F, spike inference, the latent models and the write-backs run in ``n_shards`` independent
+node chains (each takes every ``n_shards``-th recording), so ``kedro run --runner
+ParallelRunner`` spreads recordings over processes; every shard writes into the same
+partitioned output folders.
 """
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from calcium_dynamics.pipelines.recordings import nodes
+from calcium_dynamics.pipelines.recordings import nodes, results_nodes
 
 N_SHARDS = 4
 
@@ -65,13 +67,51 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
                 outputs=spikes[i],
                 name=f"recording_infer_spikes_shard_{i}",
             ),
+        ]
+    results = []
+    for i in shards:
+        results += [
             node(
-                _shard(nodes.nwb_output_partitions, i, n_shards),
-                inputs=["recording_inputs", spikes[i], "recording_run"],
-                outputs=f"recording_nwb_shard_{i}",
-                name=f"recording_write_nwb_shard_{i}",
+                _shard(results_nodes.fit_dynamics_partitions, i, n_shards),
+                inputs=[
+                    "recording_inputs",
+                    "recording_trials",
+                    "params:recordings.dynamics",
+                    "params:lfads",
+                    "recording_run",
+                ],
+                outputs=[f"recording_dynamics_shard_{i}", f"recording_dynamics_tables_shard_{i}"],
+                name=f"recording_fit_dynamics_shard_{i}",
+            ),
+            node(
+                _shard(results_nodes.write_back_partitions, i, n_shards),
+                inputs=[
+                    "recording_inputs",
+                    spikes[i],
+                    "recording_trials",
+                    f"recording_dynamics_shard_{i}",
+                    "recording_run",
+                ],
+                outputs=[f"recording_nwb_shard_{i}", f"recording_suite2p_shard_{i}"],
+                name=f"recording_write_back_shard_{i}",
             ),
         ]
+    report = node(
+        results_nodes.write_reports,
+        inputs=[
+            "recording_inputs",
+            "recording_nmf_components",
+            "recording_nmf_curves",
+            "params:recordings.reports",
+            "recording_run",
+            *dff,
+            *spikes,
+            *[f"recording_dynamics_shard_{i}" for i in shards],
+            *[f"recording_dynamics_tables_shard_{i}" for i in shards],
+        ],
+        outputs="recording_reports",
+        name="recording_write_reports",
+    )
     collect = [
         node(
             nodes.collect_qc,
@@ -111,9 +151,11 @@ def create_pipeline(n_shards: int = N_SHARDS, **kwargs) -> Pipeline:
             "recording_qc",
             "recording_nmf_curves",
             "recording_trials",
+            "recording_reports",
             *[f"recording_nwb_shard_{i}" for i in shards],
+            *[f"recording_suite2p_shard_{i}" for i in shards],
         ],
         outputs="recording_run_finished",
         name="recording_finish_run",
     )
-    return pipeline([begin, *per_shard, *collect, finish], tags=["recordings"])
+    return pipeline([begin, *per_shard, *collect, *results, report, finish], tags=["recordings"])
