@@ -372,7 +372,8 @@ def fit_trial_dynamics(trials: dict[str, np.ndarray], params: dict, name: str) -
         trials: :func:`~calcium_dynamics.recordings.trials.cut_trials` output.
         params: ``models`` (names, see :data:`MODELS`), ``test_fraction``,
             ``heldout_neuron_fraction``, ``min_train_trials``, ``condition_columns``,
-            ``readout_filters_s``, ``seed`` and one section per model family (``gpfa``, ``hmm``,
+            ``readout_filters_s``, ``cosmoothing`` (false: no held-out neuron scores, each
+            model fitted once), ``seed`` and one section per model family (``gpfa``, ``hmm``,
             ``lfads``).
         name: the recording (in messages).
 
@@ -444,6 +445,8 @@ def fit_trial_dynamics(trials: dict[str, np.ndarray], params: dict, name: str) -
                 )
         if isinstance(model, CalciumHMM):
             hmm_curve = model.curve
+        if not params.get("cosmoothing", True):
+            continue
         cs = MODELS[model_name](mp, rate, seed)
         with _timed(timings, model_name, "held-in neurons"):
             if isinstance(cs, CalciumHMM):

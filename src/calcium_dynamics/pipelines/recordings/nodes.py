@@ -46,7 +46,9 @@ def begin_run(recordings: dict[str, Loader], params: dict, model: ModelSet) -> d
     """The run manifest written before anything else (``status: running``); saving it clears
     the outputs of earlier runs (see ``calcium_dynamics.io.run_manifest``)."""
     from calcium_dynamics.provenance import git_commit
+    from calcium_dynamics.registry.shipped import read_index
 
+    shipped = read_index(Path("."))  # the catalog loads shipped models from the project root
     return {
         "pipeline": "recordings",
         "run_id": current_run_id(),
@@ -56,11 +58,23 @@ def begin_run(recordings: dict[str, Loader], params: dict, model: ModelSet) -> d
         "inputs": input_fingerprints(recordings),
         "parameters": params,
         "spike_models": [
-            {"name": c.name, "version": c.version, "kind": c.kind, "frame_rate_hz": c.frame_rate_hz}
+            {
+                "name": c.name,
+                "version": c.version,
+                "kind": c.kind,
+                "frame_rate_hz": c.frame_rate_hz,
+                "sha256": _shipped_sha256(shipped, c.name, c.version),
+            }
             for c in model.candidates
         ],
         "code_commit": git_commit(Path(__file__).parent),
     }
+
+
+def _shipped_sha256(index: dict, name: str, version: str | None) -> str | None:
+    """The checksum of a shipped model file, when the candidate is that shipped version."""
+    entry = index.get(name) or {}
+    return entry.get("sha256") if entry.get("version") == version else None
 
 
 def finish_run(run: dict[str, Any], *outputs: Any) -> dict[str, Any]:
