@@ -358,7 +358,7 @@ def check_trials(trials: dict[str, np.ndarray], params: dict, name: str) -> None
     dff = np.asarray(trials.get("dff"))
     if dff.ndim != 3:
         raise DynamicsInputError(f"{name}: trials ΔF/F must be (n_trials, n_bins, n_neurons)")
-    n_trials, n_bins, n_neurons = dff.shape
+    _, n_bins, n_neurons = dff.shape
     if n_neurons < 2:
         raise DynamicsInputError(f"{name}: {n_neurons} neuron(s); latent models need ≥ 2")
     if n_bins < 3:
@@ -392,7 +392,7 @@ def fit_trial_dynamics(trials: dict[str, np.ndarray], params: dict, name: str) -
     seed = int(params.get("seed", 0))
     keep = _finite_trials(np.asarray(trials["dff"]), name, notes)
     dff = np.asarray(trials["dff"], np.float64)[keep]
-    n_trials, n_bins, n_neurons = dff.shape
+    n_trials, _, n_neurons = dff.shape
     conditions = _conditions(trials, list(params.get("condition_columns") or []), notes)[keep]
     train, test = split_trials(conditions, float(params.get("test_fraction", 0.25)))
     need = int(params.get("min_train_trials", 8))
