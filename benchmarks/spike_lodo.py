@@ -273,39 +273,35 @@ def neuron_rows(test: pd.DataFrame, predict, events_of, model: str, fold_info) -
 
 
 def run_fold_ens2(args, train, test, sigma_s):
-    members, seconds, steps = [], 0.0, []
-    for member in range(args.ens2_members):
-        params = {
-            "sigma_s": sigma_s,
-            "seed": args.seed + 1000 * member,
-            "model": {
-                "window": 96,
-                "base_channels": args.base_channels,
-                "learning_rate": 1e-3,
-                "lr_schedule": args.ens2_lr_schedule,
-                "max_learning_rate": args.ens2_max_lr,
-            },
-            "data": {
-                "batch_size": args.batch_size or 1024,
-                "validation_fraction": args.validation_fraction,
-                "pad_edges": args.ens2_pad_edges,
-            },
-            "trainer": {
-                "max_steps": args.steps or 5000,
-                "val_check_interval": 250,
-                "enable_progress_bar": False,
-                "num_threads": args.threads,
-                "precision": args.train_precision,
-            },
-            "early_stopping_patience": args.patience or None,
-            "train_loss_patience": args.train_loss_patience,
-        }
-        model = train_ens2(train, params)
-        members += model.ensembles[model.noise_levels[0]]
-        seconds += model.metadata["training"]["train_seconds"]
-        steps.append(model.metadata["training"]["steps"])
-    model.ensembles = {model.noise_levels[0]: members}
-    return model, {"train_seconds": seconds, "steps": steps if len(steps) > 1 else steps[0]}
+    params = {
+        "sigma_s": sigma_s,
+        "seed": args.seed,
+        "n_members": args.ens2_members,
+        "model": {
+            "window": 96,
+            "base_channels": args.base_channels,
+            "learning_rate": 1e-3,
+            "lr_schedule": args.ens2_lr_schedule,
+            "max_learning_rate": args.ens2_max_lr,
+        },
+        "data": {
+            "batch_size": args.batch_size or 1024,
+            "validation_fraction": args.validation_fraction,
+            "pad_edges": args.ens2_pad_edges,
+        },
+        "trainer": {
+            "max_steps": args.steps or 5000,
+            "val_check_interval": 250,
+            "enable_progress_bar": False,
+            "num_threads": args.threads,
+            "precision": args.train_precision,
+        },
+        "early_stopping_patience": args.patience or None,
+        "train_loss_patience": args.train_loss_patience,
+    }
+    model = train_ens2(train, params)  # member m: seed + 1000·m
+    training = model.metadata["training"]
+    return model, {"train_seconds": training["train_seconds"], "steps": training["steps"]}
 
 
 def run_fold_cascade(args, train, test, sigma_s):

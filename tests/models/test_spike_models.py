@@ -128,6 +128,35 @@ def test_ens2_stops_on_a_training_loss_plateau_when_asked():
     assert model.metadata["params"]["train_loss_patience"] == 1
 
 
+def test_ens2_ensemble_members_are_the_networks_of_their_seeds():
+    """``n_members: 2`` trains member m with seed + 1000·m: the same networks as two single
+    trainings with those seeds; the model's rate is their mean."""
+    table = _synthetic_table(n_neurons=3, seconds=20.0)
+    base = {
+        "sigma_s": 0.025,
+        "data": {"batch_size": 16, "validation_fraction": 0.0},
+        "trainer": {"max_steps": 3, "enable_progress_bar": False},
+    }
+    both = train_ens2(table, {**base, "seed": 5, "n_members": 2})
+    alone = [train_ens2(table, {**base, "seed": s}) for s in (5, 1005)]
+    nets = both.ensembles[both.noise_levels[0]]
+    assert len(nets) == 2 and both.metadata["training"]["steps"] == [3, 3]
+    for net, single in zip(nets, alone, strict=True):
+        for a, b in zip(
+            net.state_dict().values(),
+            single.ensembles[single.noise_levels[0]][0].state_dict().values(),
+            strict=True,
+        ):
+            torch.testing.assert_close(a, b)
+    row = table.iloc[0]
+    mean = np.mean([infer_rates(m, row.dff, row.frame_rate_hz).model_rate for m in alone], axis=0)
+    np.testing.assert_allclose(
+        infer_rates(both, row.dff, row.frame_rate_hz).model_rate, mean, rtol=1e-5, atol=1e-7
+    )
+    with pytest.raises(ValueError, match="n_members"):
+        train_ens2(table, {**base, "n_members": 0})
+
+
 def test_cascade_zoo_training_depends_on_its_seed_alone():
     table = _synthetic_table(n_neurons=4, seconds=40.0)
     params = {

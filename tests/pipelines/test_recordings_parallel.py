@@ -1,3 +1,5 @@
+import json
+
 """`kedro run --pipeline recordings --runner ParallelRunner` gives the sequential run's outputs.
 
 Three Suite2p planes (three partitions) are spread over the pipeline's shards; the parallel
@@ -48,7 +50,17 @@ def test_parallel_runner_equals_sequential_runner(project_root, tmp_path, monkey
     project = copy_project(project_root, tmp_path / "project")
     save_tiny_models(project / "data/06_models", rate_bias=0.3)
     write_example_suite2p(tmp_path / "suite2p", n_planes=3, n_rois=4, n_noncells=1, n_frames=450)
-    params = {"recording_path": str(tmp_path / "suite2p")}
+    # twelve 2 s trials per plane (30 s at 15 Hz): the latent models run on every plane too
+    starts = 0.5 + 2.4 * np.arange(12)
+    table = pd.DataFrame({"start_time": starts, "stop_time": starts + 2.0, "stimulus": [0, 1] * 6})
+    (tmp_path / "trials").mkdir()
+    for p in range(3):
+        table.to_csv(tmp_path / f"trials/plane{p}.csv", index=False)
+    params = {
+        "recording_path": str(tmp_path / "suite2p"),
+        "trials_path": str(tmp_path / "trials"),
+        "recordings": {"dynamics": {"models": ["gpfa_gaussian"], "gpfa": {"n_latents": 1}}},
+    }
     _run(project, SequentialRunner(), params, monkeypatch)
     sequential = tmp_path / "sequential"
     for layer in OUTPUT_LAYERS:
@@ -62,6 +74,8 @@ def test_parallel_runner_equals_sequential_runner(project_root, tmp_path, monkey
     assert set(got) == expected
     spikes = [k for k in got if k.startswith("07_model_output/recording_spikes/")]
     assert len(spikes) == 3  # one partition per plane
+    assert len([k for k in got if k.startswith("07_model_output/recording_dynamics/")]) == 3
+    assert len([k for k in got if k.endswith("/report.html")]) == 3
     for name, path in got.items():
         if name.endswith(".parquet"):
             _assert_same_table(pd.read_parquet(path), pd.read_parquet(want[name]), name)
@@ -72,6 +86,9 @@ def test_parallel_runner_equals_sequential_runner(project_root, tmp_path, monkey
             assert a.files == b.files
             for key in a.files:
                 np.testing.assert_array_equal(a[key], b[key], err_msg=f"{name}: {key}")
+        elif name.endswith(".json") and "recording_dynamics" in name:
+            a, b = json.loads(path.read_text()), json.loads(want[name].read_text())
+            assert a["scores"] == b["scores"] and a["notes"] == b["notes"], name
     # sampled events are reproducible too (seeded per recording and batch, not per process)
     (seq_file,) = (sequential / "07_model_output/recording_spikes").glob("plane1-*.parquet")
     (par_file,) = (project / "data/07_model_output/recording_spikes").glob("plane1-*.parquet")

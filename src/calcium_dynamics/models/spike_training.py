@@ -64,18 +64,8 @@ def _fit(
     }
 
 
-def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
-    """Train one ENS² network.
-
-    ``params``: ``model`` (window, base_channels, learning_rate, lr_schedule,
-    max_learning_rate), ``data`` (batch_size,
-    validation_fraction, balanced, max_samples, n_val_batches), ``trainer`` (see
-    ``build_trainer``), ``early_stopping_patience`` (validation checks),
-    ``train_loss_patience`` (steps without a new lowest training batch loss before stopping,
-    the published rule; none by default), ``seed``, ``sigma_s`` (the table's target kernel s.d.).
-    """
-    rate = _check_table(table, "ENS²")
-    seed = int(params.get("seed", 0))
+def _train_ens2_member(table: pd.DataFrame, params: dict[str, Any], rate: float, seed: int):
+    """One ENS² network trained with ``seed`` (validation split, initialisation, batches)."""
     data_p = dict(params.get("data", {}))
     train, val = split_by_neuron(table, float(data_p.pop("validation_fraction", 0.1)), seed)
     model_p = dict(params.get("model", {}))
@@ -92,20 +82,53 @@ def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
         params.get("early_stopping_patience"),
         params.get("train_loss_patience"),
     )
+    return module, info, train, val
+
+
+def train_ens2(table: pd.DataFrame, params: dict[str, Any]) -> SpikeModel:
+    """Train an ENS² ensemble (one network by default).
+
+    ``params``: ``model`` (window, base_channels, learning_rate, lr_schedule,
+    max_learning_rate), ``data`` (batch_size,
+    validation_fraction, balanced, max_samples, n_val_batches), ``trainer`` (see
+    ``build_trainer``), ``early_stopping_patience`` (validation checks),
+    ``train_loss_patience`` (steps without a new lowest training batch loss before stopping,
+    the published rule; none by default), ``seed``, ``sigma_s`` (the table's target kernel s.d.)
+    and ``n_members`` (networks in the ensemble, default 1; member m is trained with seed
+    ``seed + 1000·m``, its own validation split and initialisation; the model's rate is the
+    members' mean).
+    """
+    rate = _check_table(table, "ENS²")
+    seed = int(params.get("seed", 0))
+    n_members = int(params.get("n_members", 1))
+    if n_members < 1:
+        raise ValueError(f"n_members must be ≥ 1; got {n_members}")
+    nets, infos = [], []
+    for member in range(n_members):
+        module, info, train, val = _train_ens2_member(table, params, rate, seed + 1000 * member)
+        nets.append(module.net.eval())
+        infos.append(info)
     config = {
         "frame_rate_hz": rate,
         "sigma_s": float(params["sigma_s"]),
         "window": int(module.hparams.window),
         "base_channels": int(module.hparams.base_channels),
     }
+    training = infos[0]
+    if n_members > 1:
+        training = {
+            "members": infos,
+            "train_seconds": float(sum(i["train_seconds"] for i in infos)),
+            "steps": [i["steps"] for i in infos],
+        }
     metadata = {
-        "training": info,
+        "training": training,
         "n_train_recordings": len(train),
         "n_val_recordings": len(val),
         "datasets": sorted(set(train["dataset"])),
         "params": params,
     }
-    return SpikeModel("ens2", config, {float("nan"): [module.net.eval()]}, metadata)
+    return SpikeModel("ens2", config, {float("nan"): nets}, metadata)
 
 
 def train_cascade_zoo(
