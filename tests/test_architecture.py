@@ -79,3 +79,22 @@ def test_no_code_switches_on_a_spike_model_kind_name():
         if pattern.search(line)
     ]
     assert offences == []
+
+
+#: longest body (lines, docstring excluded) of a public node function: nodes are wiring
+MAX_NODE_LINES = 30
+
+
+def test_nodes_are_thin():
+    long = []
+    for path in (PACKAGE / "pipelines").rglob("*nodes*.py"):
+        for fn in ast.parse(path.read_text()).body:
+            if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_"):
+                continue
+            body = fn.body
+            if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:] or body
+            lines = fn.end_lineno - body[0].lineno + 1
+            if lines > MAX_NODE_LINES:
+                long.append(f"{path.relative_to(PACKAGE)}: {fn.name} ({lines} lines)")
+    assert long == []

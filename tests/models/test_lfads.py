@@ -246,3 +246,35 @@ def test_best_validation_epoch_is_restored_and_patience_stops_training():
     # it ran until the first epoch after the ramps whose valid/recon did not improve
     worse = [e for e in range(3, len(recon)) if recon[e] >= recon[2:e].min()]
     assert short["epochs_run"] == (worse[0] + 1 if worse else 12)
+
+
+def test_variants_are_chosen_by_parameters():
+    """The configured variants carry their observation model and SBTT switch; a new variant
+    needs only its parameters; one without an observation is refused by name."""
+    from calcium_dynamics.config import project_parameters
+    from calcium_dynamics.models.lfads.training import (
+        VARIANTS,
+        build_model,
+        variant_model_params,
+        variant_settings,
+    )
+
+    lfads = project_parameters()["lfads"]
+    for name, defaults in VARIANTS.items():
+        settings = variant_settings(name, variant_model_params(lfads, name))
+        assert settings["observation"] == defaults["observation"]
+        assert settings["sbtt"] == defaults.get("sbtt", False)
+    custom = {
+        **lfads,
+        "variants": {
+            "calcium_ar2": {"observation": "calcium", "observation_kwargs": {"ar_order": 2}}
+        },
+    }
+    model = build_model(
+        np.abs(np.random.default_rng(0).normal(size=(4, 20, 3))).astype(np.float32),
+        "calcium_ar2",
+        variant_model_params(custom, "calcium_ar2"),
+    )
+    assert model.observation.name == "calcium" and model.observation.ar_order == 2
+    with pytest.raises(ValueError, match=r"lfads\.variants\.plain\.observation"):
+        variant_settings("plain", {"gen_dim": 8})

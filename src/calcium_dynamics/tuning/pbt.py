@@ -472,3 +472,24 @@ def _best_member(results, x: np.ndarray, settings: PBTSettings, model_params: di
         "hyperparameters": {k: float(v) for k, v in config.items()},
     }
     return model, best
+
+
+def population_summary(result: PBTResult, settings: PBTSettings) -> dict[str, Any]:
+    """What a search leaves for its report: the variant, the best member and its
+    hyperparameters, population size, generations, exploits, the best validation loss of the
+    first and the last generation, wall time (s) and CPUs."""
+    history = result.history
+    first = history[history["generation"] == history["generation"].min()]
+    last = history[history["generation"] == history["generation"].max()]
+    return {
+        "variant": settings.variant,
+        "best": result.best,
+        "population_size": settings.population_size,
+        "epochs_per_generation": settings.epochs_per_generation,
+        "generations": int(history["generation"].max()),
+        "exploits": int((history["exploited_from"].astype(str) != "").sum()),
+        "initial_best_valid_recon": float(first[METRIC].min()),
+        "final_best_valid_recon": float(last[METRIC].min()),
+        "wall_s": float(result.wall_s),
+        "cpus": float(result.cpus),
+    }

@@ -14,7 +14,7 @@ from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials, va
 from calcium_dynamics.models.lfads.model import LFADS
 from calcium_dynamics.models.lfads.observations import build_observation
 
-#: observation model and SBTT switch of each named variant
+#: defaults of the named variants (the parameters, ``lfads.variants.NAME``, set them too)
 VARIANTS: dict[str, dict[str, Any]] = {
     "radical": {"observation": "zig", "sbtt": True},
     "autolfads": {"observation": "poisson", "sbtt": False},
@@ -47,13 +47,19 @@ def variant_model_params(lfads_params: dict[str, Any], variant: str) -> dict[str
 
 
 def variant_settings(variant: str, model_params: dict[str, Any]) -> dict[str, Any]:
-    """Model keyword arguments: the variant's observation / SBTT, then ``model_params``.
+    """Model keyword arguments of one variant: ``model_params`` (the merged settings of
+    :func:`variant_model_params`, where ``observation`` and ``sbtt`` are parameters) over the
+    defaults of the four named variants (:data:`VARIANTS`).
 
-    ``model_params`` may override the variant's defaults (e.g. ``observation_kwargs``).
+    A new variant needs only its parameters (``lfads.variants.NAME`` with an ``observation``).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown LFADS variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    return {**VARIANTS[variant], **model_params}
+    settings = {"sbtt": False, **VARIANTS.get(variant, {}), **model_params}
+    if "observation" not in settings:
+        raise ValueError(
+            f"LFADS variant {variant!r} names no observation model: set "
+            f"lfads.variants.{variant}.observation (zig, poisson, calcium or gaussian)"
+        )
+    return settings
 
 
 def build_model(data: np.ndarray, variant: str, model_params: dict[str, Any]) -> LFADS:

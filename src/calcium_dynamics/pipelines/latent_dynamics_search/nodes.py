@@ -12,7 +12,7 @@ import pandas as pd
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2
 from calcium_dynamics.models.lfads.training import VARIANTS, model_to_dict, variant_model_params
 from calcium_dynamics.tuning.history import history_figure
-from calcium_dynamics.tuning.pbt import METRIC, PBTSettings, run_pbt
+from calcium_dynamics.tuning.pbt import METRIC, PBTSettings, population_summary, run_pbt
 from calcium_dynamics.tuning.search_space import parse_search_space
 
 log = logging.getLogger(__name__)
@@ -54,21 +54,7 @@ def search_lfads_hyperparameters(
         settings,
         valid_fraction=float(lfads_params["valid_fraction"]),
     )
-    history = result.history
-    first = history[history["generation"] == history["generation"].min()]
-    last = history[history["generation"] == history["generation"].max()]
-    summary = {
-        "variant": settings.variant,
-        "best": result.best,
-        "population_size": settings.population_size,
-        "epochs_per_generation": settings.epochs_per_generation,
-        "generations": int(history["generation"].max()),
-        "exploits": int((history["exploited_from"].astype(str) != "").sum()),
-        "initial_best_valid_recon": float(first[METRIC].min()),
-        "final_best_valid_recon": float(last[METRIC].min()),
-        "wall_s": float(result.wall_s),
-        "cpus": float(result.cpus),
-    }
+    summary = population_summary(result, settings)
     log.info(
         "PBT %s: %d generations, best %s %.4f (first generation %.4f), %d exploits, %.0f s",
         settings.variant,
@@ -79,6 +65,7 @@ def search_lfads_hyperparameters(
         summary["exploits"],
         result.wall_s,
     )
+    history = result.history
     inferred = result.model.infer(data)
     return model_to_dict(result.model), inferred, history, summary
 

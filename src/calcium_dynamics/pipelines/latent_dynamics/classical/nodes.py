@@ -14,22 +14,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from calcium_dynamics.classical.gpfa import GPFA, orthonormalize_latents
 from calcium_dynamics.classical.gpfa_events import deconvolve_gpfa_events
-from calcium_dynamics.classical.gpfa_heldout import heldout_gpfa_latents
+from calcium_dynamics.classical.gpfa_variants import GPFA_VARIANTS, fit_gpfa_variant
 from calcium_dynamics.classical.hmm import HMM, held_out_log_likelihood_curve
 from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium, simulate_hmm_calcium
 
-__all__ = ["deconvolve_gpfa_events"]  # the events node is library code (classical.gpfa_events)
-
-GPFA_VARIANTS = {
-    # name: (observation model, AR order, input array)
-    "gaussian": ("gaussian", 1, "calcium"),
-    "calcium_ar1": ("calcium", 1, "calcium"),
-    "calcium_ar2": ("calcium", 2, "calcium"),
-    "poisson_oasis": ("poisson", 1, "oasis_counts"),
-    "poisson_spikes": ("poisson", 1, "spikes"),
-}
+__all__ = [
+    "GPFA_VARIANTS",
+    "deconvolve_gpfa_events",
+]  # the events node is library code (classical.gpfa_events)
 
 
 def _arrays(obj: Any) -> dict[str, np.ndarray]:
@@ -142,36 +135,15 @@ def fit_gpfa_models(
     """
     torch.set_num_threads(int(params.get("torch_threads", 1)))
     fit = dict(params["fit"])
-    iters = {"gaussian": fit.pop("gaussian_n_iter"), "other": fit.pop("variational_n_iter")}
-    n_folds = int(params.get("heldout_folds", 3))
+    n_iter = {"gaussian": fit.pop("gaussian_n_iter"), "other": fit.pop("variational_n_iter")}
     inputs = {"calcium": data["calcium"], "spikes": data["spikes"], **events}
     models: dict[str, np.ndarray] = {}
     fit_times: dict[str, float] = {}
     latents: dict[str, np.ndarray] = {"true_latents": data["latents"]}
     for variant in params["variants"]:
-        if variant not in GPFA_VARIANTS:
-            raise ValueError(f"unknown GPFA variant {variant!r}; choose from {list(GPFA_VARIANTS)}")
-        obs, order, source = GPFA_VARIANTS[variant]
-        n_iter = iters["gaussian" if obs == "gaussian" else "other"]
-
-        def make(obs=obs, order=order, n_iter=n_iter) -> GPFA:
-            return GPFA(
-                observations=obs, ar_order=order, n_iter=n_iter, random_state=params["seed"], **fit
-            )
-
-        start = time.perf_counter()
-        model = make()
-        x = model.fit_transform(inputs[source])
-        fit_times[variant] = round(time.perf_counter() - start, 3)
-        for attr in ("loading_", "offset_", "length_scales_", "noise_var_", "ar_coefs_", "jump_"):
-            if hasattr(model, attr):
-                models[f"{variant}__{attr.rstrip('_')}"] = np.asarray(getattr(model, attr))
-        models[f"{variant}__history"] = np.asarray(model.history_)
-        latents[variant] = x
-        latents[f"{variant}__orthonormal"] = orthonormalize_latents(x, model.loading_)[0]
-        fold_latents, folds = heldout_gpfa_latents(make, inputs[source], n_folds)
-        latents["heldout_folds"] = np.asarray(folds, dtype=np.int64)
-        for k, (train, test) in enumerate(fold_latents):
-            latents[f"{variant}__fold{k}__train"] = train
-            latents[f"{variant}__fold{k}__test"] = test
+        arrays, variant_latents, fit_times[variant] = fit_gpfa_variant(
+            variant, inputs, fit, n_iter, params["seed"], int(params.get("heldout_folds", 3))
+        )
+        models.update(arrays)
+        latents.update(variant_latents)
     return models, latents, fit_times
