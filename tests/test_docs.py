@@ -145,6 +145,29 @@ def test_readme_heldout_gpfa_numbers_are_the_results_files(label, model):
     assert quoted in " ".join(README.read_text().split())
 
 
+def test_readme_latent_recovery_on_the_example_is_the_results_file():
+    example = _json("recordings_dynamics.json")["example"]
+    text = " ".join(README.read_text().split())
+    p0, p1 = (example["planes"][p]["truth"] for p in ("plane0", "plane1"))
+    for label, key in (
+        ("calcium-LFADS", "calcium_lfads_factors_heldout_r2"),
+        ("calcium GPFA", "gpfa_calcium_latents_heldout_r2"),
+        ("Gaussian GPFA", "gpfa_gaussian_latents_heldout_r2"),
+    ):
+        quoted = (
+            f"{label} {p0[key][0]:.2f} / {p0[key][1]:.2f} and {p1[key][0]:.2f} / {p1[key][1]:.2f}"
+        )
+        assert quoted in text, quoted
+    ari = (p0["hmm_calcium_states_heldout_ari"], p1["hmm_calcium_states_heldout_ari"])
+    assert f"adjusted Rand index {ari[0]:.2f} and {ari[1]:.2f}" in text
+    assert f"the whole run {example['pipeline_wall_s']:.0f} s" in text
+    med = {p: example["planes"][p]["cosmoothing_median"] for p in ("plane0", "plane1")}
+    assert f"vs {med['plane0']['psth']['r2']:.2f})" in text
+    single = [med["plane1"][m]["r2"] for m in med["plane1"] if m not in ("mean", "psth")]
+    assert f"(0.06–0.16 vs {med['plane1']['psth']['r2']:.2f})" in text
+    assert f"{min(single):.2f}" == "0.06" and f"{max(single):.2f}" == "0.16"
+
+
 def test_readme_share_of_the_matmul_peak_is_the_results_files():
     floor = _json("cascade_compute_floor.json")
     share = floor["tiled_achieved_gmacs_per_s"] / floor["fp32_matmul_gmacs_per_s"]

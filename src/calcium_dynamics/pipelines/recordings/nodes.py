@@ -31,6 +31,7 @@ from calcium_dynamics.io.partitions import (
 from calcium_dynamics.io.run_manifest import check_current, current_run_id, now
 from calcium_dynamics.models.spikes.routing import ModelSet
 from calcium_dynamics.recordings.dff_tables import QC_COLUMNS, recording_dff_table
+from calcium_dynamics.recordings.distributed import submit
 from calcium_dynamics.recordings.population import (
     plot_recording_nmf,
     recording_decomposition,
@@ -134,6 +135,7 @@ def infer_spike_partitions(
     dff: dict[str, Loader],
     model: ModelSet,
     params: dict,
+    ray_params: dict,
     run: dict[str, Any],
     *,
     shard: int = 0,
@@ -143,6 +145,8 @@ def infer_spike_partitions(
 
     ``recordings`` only names the current recordings (nothing is loaded from it); ``run``
     (the run manifest) says the ΔF/F partitions are this run's or a finished run's on them.
+    With ``ray_params`` asking for Ray, each recording is a Ray task
+    (``calcium_dynamics.recordings.distributed``).
     """
     _check(run, recordings, "spike inference")
     ids = partition_ids(recordings)
@@ -152,7 +156,7 @@ def infer_spike_partitions(
         if name not in dff:
             raise ValueError(f"no ΔF/F partition {name!r}: run the recordings pipeline whole")
         out[name] = partial(_spikes_of, model, dff[name], params, name)
-    return out
+    return submit(out, ray_params)
 
 
 def _spikes_of(model: ModelSet, loader: Loader, params: dict, key: str) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from calcium_dynamics.io.partitions import (
 )
 from calcium_dynamics.io.recordings import NWBDataset, Suite2pDataset
 from calcium_dynamics.io.run_manifest import check_current
+from calcium_dynamics.recordings.distributed import submit
 from calcium_dynamics.recordings.dynamics import (
     DynamicsInputError,
     fit_trial_dynamics,
@@ -62,12 +63,14 @@ def fit_dynamics_partitions(
     trials: dict[str, Loader],
     params: dict,
     lfads_params: dict,
+    ray_params: dict,
     run: dict[str, Any],
     *,
     shard: int = 0,
     n_shards: int = 1,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, Any]]]:
-    """Latent models on the trials of this shard's recordings (those with a trials table).
+    """Latent models on the trials of this shard's recordings (those with a trials table),
+    one Ray task per recording when ``ray_params`` ask for Ray (``recordings.distributed``).
 
     Returns:
         ``(arrays, tables)`` by recording id: the models' arrays (``.npz``) and a JSON-ready
@@ -75,27 +78,34 @@ def fit_dynamics_partitions(
         reason}`` for a recording whose trials cannot be modelled (the reason names it).
     """
     _check(run, recordings, "latent dynamics")
-    arrays, tables = {}, {}
     settings = {**params, "lfads": lfads_settings(params, lfads_params)}
     ids = partition_ids(recordings)
-    for key in shard_partitions(recordings, shard, n_shards):
-        name = ids[key]
-        if name not in trials or not params.get("models"):
-            continue
-        try:
-            result = fit_trial_dynamics(trials[name](), settings, name)
-        except DynamicsInputError as exc:
-            logger.warning("latent models skipped: %s", exc)
-            tables[name] = {"skipped": str(exc)}
-            continue
-        arrays[name] = result.arrays
-        tables[name] = {
-            "scores": _records(result.scores),
-            "hmm_curve": _records(result.hmm_curve),
-            "timings": _records(result.timings),
-            "notes": [list(n) for n in result.notes],
-        }
+    work = {
+        ids[key]: partial(_dynamics_of, trials[ids[key]], settings, ids[key])
+        for key in shard_partitions(recordings, shard, n_shards)
+        if ids[key] in trials and params.get("models")
+    }
+    arrays, tables = {}, {}
+    for name, result in submit(work, ray_params).items():
+        arrays_of, tables[name] = result()
+        if arrays_of is not None:
+            arrays[name] = arrays_of
     return arrays, tables
+
+
+def _dynamics_of(trials: Loader, settings: dict, name: str):
+    """``(arrays, tables)`` of one recording, or ``(None, {"skipped": reason})``."""
+    try:
+        result = fit_trial_dynamics(trials(), settings, name)
+    except DynamicsInputError as exc:
+        logger.warning("latent models skipped: %s", exc)
+        return None, {"skipped": str(exc)}
+    return result.arrays, {
+        "scores": _records(result.scores),
+        "hmm_curve": _records(result.hmm_curve),
+        "timings": _records(result.timings),
+        "notes": [list(n) for n in result.notes],
+    }
 
 
 def write_back_partitions(
