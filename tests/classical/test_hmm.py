@@ -143,3 +143,31 @@ def test_unfitted_and_wrong_width():
     model = HMM(n_states=2, n_iter=2).fit(np.random.default_rng(0).normal(size=(20, 3)))
     with pytest.raises(ValueError, match="3"):
         model.score(np.zeros((5, 2)))
+
+
+def test_calcium_m_step_objective_is_the_same_stacked_by_length():
+    """The calcium M-step stacks equal-length sequences: its objective equals the sum over
+    sequences one at a time, for sequences of mixed lengths."""
+    import torch
+
+    from calcium_dynamics.classical.hmm import CalciumObservations, _length_groups
+
+    rng = np.random.default_rng(0)
+    datas = [np.abs(rng.normal(0.2, 0.1, (t, 4))) for t in (20, 20, 13, 20, 13)]
+    posts = [rng.dirichlet(np.ones(3), size=len(d)) for d in datas]
+    obs = CalciumObservations(3, 4)
+    obs.initialize(datas, [rng.integers(0, 3, len(d)) for d in datas], rng)
+    args = [
+        torch.log(torch.as_tensor(obs.rates)),
+        torch.as_tensor(obs.ar_coef),
+        torch.log(torch.as_tensor(obs.jump)),
+        torch.log(torch.as_tensor(obs.noise_var)),
+    ]
+    one_by_one = sum(
+        (torch.as_tensor(w) * obs._torch_log_likelihoods(torch.as_tensor(y), *args)).sum()
+        for y, w in zip(datas, posts)
+    )
+    groups = _length_groups(datas, posts)
+    assert sorted(y.shape[:2] for y, _ in groups) == [(2, 13), (3, 20)]
+    stacked = sum((w * obs._torch_log_likelihoods(y, *args)).sum() for y, w in groups)
+    torch.testing.assert_close(stacked, one_by_one, rtol=1e-12, atol=1e-9)

@@ -265,6 +265,20 @@ class PoissonObservations:
         return self.n_states * self.n_neurons
 
 
+def _length_groups(datas, posteriors) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Sequences and their posteriors stacked by length: ``[(Y (B, T, N), W (B, T, K)), …]``."""
+    by_length: dict[int, list[int]] = {}
+    for i, y in enumerate(datas):
+        by_length.setdefault(y.shape[0], []).append(i)
+    return [
+        (
+            torch.as_tensor(np.stack([datas[i] for i in idx]), dtype=torch.float64),
+            torch.as_tensor(np.stack([posteriors[i] for i in idx]), dtype=torch.float64),
+        )
+        for idx in by_length.values()
+    ]
+
+
 class CalciumObservations:
     """Calcium AR(1)-Poisson: state-specific rates ``λ_k`` and shared per-neuron AR(1) calcium.
 
@@ -315,10 +329,11 @@ class CalciumObservations:
         self.rates = np.clip(mean_resid / self.jump, 1e-3, 5.0)
 
     def _torch_log_likelihoods(self, data, log_rates, ar, log_jump, log_var) -> torch.Tensor:
+        """(T, K) log-likelihood per bin and state; (B, T, K) for a (B, T, N) stack."""
         ll = calcium_ar_poisson_state_log_likelihood(
             data, log_rates, ar[None, :], log_jump.exp(), log_var.exp(), self.max_spikes
-        )  # (K, T, N)
-        return ll.sum(dim=-1).T  # (T, K)
+        )  # (..., K, T, N)
+        return ll.sum(dim=-1).transpose(-1, -2)
 
     def log_likelihoods(self, data: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -336,8 +351,8 @@ class CalciumObservations:
         ar = torch.tensor(self.ar_coef, requires_grad=True)
         log_jump = torch.tensor(np.log(self.jump), requires_grad=True)
         log_var = torch.tensor(np.log(self.noise_var), requires_grad=True)
-        ys = [torch.as_tensor(y, dtype=torch.float64) for y in datas]
-        ws = [torch.as_tensor(p, dtype=torch.float64) for p in posteriors]
+        # sequences of equal length are stacked: one likelihood call per length, not per trial
+        groups = _length_groups(datas, posteriors)
         n_total = float(sum(y.shape[0] for y in datas))
         params = [log_rates, ar, log_jump, log_var]
         optimizer = torch.optim.LBFGS(
@@ -348,7 +363,7 @@ class CalciumObservations:
             optimizer.zero_grad()
             objective = sum(
                 (w * self._torch_log_likelihoods(y, log_rates, ar, log_jump, log_var)).sum()
-                for y, w in zip(ys, ws)
+                for y, w in groups
             )
             loss = -objective / n_total
             loss.backward()
