@@ -297,6 +297,48 @@ def test_nwb_files_with_trials(scratch, tmp_path, monkeypatch):
     )
 
 
+def test_nwb_copy_holds_the_latents_and_hmm_states(scratch, tmp_path, monkeypatch):
+    """An NWB file with twelve trials: the copy's processing module gets every model's latents
+    and the HMM states as time series in session time, equal to the dynamics outputs."""
+    from tests.io.nwb_files import write_nwb
+
+    folder = tmp_path / "nwb12"
+    folder.mkdir()
+    sim = simulate_plane(n_rois=8, n_noncells=0, n_frames=1200, frame_rate_hz=20.0, seed=9)
+    trials = [(2.0 + 4.5 * k, 4.0 + 4.5 * k, k % 2) for k in range(12)]
+    write_nwb(folder / "mouse_c.nwb", sim.F, sim.Fneu, rate=20.0, trials=trials)
+    local = scratch / "conf/local/catalog_recordings.yml"
+    local.write_text(yaml.safe_dump(_nwb_catalog(folder)))
+    params = {
+        "recordings": {
+            "dynamics": {
+                "models": ["gpfa_gaussian", "hmm_calcium"],
+                "condition_columns": ["condition"],
+                "hmm": {"n_states": [2], "n_iter": 3},
+            }
+        }
+    }
+    try:
+        _run_pipeline(scratch, "recordings", params=params, monkeypatch=monkeypatch)
+    finally:
+        local.unlink()
+    out_dir = scratch / "data/07_model_output"
+    copy = NWBRatesDataset(str(out(out_dir / "recording_nwb", "mouse_c", ".nwb"))).load()
+    arrays = NpzDataset(str(out(out_dir / "recording_dynamics", "mouse_c", ".npz"))).load()
+    series = copy["time_series"]
+    assert set(series) == {"gpfa_gaussian_latents", "hmm_calcium_states"}
+    latents = series["gpfa_gaussian_latents"]
+    np.testing.assert_array_equal(
+        latents["data"], arrays["gpfa_gaussian_latents"].reshape(12 * 40, 3)
+    )
+    expected = (np.array([t[0] for t in trials])[:, None] + np.arange(40) / 20.0).ravel()
+    np.testing.assert_allclose(latents["timestamps_s"], expected)
+    states = series["hmm_calcium_states"]["data"]
+    assert states.dtype.kind == "i" and states.shape == (480,)
+    np.testing.assert_array_equal(states, arrays["hmm_calcium_states"].ravel())
+    np.testing.assert_array_equal(copy["rate_hz"].shape, (8, 1200))
+
+
 def test_h5_arrays_and_ens2_from_runtime_params(scratch, tmp_path, monkeypatch):
     """The README's recipe for arrays; `--params spike_model=ens2`."""
     h5py = pytest.importorskip("h5py")
