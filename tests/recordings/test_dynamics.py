@@ -199,3 +199,12 @@ def test_suite2p_payload_leaves_masked_cells_out():
     np.testing.assert_array_equal(payload["rate_hz"], [np.ones(4), np.arange(4.0)])
     with pytest.raises(ValueError, match="several models"):
         suite2p_payload(spikes.assign(model=["a", "b", "a"]))
+
+
+def test_one_heldout_neuron_is_scored_as_one():
+    data, z = _trials(n_trials=20, n_neurons=1)
+    y = data["dff"].astype(float)
+    scores = readout_scores("truth", ["a"], z[:15, :, None], y[:15], z[15:, :, None], y[15:], [])
+    # the readout of the true latent leaves the noise (s.d. 0.2): R² ≈ 1 − 0.04 / var(y)
+    expected = 1 - 0.04 / y[15:].var()
+    assert len(scores) == 1 and scores["r2"].iloc[0] == pytest.approx(expected, abs=0.08)

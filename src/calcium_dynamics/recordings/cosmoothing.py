@@ -80,6 +80,9 @@ def score_predictions(
             residual variance of the Gaussian likelihood comes from these.
         y_test, pred_test: test ΔF/F and the prediction, (n_test_bins, m).
     """
+    shapes = {a.shape for a in (y_train, fit_train)} | {a.shape[1:] for a in (y_test, pred_test)}
+    if len({s[-1] for s in shapes}) != 1 or y_test.shape != pred_test.shape:
+        raise ValueError(f"{model}: data and predictions differ in shape ({shapes})")
     var = np.maximum(((y_train - fit_train) ** 2).mean(axis=0), 1e-10)
     mean = y_train.mean(axis=0)
     var_mean = np.maximum(y_train.var(axis=0), 1e-10)
@@ -121,15 +124,16 @@ def readout_scores(
     centre, scale = x_train.mean(axis=0), x_train.std(axis=0)
     scale[scale == 0] = 1.0
     x_train, x_test = (x_train - centre) / scale, (x_test - centre) / scale
-    yt = y_train.reshape(-1, y_train.shape[2])
+    m = y_train.shape[2]
+    yt = y_train.reshape(-1, m)
     ridge = RidgeCV(alphas=ALPHAS).fit(x_train, yt)
-    return score_predictions(
+    return score_predictions(  # predict gives (n,) for one target: shape it (n, m)
         model,
         neurons,
         yt,
-        ridge.predict(x_train),
-        y_test.reshape(-1, y_test.shape[2]),
-        ridge.predict(x_test),
+        ridge.predict(x_train).reshape(-1, m),
+        y_test.reshape(-1, m),
+        ridge.predict(x_test).reshape(-1, m),
     )
 
 
