@@ -1,4 +1,4 @@
-"""Per-recording work on a local Ray gives what the sequential run gives."""
+"""Per-recording work on a local Ray gives what the sequential run gives (to rounding)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def test_local_ray_tasks_equal_the_sequential_fits():
     for key, fn in work.items():
         want = fn()
         assert set(got[key].arrays) == set(want.arrays)
+        # equal to rounding: a Ray worker may use another number of BLAS threads than this
+        # process, which changes the order of floating-point sums (differences ~1e-12)
         for name, value in want.arrays.items():
-            np.testing.assert_array_equal(got[key].arrays[name], value, err_msg=name)
-        np.testing.assert_array_equal(got[key].scores.to_numpy(), want.scores.to_numpy())
+            if value.dtype.kind == "f":
+                np.testing.assert_allclose(got[key].arrays[name], value, rtol=1e-6, atol=1e-9)
+            else:
+                np.testing.assert_array_equal(got[key].arrays[name], value, err_msg=name)
+        for col in ("r2", "ll_per_bin", "ll_gain_per_bin"):
+            np.testing.assert_allclose(got[key].scores[col], want.scores[col], rtol=1e-6, atol=1e-9)
