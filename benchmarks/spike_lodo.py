@@ -156,6 +156,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "use with --patience 0)",
     )
     p.add_argument("--members", type=int, default=2, help="CASCADE ensemble size")
+    p.add_argument(
+        "--causal",
+        action="store_true",
+        help="CASCADE: windows end at the predicted frame (the closed-loop zoo)",
+    )
+    p.add_argument(
+        "--save-members",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="CASCADE: write every test recording's per-member rates and target, one "
+        "FOLD.npz per fold (the input of benchmarks/spike_intervals.py)",
+    )
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
     p.add_argument(
@@ -312,6 +325,7 @@ def run_fold_cascade(args, train, test, sigma_s):
         "noise_levels": levels,
         "n_members": args.members,
         "max_noise_replicas": args.max_noise_replicas,
+        "causal": bool(args.causal),
         "model": {"learning_rate": 0.05},
         "data": {
             "batch_size": args.batch_size or 1024,
@@ -331,6 +345,32 @@ def run_fold_cascade(args, train, test, sigma_s):
     model = train_cascade_zoo(train, params)
     seconds = sum(v["train_seconds"] for v in model.metadata["training"].values())
     return model, {"train_seconds": seconds, "noise_levels": levels}
+
+
+def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Path:
+    """Each test recording's per-member rates (spikes per frame, (n_members, n_frames)) and
+    target, concatenated, with the recording boundaries, as ``folder/FOLD.npz``."""
+    members, targets, bounds, keys, nus = [], [], [0], [], []
+    for row in test.itertuples(index=False):
+        nu = noise_level_nu(row.dff, row.frame_rate_hz)
+        members.append(predict_model_rate(model, row.dff, nu, members=True))
+        targets.append(np.asarray(row.target_rate, np.float32))
+        bounds.append(bounds[-1] + len(row.dff))
+        keys.append(f"{row.dataset}|{row.neuron}|{row.recording}")
+        nus.append(nu)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{fold}.npz"
+    np.savez_compressed(
+        path,
+        members=np.concatenate(members, axis=1).astype(np.float32),
+        target=np.concatenate(targets),
+        bounds=np.asarray(bounds),
+        keys=np.asarray(keys),
+        noise_level_nu=np.asarray(nus),
+        frame_rate_hz=float(test.frame_rate_hz.median()),
+        causal=bool(model.causal),
+    )
+    return path
 
 
 def oasis_rates(table: pd.DataFrame, sigma_s: float) -> list[np.ndarray]:
@@ -445,6 +485,9 @@ def main(argv=None) -> int:
     if args.ground_truth is None or args.model is None:
         print("--ground-truth and --model are required", file=sys.stderr)
         return 2
+    if (args.causal or args.save_members) and args.model != "cascade":
+        print("--causal and --save-members apply to --model cascade", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
     if args.threads:
@@ -527,6 +570,8 @@ def main(argv=None) -> int:
                     return sampled_spike_events(rate, fr, sigma_s, rng=rng)
 
         t_train = time.perf_counter() - t0
+        if args.save_members is not None and args.model == "cascade":
+            save_member_rates(args.save_members, test_name, model, test)
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
         rows += fold_rows
         if also_single:

@@ -36,15 +36,18 @@ class WindowBank:
         window: window length in samples.
         pad_edges: also cut windows that overhang a recording's ends (zero-padded input and
             zero target there).
+        causal: windows end at the predicted sample (see ``window_offsets``).
     """
 
-    def __init__(self, dffs, targets, groups, window: int, pad_edges: bool = False):
+    def __init__(
+        self, dffs, targets, groups, window: int, pad_edges: bool = False, causal: bool = False
+    ):
         if not len(dffs) == len(targets) == len(groups):
             raise ValueError("dffs, targets and groups must have the same length")
         if not dffs:
             raise ValueError("no recordings to cut windows from")
         self.window = window
-        before, after = window_offsets(window)
+        before, after = window_offsets(window, causal)
         self.offsets = np.arange(-before, after + 1)
         gap = window
         total = sum(len(d) for d in dffs) + gap * (len(dffs) + 1)
@@ -200,6 +203,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
         balanced: draw a dataset uniformly before drawing a window (CASCADE's balancing).
         pad_edges: also train on windows that overhang a recording's ends, zero-padded as at
             inference (see :class:`WindowBank`).
+        causal: windows end at the predicted sample (no future frames; CASCADE only).
         max_samples: cap on distinct training windows (CASCADE: 5·10⁶), split across datasets.
         n_val_batches: size of the fixed validation set, in batches.
         seed: random seed.
@@ -217,6 +221,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
         n_val_batches: int = 4,
         seed: int = 0,
         pad_edges: bool = False,
+        causal: bool = False,
     ):
         super().__init__()
         rng = np.random.default_rng(seed)
@@ -226,6 +231,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
             list(train_table["dataset"]),
             window,
             pad_edges,
+            causal,
         )
         self.train_bank.cap(max_samples, rng)
         self.batch_size, self.balanced, self.sequence, self.seed = (
@@ -242,6 +248,7 @@ class SpikeWindowDataModule(L.LightningDataModule):
                 list(val_table["dataset"]),
                 window,
                 pad_edges,
+                causal,
             )
             for _ in range(n_val_batches):
                 centres = bank.sample_centres(batch_size, rng, balanced=True)

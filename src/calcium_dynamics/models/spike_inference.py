@@ -55,6 +55,7 @@ def predict_model_rate(
     stride: int = 1,
     batch_size: int = 2048,
     precision: str = "fp32",
+    members: bool = False,
 ) -> np.ndarray:
     """Rate (spikes per model frame) of a trace already at the model's frame rate.
 
@@ -62,20 +63,29 @@ def predict_model_rate(
     ends, as at trace ends); they are NaN in the output. Negative ensemble averages are set
     to 0. Segments shorter than a window are zero-padded like trace ends (documented
     behaviour: predictions there see less context). ``precision`` (ENS² only; see
-    :func:`inference_dtype`): ``"fp32"``, ``"bf16"`` or ``"auto"``.
+    :func:`inference_dtype`): ``"fp32"``, ``"bf16"`` or ``"auto"``. With ``members``, each
+    ensemble member's rate, shape (n_members, n_frames), negative values kept (their spread
+    is what the rate intervals are built from); else the ensemble mean, (n_frames,).
     """
     dtype = inference_dtype(precision)
     if stride < 1:
         raise ValueError(f"stride must be >= 1 sample, got {stride}")
     x = np.asarray(dff_model_rate, np.float32)
-    out = np.full(x.size, np.nan, np.float32)
-    members = model.members_for(nu)
+    nets = model.members_for(nu)
+    out = np.full((len(nets), x.size) if members else x.size, np.nan, np.float32)
     for start, stop in _segments(np.isfinite(x)):
         seg = x[start:stop]
         pred = model.spec.predict_segment(
-            members, seg, model.window, stride=stride, batch_size=batch_size, dtype=dtype
+            nets,
+            seg,
+            model.window,
+            stride=stride,
+            batch_size=batch_size,
+            dtype=dtype,
+            causal=model.causal,
+            mean=not members,
         )
-        out[start:stop] = np.clip(pred, 0.0, None)
+        out[..., start:stop] = pred if members else np.clip(pred, 0.0, None)
     return out
 
 

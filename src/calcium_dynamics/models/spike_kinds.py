@@ -122,20 +122,25 @@ TILES_PER_CALL = 8
 
 
 @torch.inference_mode()
-def _predict_every_frame(members, x: np.ndarray, window: int) -> np.ndarray:
-    """CASCADE: mean over the members of the rate at every frame of ``x`` (n_frames,)."""
-    before, after = window_offsets(window)
+def _predict_every_frame(
+    members, x: np.ndarray, window: int, causal: bool = False, mean: bool = True
+) -> np.ndarray:
+    """CASCADE: rate of every member at every frame of ``x`` (n_frames,): their mean
+    (n_frames,), or each member's (n_members, n_frames) with ``mean=False``. ``causal``
+    windows end at the predicted frame."""
+    before, after = window_offsets(window, causal)
     n = x.size
     n_tiles = -(-n // TILE_FRAMES)
     padded = np.pad(x.astype(np.float32), (before, after + n_tiles * TILE_FRAMES - n))
     tiles = torch.from_numpy(padded).unfold(0, TILE_FRAMES + window - 1, TILE_FRAMES)
-    total = torch.zeros(n_tiles, TILE_FRAMES)
-    for member in members:
+    each = torch.zeros(len(members), n_tiles, TILE_FRAMES)
+    for i, member in enumerate(members):
         for first in range(0, n_tiles, TILES_PER_CALL):
-            total[first : first + TILES_PER_CALL] += member.forward_trace(
+            each[i, first : first + TILES_PER_CALL] = member.forward_trace(
                 tiles[first : first + TILES_PER_CALL]
             )
-    return (total.reshape(-1)[:n] / len(members)).numpy()
+    each = each.reshape(len(members), -1)[:, :n]
+    return (each.mean(0) if mean else each).numpy()
 
 
 class SpikeKind(ABC):
@@ -161,9 +166,13 @@ class SpikeKind(ABC):
         stride: int = 1,
         batch_size: int = 2048,
         dtype: torch.dtype = torch.float32,
+        causal: bool = False,
+        mean: bool = True,
     ) -> np.ndarray:
         """Mean rate of the ensemble (spikes per model frame) at every frame of ``x``
-        (finite ΔF/F at the model's frame rate, shape (n_frames,))."""
+        (finite ΔF/F at the model's frame rate, shape (n_frames,)); with ``mean=False`` each
+        member's rate, (n_members, n_frames). ``causal``: windows end at the predicted frame
+        (kinds that have no causal form raise)."""
 
     @abstractmethod
     def events(
@@ -182,9 +191,26 @@ class Ens2Kind(SpikeKind):
     def build_network(self, config: dict) -> nn.Module:
         return UNet1d(int(config.get("base_channels", 9)))
 
-    def predict_segment(self, members, x, window, *, stride=1, batch_size=2048, dtype=None):
+    def predict_segment(
+        self,
+        members,
+        x,
+        window,
+        *,
+        stride=1,
+        batch_size=2048,
+        dtype=None,
+        causal=False,
+        mean=True,
+    ):
+        if causal:
+            raise ValueError("ENS² has no causal form (its U-Net sees the whole window)")
         dtype = torch.float32 if dtype is None else dtype
-        return _predict_sequence_windows(members, x, window, stride, batch_size, dtype)
+        if mean:
+            return _predict_sequence_windows(members, x, window, stride, batch_size, dtype)
+        return np.stack(
+            [_predict_sequence_windows([m], x, window, stride, batch_size, dtype) for m in members]
+        )
 
     def events(self, rates, frame_rate_hz, sigma_s, rng):
         return [greedy_spike_events(rate, frame_rate_hz, sigma_s) for rate in rates]
@@ -204,8 +230,19 @@ class CascadeKind(SpikeKind):
     def build_network(self, config: dict) -> nn.Module:
         return CascadeNet()
 
-    def predict_segment(self, members, x, window, *, stride=1, batch_size=2048, dtype=None):
-        return _predict_every_frame(members, x, window)
+    def predict_segment(
+        self,
+        members,
+        x,
+        window,
+        *,
+        stride=1,
+        batch_size=2048,
+        dtype=None,
+        causal=False,
+        mean=True,
+    ):
+        return _predict_every_frame(members, x, window, causal, mean)
 
     def events(self, rates, frame_rate_hz, sigma_s, rng):
         out: list[np.ndarray] = []

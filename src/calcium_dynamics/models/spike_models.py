@@ -38,7 +38,8 @@ class SpikeModel:
     Attributes:
         kind: ``"ens2"`` or ``"cascade"``.
         config: ``frame_rate_hz`` (rate the model works at), ``sigma_s`` (target kernel s.d.,
-            s), ``window`` (samples) and architecture settings (``base_channels`` for ENS²).
+            s), ``window`` (samples), ``causal`` (optional, CASCADE: windows end at the
+            predicted frame) and architecture settings (``base_channels`` for ENS²).
         ensembles: noise level ν → ensemble members (networks in eval mode). ENS² has a single
             entry (key ``nan``: it is not noise-specific); a CASCADE zoo one entry per level.
         metadata: free-form training information (parameters, data, metrics).
@@ -65,6 +66,11 @@ class SpikeModel:
     @property
     def window(self) -> int:
         return int(self.config["window"])
+
+    @property
+    def causal(self) -> bool:
+        """Whether its windows end at the predicted frame (no future frames are used)."""
+        return bool(self.config.get("causal", False))
 
     @property
     def noise_levels(self) -> list[float]:

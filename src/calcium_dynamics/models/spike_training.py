@@ -144,7 +144,9 @@ def train_cascade_zoo(
     seeds depend only on the base seed, the level and the index, so members trained in
     separate runs add up to the ensemble one run trains), ``max_noise_replicas``, ``model``
     (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
-    ``sigma_s``. ``on_member`` is called with a short text after each trained member.
+    ``sigma_s``, ``causal`` (windows end at the predicted frame: no future frames, for
+    closed-loop use; default False). ``on_member`` is called with a short text after each
+    trained member.
     """
     rate = _check_table(table, "CASCADE")
     seed = int(params.get("seed", 0))
@@ -157,6 +159,7 @@ def train_cascade_zoo(
     first = int(params.get("first_member", 0))
     if not (first >= 0 and first + int(params.get("n_members", 5)) <= 10):
         raise ValueError("CASCADE: member indices must lie in 0 … 9")
+    causal = bool(params.get("causal", False))
     ensembles, info = {}, {}
     for level in levels:
         members = []
@@ -176,7 +179,13 @@ def train_cascade_zoo(
                 **params.get("model", {}),
             )
             data = SpikeWindowDataModule(
-                noisy_train, noisy_val, 64, sequence=False, seed=member_seed, **data_p
+                noisy_train,
+                noisy_val,
+                64,
+                sequence=False,
+                seed=member_seed,
+                causal=causal,
+                **data_p,
             )
             logger.info(
                 "CASCADE ν=%s member %d: %d training windows",
@@ -195,5 +204,7 @@ def train_cascade_zoo(
                 on_member(f"ν={level:g} member {member + 1}")
         ensembles[level] = members
     config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]), "window": 64}
+    if causal:
+        config["causal"] = True
     metadata = {"training": info, "datasets": sorted(set(train["dataset"])), "params": params}
     return SpikeModel("cascade", config, ensembles, metadata)

@@ -9,14 +9,17 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def window_offsets(window: int) -> tuple[int, int]:
-    """Samples before and after the centre of a window of length ``window``.
+def window_offsets(window: int, causal: bool = False) -> tuple[int, int]:
+    """Samples before and after the predicted sample of a window of length ``window``.
 
     Window i covers samples ``i - before … i + after``; for an even length the centre is the
-    sample at index ``window // 2`` of the window.
+    sample at index ``window // 2`` of the window. A ``causal`` window ends at the predicted
+    sample (``before = window - 1``, ``after = 0``): no future frame enters the prediction.
     """
     if window < 1:
         raise ValueError(f"window must be >= 1 sample, got {window}")
+    if causal:
+        return window - 1, 0
     before = window // 2
     return before, window - before - 1
 

@@ -78,6 +78,8 @@ class ZooSpec:
         first_member: CASCADE: index of the first member trained (members ``first_member …
             first_member + n_members - 1``); a zoo's members trained in separate runs merge
             into the zoo one run gives (:func:`merge_zoos`).
+        causal: CASCADE: windows end at the predicted frame (no future frames: for
+            closed-loop use and :class:`~calcium_dynamics.models.spikes.stream.SpikeStream`).
     """
 
     name: str
@@ -99,6 +101,7 @@ class ZooSpec:
     seed: int = 0
     threads: int = 1
     first_member: int = 0
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -122,6 +125,8 @@ class ZooSpec:
             )
         if not spike_kind(self.kind).noise_specific and int(self.first_member) != 0:
             raise ValueError("first_member applies to CASCADE zoos only")
+        if self.causal and self.kind != "cascade":
+            raise ValueError("causal zoos are CASCADE zoos (ENS²'s U-Net sees the whole window)")
 
 
 def training_table_for(recordings: pd.DataFrame, spec: ZooSpec) -> pd.DataFrame:
@@ -160,6 +165,7 @@ def _cascade_params(spec: ZooSpec) -> dict:
         "n_members": int(spec.n_members),
         "first_member": int(spec.first_member),
         "max_noise_replicas": int(spec.max_noise_replicas),
+        "causal": bool(spec.causal),
         "model": {"learning_rate": spec.learning_rate or 0.05},
         "data": {
             "batch_size": int(spec.batch_size),
@@ -310,6 +316,7 @@ def merge_zoos(parts: list[SpikeModel], name: str) -> SpikeModel:
         "patience",
         "kind",
         "cell_class",
+        "causal",
     )
     members: dict[float, dict[int, object]] = {}
     training: dict = {}
@@ -443,6 +450,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.05,
         help="recordings within this relative distance of --frame-rate are not resampled",
     )
+    p.add_argument(
+        "--causal",
+        action="store_true",
+        help="CASCADE: windows end at the predicted frame (no future frames; closed loop)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("data/06_models/zoo"), help="output folder")
@@ -496,6 +508,7 @@ def main(argv=None) -> int:
         seed=args.seed,
         threads=args.threads,
         first_member=args.first_member,
+        causal=args.causal,
     )
     command = shlex.join(["python", "-m", "calcium_dynamics.models.spikes.zoo_training", *argv])
     recordings = load_ground_truth(args.ground_truth)
