@@ -7,7 +7,7 @@ DVC, Ray or torch import).
 
 __version__ = "0.1.0"
 
-__all__ = ["SpikeInference", "infer_spikes"]
+__all__ = ["SpikeInference", "SpikeStream", "infer_spikes"]
 
 
 def __getattr__(name: str):
@@ -15,4 +15,8 @@ def __getattr__(name: str):
         from calcium_dynamics.models.spikes import api
 
         return getattr(api, name)
+    if name == "SpikeStream":
+        from calcium_dynamics.models.spikes.stream import SpikeStream
+
+        return SpikeStream
     raise AttributeError(f"module 'calcium_dynamics' has no attribute {name!r}")

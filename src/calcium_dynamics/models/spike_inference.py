@@ -33,12 +33,16 @@ class RatePrediction:
         model_frame_rate_hz: the model's (resampled) frame rate.
         noise_level_nu: the trace's ν (%·Hz^-½) measured at the model's frame rate, after
             resampling (where the zoo's noise levels are defined).
+        lo_hz, hi_hz: with an interval: its bounds in Hz at the input's frame times (n_frames,),
+            NaN in gaps; else None.
     """
 
     rate_hz: np.ndarray
     model_rate: np.ndarray
     model_frame_rate_hz: float
     noise_level_nu: float
+    lo_hz: np.ndarray | None = None
+    hi_hz: np.ndarray | None = None
 
 
 def _segments(valid: np.ndarray) -> list[tuple[int, int]]:
@@ -97,6 +101,8 @@ def infer_rates(
     stride: int = 1,
     precision: str = "fp32",
     name: str = "trace",
+    interval: float | None = None,
+    calibration=None,
 ) -> RatePrediction:
     """Spike rates (Hz) of one ΔF/F trace at its own frame rate.
 
@@ -109,6 +115,8 @@ def infer_rates(
         precision: arithmetic of the ENS² windows: ``"fp32"``, ``"bf16"`` (faster on CPUs
             with native bfloat16) or ``"auto"`` (bf16 where native). CASCADE runs in fp32.
         name: how errors name this trace.
+        interval: level in (0, 1) of a calibrated interval on the rate (needs
+            ``calibration``, a :class:`~calcium_dynamics.models.spikes.calibration.Calibration`).
     """
     rate = check_frame_rate(frame_rate_hz, name)
     x = as_trace(dff, f"dff of {name}")
@@ -119,12 +127,35 @@ def infer_rates(
     resampled, model_fr = resample_trace(x, rate, model.frame_rate_hz)
     # ν at the rate the model works at: its noise levels were made by noise matching there
     nu = noise_level_nu(resampled, model_fr)
-    model_rate = predict_model_rate(model, resampled, nu, stride=stride, precision=precision)
+    bounds = None
+    if interval is None:
+        model_rate = predict_model_rate(model, resampled, nu, stride=stride, precision=precision)
+    else:
+        from calcium_dynamics.models.spikes.calibration import interval as conformal_interval
+
+        if calibration is None:
+            raise ValueError(f"{name}: an interval needs the model's calibration tables")
+        each = predict_model_rate(
+            model, resampled, nu, stride=stride, precision=precision, members=True
+        )
+        model_rate, lo, hi = (np.full(resampled.size, np.nan, np.float32) for _ in range(3))
+        finite = np.isfinite(each).all(0)
+        if finite.any():
+            parts = conformal_interval(each[:, finite], calibration.table_for(nu), interval)
+            for arr, part in zip((model_rate, lo, hi), parts):
+                arr[finite] = part
+        bounds = (lo, hi)
     # Back to the input frame times: the rate in Hz is smooth, so linear interpolation keeps
     # its integral; frames inside a NaN gap of the input are NaN again.
     t_model = np.arange(model_rate.size) / model_fr
     t_in = np.arange(x.size) / rate
     finite = np.isfinite(model_rate)
-    rate_hz = np.interp(t_in, t_model[finite], model_rate[finite] * model_fr)
-    rate_hz[~np.isfinite(x)] = np.nan
-    return RatePrediction(rate_hz.astype(np.float32), model_rate, model_fr, nu)
+    gaps = ~np.isfinite(x)
+
+    def at_input(values: np.ndarray) -> np.ndarray:
+        out = np.interp(t_in, t_model[finite], values[finite] * model_fr)
+        out[gaps] = np.nan
+        return out.astype(np.float32)
+
+    lo_hz, hi_hz = (at_input(b) for b in bounds) if bounds else (None, None)
+    return RatePrediction(at_input(model_rate), model_rate, model_fr, nu, lo_hz, hi_hz)

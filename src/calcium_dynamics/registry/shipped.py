@@ -78,3 +78,27 @@ def find(
             f"{', '.join(entry.get('stages') or []) or 'none'}, not {stage!r}"
         )
     return entry
+
+
+def read_calibration(root: str | Path, name: str) -> dict[str, Any] | None:
+    """The rate-interval calibration tables shipped with ``name`` (its index entry's
+    ``calibration`` file, checked against ``calibration_sha256``), or None when it has none.
+
+    Raises:
+        ValueError: the file is missing or does not match its recorded checksum.
+    """
+    import json
+
+    entry = read_index(root).get(name) or {}
+    rel = entry.get("calibration")
+    if not rel:
+        return None
+    path = Path(root) / rel
+    if not path.is_file():
+        raise ValueError(f"shipped model {name!r}: its calibration file {rel} is missing")
+    if sha256_of(path) != entry.get("calibration_sha256"):
+        raise ValueError(
+            f"shipped model {name!r}: {rel} does not match the checksum in {INDEX_FILE} "
+            "(modified or corrupt; restore it with git checkout)"
+        )
+    return json.loads(path.read_text())

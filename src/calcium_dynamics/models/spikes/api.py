@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import SpikeModel
+from calcium_dynamics.models.spikes.calibration import calibration_of, check_level
 from calcium_dynamics.models.spikes.routing import (
     WARNING_HELP,
     Candidate,
@@ -46,6 +47,9 @@ ROUTING_COLUMNS = [
     "sigma_s",
     "noise_level_nu",
     "model_noise_level",
+    "expected_corr",
+    "expected_corr_at_nu",
+    "interval_width_hz",
     "warnings",
 ]
 
@@ -62,12 +66,22 @@ class SpikeInference:
         routing: one row per neuron: ``model``, ``model_version``, ``model_frame_rate_hz``,
             ``sigma_s``, ``noise_level_nu`` (ν measured at the model's rate),
             ``model_noise_level`` (the ensemble used), ``warnings`` (``;``-separated names,
-            see :mod:`calcium_dynamics.models.spikes.routing`) and more.
+            see :mod:`calcium_dynamics.models.spikes.routing`), ``expected_corr`` (the model's
+            leave-one-dataset-out median Corr at the cell's ν, where it has calibration
+            tables; ``expected_corr_at_nu``: the ν that number was measured at),
+            ``interval_width_hz`` (mean width of the interval) and more.
+        rates_lo_hz, rates_hi_hz: with ``interval``: bounds (n_neurons, n_frames) float32, Hz,
+            of a per-frame interval that holds the true smoothed rate with that probability
+            (calibrated on held-out datasets); None without.
+        interval: the interval's level (None without).
     """
 
     rates_hz: np.ndarray
     events_s: list[np.ndarray]
     routing: pd.DataFrame
+    rates_lo_hz: np.ndarray | None = None
+    rates_hi_hz: np.ndarray | None = None
+    interval: float | None = None
 
 
 def _project_root(project_path: str | Path | None) -> Path:
@@ -84,22 +98,34 @@ def _project_root(project_path: str | Path | None) -> Path:
 @lru_cache(maxsize=32)
 def _load_registered(name: str, version: str, root: str) -> SpikeModel:
     from calcium_dynamics import registry
+    from calcium_dynamics.registry import shipped
 
     model = registry.load(name, version=version, project_path=root)
     if not isinstance(model, SpikeModel):
         raise ValueError(f"registered model {name!r} {version} is not a spike model")
+    entry = shipped.read_index(root).get(name) or {}
+    if entry.get("version") == version and "calibration" not in model.metadata:
+        calibration = shipped.read_calibration(root, name)  # the shipped version's tables
+        if calibration is not None:
+            model.metadata["calibration"] = calibration
     return model
 
 
 @lru_cache(maxsize=32)
 def _load_shipped(name: str, root: str, sha256: str) -> SpikeModel:
     """The shipped model ``name`` (cached per file content: ``sha256`` is the index's)."""
-    from calcium_dynamics.registry import core
+    from calcium_dynamics.registry import core, shipped
 
-    return core.load_resolved(core.shipped_model(name, root), root)
+    model = core.load_resolved(core.shipped_model(name, root), root)
+    calibration = shipped.read_calibration(root, name)
+    if calibration is not None:
+        model.metadata["calibration"] = calibration
+    return model
 
 
-def _shipped_candidates(root: Path, *, kind: str | None, cell_class: str) -> list[Candidate]:
+def _shipped_candidates(
+    root: Path, *, kind: str | None, cell_class: str, causal: bool = False
+) -> list[Candidate]:
     from calcium_dynamics.registry import shipped
 
     out = []
@@ -107,6 +133,8 @@ def _shipped_candidates(root: Path, *, kind: str | None, cell_class: str) -> lis
         meta = entry.get("meta") or {}
         if "production" not in (entry.get("stages") or []):
             continue
+        if bool(meta.get("causal", False)) != causal:
+            continue  # causal zoos serve causal=True calls only, and only they do
         if kind is not None and meta.get("kind") != kind:
             continue
         if meta.get("kind") == "cascade" and meta.get("cell_class") != cell_class:
@@ -130,38 +158,77 @@ def model_set(
     *,
     cell_class: str = "excitatory",
     project_path: str | Path | None = None,
+    causal: bool = False,
 ) -> ModelSet:
     """The models a call routes to.
 
     ``model``: ``"auto"`` (the shipped CASCADE zoos of ``cell_class``, nearest frame rate per
     recording), ``"cascade"`` (the same), ``"ens2"`` (the shipped ENS²), a registered name
     (``"NAME"``, ``"NAME@v1.0.0"``, ``"NAME#production"``, optionally prefixed ``registry:``),
-    a model file path, a :class:`SpikeModel` or a :class:`ModelSet`.
+    a model file path, a :class:`SpikeModel` or a :class:`ModelSet`. ``causal``: only models
+    whose windows end at the predicted frame (closed-loop use); with ``"auto"`` the shipped
+    causal zoos, and a recording must lie within 20 % of one's frame rate.
     """
     if isinstance(model, ModelSet):
-        return model
+        return _checked_causal(model, causal)
     if isinstance(model, SpikeModel):
-        return ModelSet([Candidate.of(model, model.metadata.get("name", model.kind))])
+        one = ModelSet([Candidate.of(model, model.metadata.get("name", model.kind))])
+        return _checked_causal(one, causal)
     if cell_class not in CELL_CLASSES:
         raise ValueError(f"cell_class must be one of {CELL_CLASSES}, got {cell_class!r}")
     root = _project_root(project_path)
     text = str(model).strip()
     if text.lower() in ("auto", "cascade", "ens2"):
         kind = None if text.lower() == "auto" else text.lower()
-        found = _shipped_candidates(root, kind=kind, cell_class=cell_class)
+        if causal and kind == "ens2":
+            raise ValueError("ENS² has no causal form; use model='auto' with causal=True")
+        found = _shipped_candidates(root, kind=kind, cell_class=cell_class, causal=causal)
         if not found:
+            what = "causal " if causal else ""
             raise ValueError(
-                f"no shipped {kind or 'CASCADE'} model for {cell_class} neurons in {root} "
-                f"(data/06_models/shipped/index.yaml); available: {available_models(root)}"
+                f"no shipped {what}{kind or 'CASCADE'} model for {cell_class} neurons in {root} "
+                f"(data/06_models/shipped/index.yaml); "
+                + (
+                    f"causal models: {causal_models(root)}"
+                    if causal
+                    else f"available: {available_models(root)}"
+                )
             )
-        return ModelSet(found)
+        return ModelSet(found, causal=causal)
     path = Path(text)
     if text.endswith(".pt") or path.is_file():
         if not path.is_file():
             raise FileNotFoundError(f"spike model file {path} not found")
         loaded = SpikeModel.load(path)
-        return ModelSet([Candidate.of(loaded, path.stem, loaded.metadata.get("version"))])
-    return ModelSet([_registered_candidate(text.removeprefix("registry:"), root)])
+        one = ModelSet([Candidate.of(loaded, path.stem, loaded.metadata.get("version"))])
+        return _checked_causal(one, causal)
+    one = ModelSet([_registered_candidate(text.removeprefix("registry:"), root)])
+    return _checked_causal(one, causal)
+
+
+def causal_models(root: str | Path | None = None) -> str:
+    """The shipped causal zoos with their frame rates and cell classes (for error messages)."""
+    from calcium_dynamics.registry import shipped
+
+    rows = [
+        f"{name} ({float(e['meta']['frame_rate_hz']):.4g} Hz, {e['meta'].get('cell_class')})"
+        for name, e in shipped.read_index(_project_root(root)).items()
+        if (e.get("meta") or {}).get("causal")
+    ]
+    return ", ".join(rows) or "none"
+
+
+def _checked_causal(models: ModelSet, causal: bool) -> ModelSet:
+    """``models`` marked causal; with ``causal``, every one must be a causal model."""
+    if not causal:
+        return models
+    for cand in models.candidates:
+        if not cand.model.causal:
+            raise ValueError(
+                f"model {cand.name!r} is not causal (its windows see future frames); causal "
+                f"models: {causal_models()}"
+            )
+    return ModelSet(models.candidates, models.retrain_hint, causal=True)
 
 
 def _registered_candidate(spec: str, root: Path) -> Candidate:
@@ -229,6 +296,7 @@ def infer_table(
     source: str = "traces",
     log: bool = True,
     progress: bool = False,
+    interval: float | None = None,
 ) -> pd.DataFrame:
     """Rates, events and routing of every trace of ``traces``.
 
@@ -244,16 +312,27 @@ def infer_table(
         source: how errors and the summary log name the input (e.g. the recording's path).
         log: write the one-line summary of the warnings (callers that batch log once).
         progress: show a progress bar over the traces (from 50 traces on).
+        interval: level in (0, 1) of a calibrated per-frame interval on each rate (None: no
+            interval); the model must ship calibration tables.
 
     Returns:
-        :data:`ROUTING_COLUMNS` + ``rate_hz`` (float32 array, Hz) + ``spike_times_s``.
+        :data:`ROUTING_COLUMNS` + ``rate_hz`` (float32 array, Hz) + ``spike_times_s``; with
+        ``interval`` also ``rate_lo_hz`` and ``rate_hi_hz`` (float32 arrays, Hz).
     """
     limits = limits or Limits()
+    if interval is not None:
+        interval = check_level(interval)
     missing = {"trace_id", "frame_rate_hz", "dff"} - set(traces.columns)
     if missing:
         raise ValueError(f"{source}: traces lack column(s) {sorted(missing)}")
     rng = np.random.default_rng(int(seed))
-    options = {"events": events, "stride": stride, "precision": precision, "rng": rng}
+    options = {
+        "events": events,
+        "stride": stride,
+        "precision": precision,
+        "rng": rng,
+        "interval": interval,
+    }
     started = time.perf_counter()
     rows = [
         _infer_trace(models, row, limits, f"{source}, trace {row.trace_id!r}", **options)
@@ -268,7 +347,8 @@ def infer_table(
     rates_done = time.perf_counter()
     if events:
         _add_events(rows, rng)
-    table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", "spike_times_s"])
+    bounds = ["rate_lo_hz", "rate_hi_hz"] if interval is not None else []
+    table = pd.DataFrame(rows, columns=[*ROUTING_COLUMNS, "rate_hz", *bounds, "spike_times_s"])
     # wall-clock seconds of the two stages (for benchmarks; not part of the table's data)
     table.attrs["timing_s"] = {
         "rates": round(rates_done - started, 3),
@@ -287,6 +367,18 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
         raise ValueError(f"{what}: ΔF/F must be 1-D with at least 2 frames, got {x.shape}")
     cand = models.choose(rate_in)
     model = cand.model
+    if models.causal and frame_rate_far(rate_in, model.frame_rate_hz):
+        raise ValueError(
+            f"{what}: no causal model at {rate_in:g} Hz (within 20 %); causal models: "
+            f"{causal_models()}. Train one: python -m calcium_dynamics.models.spikes."
+            f"zoo_training --causal --frame-rate {rate_in:g} ..."
+        )
+    interval = options.get("interval")
+    calibration = None
+    if interval is not None:
+        calibration = calibration_of(model, cand.name)  # names the model if it has none
+    elif model.metadata.get("calibration"):
+        calibration = calibration_of(model, cand.name)
     finite = np.isfinite(x)
     out = {
         "trace_id": row.trace_id,
@@ -300,9 +392,15 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
         "sigma_s": float(model.config["sigma_s"]),
         "noise_level_nu": float("nan"),
         "model_noise_level": float("nan"),
+        "expected_corr": float("nan"),
+        "expected_corr_at_nu": float("nan"),
+        "interval_width_hz": float("nan"),
         "rate_hz": np.full(x.size, np.nan, np.float32),
         "spike_times_s": np.empty(0),
     }
+    if interval is not None:
+        out["rate_lo_hz"] = np.full(x.size, np.nan, np.float32)
+        out["rate_hi_hz"] = np.full(x.size, np.nan, np.float32)
     warn = []
     # ENS² works on everything resampled to its 60 Hz by design; zoos are per frame rate
     if model.spec.frame_rate_specific and frame_rate_far(rate_in, model.frame_rate_hz):
@@ -317,16 +415,33 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
         if x.size * model.frame_rate_hz / rate_in < model.window:
             warn.append("too_short")
         pred = infer_rates(
-            model, x, rate_in, stride=options["stride"], precision=options["precision"], name=what
+            model,
+            x,
+            rate_in,
+            stride=options["stride"],
+            precision=options["precision"],
+            name=what,
+            interval=interval,
+            calibration=calibration,
         )
         out["noise_level_nu"] = pred.noise_level_nu
         out["model_noise_level"] = zoo_level(model, pred.noise_level_nu)
+        if calibration is not None:
+            out["expected_corr"], out["expected_corr_at_nu"] = calibration.corr_at(
+                pred.noise_level_nu
+            )
         if nu_above_range(model, pred.noise_level_nu):
             warn.append("nu_above_range")
         if np.nanmax(pred.rate_hz, initial=0.0) > limits.max_rate_hz:
             warn.append("rate_implausible")
         else:
             out["rate_hz"] = pred.rate_hz
+            if interval is not None:
+                out["rate_lo_hz"], out["rate_hi_hz"] = pred.lo_hz, pred.hi_hz
+                width = float(np.nanmean(pred.hi_hz - pred.lo_hz))
+                out["interval_width_hz"] = width
+                if width > limits.max_interval_ratio * float(np.nanstd(pred.rate_hz)):
+                    warn.append("interval_wide")
             if options["events"]:  # computed for all traces at once (_add_events)
                 out["_events_of"] = (model, pred.model_rate, pred.model_frame_rate_hz)
     implausible = [w for w in warn if w in ("dff_implausible", "rate_implausible")]
@@ -371,6 +486,8 @@ def infer_spikes(
     seed: int = 0,
     limits: Limits | None = None,
     project_path: str | Path | None = None,
+    interval: float | None = None,
+    causal: bool = False,
 ) -> SpikeInference:
     """Spike rates (Hz) and events (s) of ΔF/F traces, with the shipped models by default.
 
@@ -388,6 +505,11 @@ def infer_spikes(
         seed: seed of the event sampling (CASCADE).
         limits: plausibility limits (:class:`~calcium_dynamics.models.spikes.routing.Limits`).
         project_path: project whose shipped / registered models are used (default: this one).
+        interval: level in (0, 1), e.g. 0.9: also return ``rates_lo_hz`` / ``rates_hi_hz``,
+            a per-frame interval calibrated (leave-one-dataset-out conformal prediction) to
+            hold the true smoothed rate with that probability on datasets it never saw.
+        causal: use a causal model (windows end at the predicted frame; for closed-loop use,
+            see :class:`~calcium_dynamics.models.spikes.stream.SpikeStream`).
 
     Returns:
         :class:`SpikeInference` with ``rates_hz`` (n_neurons, n_frames) float32,
@@ -413,7 +535,9 @@ def infer_spikes(
         raise ValueError("dff holds no neuron")
     if frame_rate_hz is None:
         raise ValueError("frame_rate_hz is required (Hz): a trace without its frame rate")
-    models = model_set(model, cell_class=cell_class, project_path=project_path)
+    if interval is not None:
+        interval = check_level(interval)
+    models = model_set(model, cell_class=cell_class, project_path=project_path, causal=causal)
     traces = pd.DataFrame(
         {
             "trace_id": np.arange(arr.shape[0]),
@@ -430,7 +554,20 @@ def infer_spikes(
         seed=seed,
         limits=limits,
         source="infer_spikes",
+        interval=interval,
     )
-    rates = np.stack(table["rate_hz"].to_list()).astype(np.float32, copy=False)
+
+    def stacked(column: str) -> np.ndarray:
+        return np.stack(table[column].to_list()).astype(np.float32, copy=False)
+
     routing = table[ROUTING_COLUMNS].rename(columns={"trace_id": "neuron"})
-    return SpikeInference(rates, list(table["spike_times_s"]), routing)
+    if interval is None:
+        return SpikeInference(stacked("rate_hz"), list(table["spike_times_s"]), routing)
+    return SpikeInference(
+        stacked("rate_hz"),
+        list(table["spike_times_s"]),
+        routing,
+        stacked("rate_lo_hz"),
+        stacked("rate_hi_hz"),
+        interval,
+    )

@@ -20,7 +20,10 @@ in the routing table, never silently:
     some |ΔF/F| above ``max_abs_dff`` (a fraction; 100 = 10,000 %): an outlier frame or raw
     fluorescence given as ΔF/F; rates NaN, no events;
 ``rate_implausible``
-    an inferred rate above ``max_rate_hz``: rates NaN, no events.
+    an inferred rate above ``max_rate_hz``: rates NaN, no events;
+``interval_wide``
+    (with ``interval``) the interval's mean width exceeds ``max_interval_ratio`` times the
+    s.d. of the cell's rate: the bounds do not resolve the cell's rate changes.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ WARNING_HELP = {
     "dff_implausible": "|ΔF/F| beyond the plausible range: check for outlier frames or raw "
     "fluorescence passed as ΔF/F (a fraction: 1.0 = 100 %)",
     "rate_implausible": "inferred rates beyond the plausible range",
+    "interval_wide": "the rate interval is wider than the rate's own variation: read these "
+    "rates as coarse (noisier or sparser cells than the calibration datasets)",
 }
 
 
@@ -58,6 +63,8 @@ class Limits:
         max_abs_dff: largest plausible |ΔF/F| (fraction); beyond: ``dff_implausible``.
         max_rate_hz: largest plausible inferred rate (Hz); beyond: ``rate_implausible``.
         max_nan_fraction: share of NaN frames above which ``nan_fraction_high`` is set.
+        max_interval_ratio: mean interval width / s.d. of the rate above which
+            ``interval_wide`` is set (with ``interval``).
         on_implausible: ``"mask"`` (rates NaN, a named warning, the run goes on) or
             ``"raise"`` (stop with an error naming the cell).
     """
@@ -67,6 +74,7 @@ class Limits:
     max_abs_dff: float = 100.0
     max_rate_hz: float = 1000.0
     max_nan_fraction: float = 0.25
+    max_interval_ratio: float = 2.0
     on_implausible: str = "mask"
 
     def __post_init__(self) -> None:
@@ -128,6 +136,7 @@ class ModelSet:
     Attributes:
         candidates: at least one.
         retrain_hint: the command suggested with ``frame_rate_far`` (``{rate}`` is filled in).
+        causal: the candidates are causal models and must match the recording's frame rate.
     """
 
     candidates: list[Candidate]
@@ -135,6 +144,9 @@ class ModelSet:
         "python -m calcium_dynamics.models.spikes.zoo_training --ground-truth PATH "
         "--name cascade-{name_rate}hz-excitatory --frame-rate {rate} --sigma-ms {sigma_ms}"
     )
+    #: closed-loop routing: only causal models, and a recording must lie within
+    #: :data:`FRAME_RATE_TOLERANCE` of one's frame rate (no silent far-rate fallback)
+    causal: bool = False
 
     def __post_init__(self) -> None:
         if not self.candidates:
