@@ -8,7 +8,8 @@ test recording, at one test noise level). For each folder (noise level):
   held-out predictions only and applied to this one; empirical coverage of the true rate and
   mean width (Hz) at 50 / 80 / 90 / 95 % (the reliability diagram, ``…_reliability.png``);
 * **lag**: per neuron, the shift (frames, −30 … 30; positive: the rate comes late) of the
-  ensemble rate that maximises its Pearson correlation with the (non-causal) target; median Corr at shift 0 and at the best shift, also
+  ensemble rate that maximises its Pearson correlation with the (non-causal) target; median
+  Corr at shift 0 and at the best shift, also
   for the first ``--subset`` members (to compare ensembles of equal size).
 
 With ``--write-calibration`` the tables fitted on *all* datasets (the model's calibration) are

@@ -117,6 +117,7 @@ def test_infer_spikes_returns_the_conformal_interval_of_the_members():
     members = predict_model_rate(model, dff[0].astype(np.float32), nu, members=True)
     table = cal.Calibration.from_dict(model.metadata["calibration"]).table_for(nu)
     centre, lo, hi = cal.interval(members, table, 0.9)
+    np.testing.assert_allclose(out.rates_lo_hz[0], lo * 30.0, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out.rates_hi_hz[0], hi * 30.0, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out.rates_hz[0], centre * 30.0, rtol=1e-5, atol=1e-5)
     # the rates themselves are those of the call without an interval
