@@ -18,7 +18,8 @@ def plot_traces_with_rates(
     dff: pd.DataFrame, spikes: pd.DataFrame, n_examples: int, max_seconds: float
 ) -> plt.Figure:
     """ΔF/F of a few cells (lowest to highest noise level ν) with the inferred rate (Hz, right
-    axis) and events (ticks) over the first ``max_seconds`` s."""
+    axis), its calibrated interval (shaded, where ``spikes`` has ``rate_lo_hz`` /
+    ``rate_hi_hz``) and events (ticks) over the first ``max_seconds`` s."""
     nu = dff["noise_level_nu"].to_numpy(float) if "noise_level_nu" in dff else np.zeros(len(dff))
     order = np.argsort(np.nan_to_num(nu, nan=np.inf))
     picks = order[
@@ -35,12 +36,25 @@ def plot_traces_with_rates(
         twin = ax.twinx()
         row = spikes.iloc[i]
         twin.plot(t, np.asarray(row["rate_hz"], float)[:n], color="#d62728", lw=0.9, label="rate")
+        if "rate_lo_hz" in row.index and np.size(row["rate_lo_hz"]) >= n:
+            twin.fill_between(
+                t,
+                np.asarray(row["rate_lo_hz"], float)[:n],
+                np.asarray(row["rate_hi_hz"], float)[:n],
+                color="#d62728",
+                alpha=0.2,
+                lw=0,
+                label="interval",
+            )
         twin.set_ylabel("Hz", color="#d62728")
         events = np.asarray(row["spike_times_s"], float)
         events = events[events < t[-1]] if t.size else events
         top = np.nanmax(trace[:n]) if n else 1.0
         ax.plot(events, np.full(events.size, top * 1.08), "|", color="k", ms=6)
-        ax.set_title(f"{row['trace_id']}  (ν = {nu[i]:.2g})", fontsize=9, loc="left")
+        title = f"{row['trace_id']}  (ν = {nu[i]:.2g})"
+        if "interval_wide" in str(row.get("warnings", "")):
+            title += "  interval too wide to be useful"
+        ax.set_title(title, fontsize=9, loc="left")
         ax.set_xlim(0, max(t[-1], 1e-3) if t.size else 1.0)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()

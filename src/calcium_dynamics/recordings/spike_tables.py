@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zlib
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,8 @@ import pandas as pd
 from calcium_dynamics.models.spikes.api import infer_table, log_warnings
 from calcium_dynamics.models.spikes.routing import Limits, ModelSet
 from calcium_dynamics.recordings.dff_tables import CARRIED_COLUMNS
+
+logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -48,10 +51,31 @@ SPIKE_COLUMNS = [
     "model_noise_level",
     "sigma_s",
     "nan_fraction",
+    "expected_corr",
+    "interval_width_hz",
     "warnings",
     "rate_hz",
     "spike_times_s",
 ]
+#: with ``interval``: the bounds of the calibrated interval (float32 arrays, Hz)
+INTERVAL_COLUMNS = ["rate_lo_hz", "rate_hi_hz"]
+
+
+def calibrated_interval(models: ModelSet, frame_rate_hz: float, interval, where: str):
+    """``interval`` if the model this recording routes to has calibration tables; else None
+    with a logged warning naming the model (the recording still gets its rates)."""
+    if interval is None:
+        return None
+    cand = models.choose(float(frame_rate_hz))
+    if cand.model.metadata.get("calibration"):
+        return float(interval)
+    logger.warning(
+        "recording %s: model %s has no calibration tables: rates without intervals "
+        "(calibrated models: see docs/howto/intervals.md)",
+        where,
+        cand.name,
+    )
+    return None
 
 
 def infer_recording_spikes(
@@ -69,20 +93,24 @@ def infer_recording_spikes(
         dff: a ΔF/F table (``trace_id, plane, cell, frame_rate_hz, dff`` + carried columns).
         params: ``stride`` / ``precision`` (ENS²), ``events`` (bool), ``seed`` (events
             sampling; combined with ``key``), ``torch_threads``, ``limits`` (plausibility
-            limits, see ``Limits``).
+            limits, see ``Limits``), ``interval`` (level of calibrated rate intervals, e.g.
+            0.9, or None; models without calibration tables give rates only, with a warning).
         key: the recording's partition id.
 
     Returns:
         one row per trace, columns :data:`SPIKE_COLUMNS` (``rate_hz``: float32 array over the
         recording's frames, Hz; ``spike_times_s``: s from its first frame;
         ``model_noise_level``: the zoo level used, NaN for ENS²; ``warnings``) + the carried
-        columns.
+        columns; with an interval also :data:`INTERVAL_COLUMNS`.
     """
     if dff.empty:
         raise ValueError(f"recording {key!r} holds no traces")
     carried = [c for c in CARRIED_COLUMNS if c in dff.columns]
     where = str(dff["source"].iloc[0]) if "source" in dff.columns else key
     limits = Limits.from_params(params.get("limits"))
+    interval = calibrated_interval(
+        models, dff["frame_rate_hz"].iloc[0], params.get("interval"), where
+    )
     with torch_threads(params.get("torch_threads", 1)):
         table = infer_table(
             models,
@@ -95,6 +123,7 @@ def infer_recording_spikes(
             source=f"recording {where}",
             log=False,
             progress=True,
+            interval=interval,
         )
     timing = dict(table.attrs.get("timing_s", {}))
     table["plane"] = dff["plane"].to_numpy()
@@ -102,7 +131,7 @@ def infer_recording_spikes(
     for c in carried:
         table[c] = dff[c].to_numpy()
     log_warnings(table, models, f"recording {where}")  # one summary line per recording
-    table = table[SPIKE_COLUMNS + carried]
+    table = table[SPIKE_COLUMNS + (INTERVAL_COLUMNS if interval else []) + carried]
     table.attrs["timing_s"] = timing
     return table
 

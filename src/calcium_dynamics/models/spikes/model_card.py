@@ -64,6 +64,43 @@ def _lodo_summary(path: Path) -> dict[str, Any]:
     }
 
 
+def _intervals_summary(path: Path, reference: Path | None) -> dict[str, Any]:
+    """Coverage per level and dataset (``benchmarks/spike_intervals.py``), the lag, and the
+    non-causal reference's numbers of the same protocol."""
+    data = json.loads(Path(path).read_text())
+    out = {
+        "file": Path(path).as_posix(),
+        "n_members": data["n_members"],
+        "levels": {
+            nu: {
+                "summary": r["summary"],
+                "datasets": [
+                    {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
+                    for row in r["datasets"]
+                ],
+                "lag": r["lag"],
+                "lodo_median_corr": r.get("lodo_median_corr"),
+            }
+            for nu, r in data["levels"].items()
+        },
+        "reliability_figure": Path(path).with_name(Path(path).stem + "_reliability.png").as_posix(),
+    }
+    if reference is not None:
+        ref = json.loads(Path(reference).read_text())
+        out["reference"] = {
+            "file": Path(reference).as_posix(),
+            "model": ref["model"],
+            "levels": {
+                nu: {
+                    "lag": r["lag"],
+                    **{k: v for k, v in r.items() if k.startswith("lag_first_")},
+                }
+                for nu, r in ref["levels"].items()
+            },
+        }
+    return out
+
+
 def card_metadata(
     model: SpikeModel,
     *,
@@ -72,6 +109,8 @@ def card_metadata(
     lodo: str | Path | None = None,
     lodo_baseline: str | Path | None = None,
     lodo_note: str = "",
+    intervals: str | Path | None = None,
+    intervals_reference: str | Path | None = None,
 ) -> dict[str, Any]:
     """Everything the card says, as plain data.
 
@@ -81,6 +120,10 @@ def card_metadata(
         lodo: a ``spike_lodo_<tag>.json`` measured at this model's frame rate and σ.
         lodo_baseline: the OASIS results file of the same setting.
         lodo_note: how the LODO run differs from this model's training, if it does.
+        intervals: the ``spike_intervals_<tag>.json`` of this model's calibration runs
+            (coverage of the rate intervals per dataset, lag).
+        intervals_reference: for a causal model, the non-causal zoo's ``spike_intervals``
+            file (Corr and lag of the same protocol, for the accuracy cost).
     """
     md = model.metadata
     spec = md.get("spec", {})
@@ -103,6 +146,12 @@ def card_metadata(
             f"noise levels ν {min(levels):g}–{max(levels):g} (%·Hz^-½, measured at "
             f"{model.frame_rate_hz:.4g} Hz); cells noisier than {max(levels) + 0.5:g} get the "
             "warning nu_above_range"
+        )
+    if model.causal:
+        limits.append(
+            "causal: each rate uses only frames up to its own, so it comes later than the "
+            "non-causal rate (the lag below); use it for closed-loop experiments, the "
+            "non-causal zoo for offline analysis"
         )
     retrain = md.get("command") or ""
     return {
@@ -138,6 +187,12 @@ def card_metadata(
             else "not measured yet at this frame rate and σ: run benchmarks/spike_lodo.py "
             f"--frame-rate {model.frame_rate_hz:.4g} --sigma-ms {1000 * model.config['sigma_s']:g}"
         ),
+        "causal": model.causal,
+        "intervals": _intervals_summary(
+            Path(intervals), Path(intervals_reference) if intervals_reference else None
+        )
+        if intervals
+        else None,
         "limits": limits,
         "database": DATABASE,
         "retrain_command": retrain,
@@ -238,6 +293,8 @@ def render_markdown(card: dict[str, Any]) -> str:
             )
     else:
         lines.append(f"Not measured: {card['lodo_note']}.")
+    if card.get("intervals"):
+        lines += render_intervals(card)
     lines += ["", "## Known limits", ""]
     lines += [f"- {x}" for x in card["limits"]]
     lines += [
@@ -256,6 +313,73 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_intervals(card: dict[str, Any]) -> list[str]:
+    """The card's sections on rate intervals (reliability) and, for causal zoos, the lag."""
+    iv = card["intervals"]
+    fr = card["frame_rate_hz"]
+    lines = [
+        "",
+        "## Rate intervals (`interval=`)",
+        "",
+        f'`infer_spikes(dff, {fr:.4g}, model="{card["name"]}", interval=0.9)` also returns '
+        "`rates_lo_hz` / `rates_hi_hz`: split-conformal bounds on the true smoothed rate, from "
+        "the spread of the ensemble's members, calibrated on leave-one-dataset-out predictions "
+        f"({iv['n_members']}-member ensembles trained without the dataset). Reliability, each "
+        "dataset's bounds fitted on the *other* datasets only (`" + iv["file"] + "`; figure "
+        "`" + iv["reliability_figure"] + "`):",
+        "",
+        "| test ν | nominal | coverage, mean over datasets | lowest dataset | mean width |",
+        "|---|---|---|---|---|",
+    ]
+    for nu, lv in iv["levels"].items():
+        for level, s in lv["summary"].items():
+            lines.append(
+                f"| {nu} | {float(level):.0%} | {s['coverage_mean_over_datasets']:.3f} | "
+                f"{s['coverage_min_dataset']:.3f} ({s['dataset_min']}) | "
+                f"{s['width_hz_mean_over_datasets']:.2f} Hz |"
+            )
+    first = next(iter(iv["levels"]))
+    lines += [
+        "",
+        f"Per held-out dataset at test ν = {first} (coverage of the 90 % interval, its mean "
+        "width):",
+        "",
+        "| dataset | frames | coverage 90 % | width 90 % (Hz) |",
+        "|---|---|---|---|",
+    ]
+    for row in iv["levels"][first]["datasets"]:
+        lines.append(
+            f"| {row['dataset']} | {row['n_frames']} | {row['coverage_0.9']:.3f} | "
+            f"{row['width_hz_0.9']:.2f} |"
+        )
+    if card.get("causal"):
+        lag = iv["levels"][first]["lag"]
+        ms = 1000 * lag["median_best_lag_frames"] / fr
+        lines += [
+            "",
+            "## Causal: lag and accuracy",
+            "",
+            f"Windows end at the predicted frame: no future frame enters a rate "
+            f"(`SpikeStream` gives the same rates frame by frame). Leave-one-dataset-out at test "
+            f"ν = {first}, {lag['n_neurons']} neurons: the rate lags the (non-causal) target "
+            f"by a median **{lag['median_best_lag_frames']:g} frames ({ms:.0f} ms)** (the shift "
+            f"that maximises each neuron's Corr); median Corr {lag['median_corr_lag0']:.3f} "
+            f"as it comes, {lag['median_corr_best_lag']:.3f} shifted by its lag.",
+        ]
+        ref = iv.get("reference")
+        if ref and first in ref["levels"]:
+            r = ref["levels"][first]
+            same = r.get(f"lag_first_{iv['n_members']}_members", r["lag"])
+            lines.append(
+                f"The non-causal `{ref['model']}`, same protocol and ensemble size "
+                f"(`{ref['file']}`): median Corr {same['median_corr_lag0']:.3f} at lag "
+                f"{same['median_best_lag_frames']:g} frames — the cost of causality is "
+                f"{same['median_corr_lag0'] - lag['median_corr_lag0']:.3f} Corr as it comes, "
+                f"{same['median_corr_lag0'] - lag['median_corr_best_lag']:.3f} after the shift."
+            )
+    return lines
 
 
 def write_card(card: dict[str, Any], folder: str | Path) -> tuple[Path, Path]:

@@ -28,6 +28,8 @@ def ship(
     lodo: str | Path | None = None,
     lodo_baseline: str | Path | None = None,
     lodo_note: str = "",
+    intervals: str | Path | None = None,
+    intervals_reference: str | Path | None = None,
     root: str | Path = ".",
 ) -> dict:
     """Card, index entry and DVC artifact entry for ``data/06_models/shipped/NAME.pt``."""
@@ -43,6 +45,8 @@ def ship(
         lodo=lodo,
         lodo_baseline=lodo_baseline,
         lodo_note=lodo_note,
+        intervals=intervals,
+        intervals_reference=intervals_reference,
     )
     md, _ = write_card(card, root / shipped.SHIPPED_DIR)
     summary = {
@@ -55,6 +59,8 @@ def ship(
         "training_data_md5": card["training"]["data_md5"],
         "lodo_median_corr": (card["lodo"] or {}).get("overall", {}).get("corr", {}).get("median"),
     }
+    if card["causal"]:
+        summary["causal"] = True
     description = (
         f"{card['kind_description']}, {card['cell_class']}, {card['frame_rate_hz']:.4g} Hz, "
         f"σ {1000 * card['sigma_s']:g} ms"
@@ -69,6 +75,10 @@ def ship(
         "labels": ["spike-model", card["kind"], card["cell_class"]],
         "meta": summary,
     }
+    calibration = root / shipped.SHIPPED_DIR / f"{name}.calibration.json"
+    if calibration.is_file():  # written by benchmarks/spike_intervals.py --write-calibration
+        entry["calibration"] = calibration.relative_to(root).as_posix()
+        entry["calibration_sha256"] = shipped.sha256_of(calibration)
     index = shipped.read_index(root)
     index[name] = entry
     shipped.write_index(root, index)
@@ -132,6 +142,15 @@ def main(argv=None) -> int:
     p.add_argument("--lodo", type=Path, default=None)
     p.add_argument("--lodo-baseline", type=Path, default=None)
     p.add_argument("--lodo-note", default="")
+    p.add_argument(
+        "--intervals", type=Path, default=None, help="spike_intervals_TAG.json of this model"
+    )
+    p.add_argument(
+        "--intervals-reference",
+        type=Path,
+        default=None,
+        help="causal models: the non-causal zoo's spike_intervals file (accuracy cost)",
+    )
     args = p.parse_args(argv)
     if args.table:
         print(shipped_table(card_link=args.card_link))
@@ -144,6 +163,8 @@ def main(argv=None) -> int:
         lodo=args.lodo,
         lodo_baseline=args.lodo_baseline,
         lodo_note=args.lodo_note,
+        intervals=args.intervals,
+        intervals_reference=args.intervals_reference,
     )
     print(f"{args.name} {entry['version']} ({', '.join(entry['stages'])}): {entry['card']}")
     return 0
