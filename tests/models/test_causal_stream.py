@@ -58,6 +58,7 @@ def test_a_causal_zoo_trains_and_says_so():
             "neuron": ["n1", "n2"],
             "dff": [dff[:1500], dff[1500:]],
             "target_rate": [spikes[:1500], spikes[1500:]],
+            "target_rate_causal": [spikes[:1500] * 2, spikes[1500:] * 2],
             "frame_rate_hz": [30.0, 30.0],
         }
     )
@@ -71,6 +72,9 @@ def test_a_causal_zoo_trains_and_says_so():
     }
     model = train_cascade_zoo(table, params)
     assert model.causal and model.config["causal"] is True
+    assert model.config["target_kernel"] == "causal"
+    with pytest.raises(ValueError, match="target_rate_causal"):
+        train_cascade_zoo(table.drop(columns="target_rate_causal"), params)
     again = SpikeModel.from_dict(model.to_dict())
     assert again.causal
     with pytest.raises(ValueError, match="causal zoos are CASCADE"):

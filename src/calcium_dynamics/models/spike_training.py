@@ -145,10 +145,24 @@ def train_cascade_zoo(
     separate runs add up to the ensemble one run trains), ``max_noise_replicas``, ``model``
     (learning_rate), ``data``, ``trainer``, ``early_stopping_patience``, ``seed``,
     ``sigma_s``, ``causal`` (windows end at the predicted frame: no future frames, for
-    closed-loop use; default False). ``on_member`` is called with a short text after each
+    closed-loop use; default False), ``causal_target`` (with ``causal``: ``"causal"``, the
+    default: train on the table's ``target_rate_causal``, spikes smoothed with a causal kernel,
+    so a rate depends on nothing the window cannot see; ``"gaussian"``: the symmetric target).
+    ``on_member`` is called with a short text after each
     trained member.
     """
     rate = _check_table(table, "CASCADE")
+    causal = bool(params.get("causal", False))
+    causal_target = str(params.get("causal_target", "causal"))
+    if causal_target not in ("causal", "gaussian"):
+        raise ValueError(f"causal_target must be 'causal' or 'gaussian', got {causal_target!r}")
+    if causal and causal_target == "causal":
+        if "target_rate_causal" not in table.columns:
+            raise ValueError(
+                "CASCADE causal: the training table lacks 'target_rate_causal' (build it with "
+                "training_table)"
+            )
+        table = table.assign(target_rate=table["target_rate_causal"])
     seed = int(params.get("seed", 0))
     levels = [float(v) for v in params.get("noise_levels", [2.0])]
     if not levels:
@@ -159,7 +173,6 @@ def train_cascade_zoo(
     first = int(params.get("first_member", 0))
     if not (first >= 0 and first + int(params.get("n_members", 5)) <= 10):
         raise ValueError("CASCADE: member indices must lie in 0 … 9")
-    causal = bool(params.get("causal", False))
     ensembles, info = {}, {}
     for level in levels:
         members = []
@@ -206,5 +219,6 @@ def train_cascade_zoo(
     config = {"frame_rate_hz": rate, "sigma_s": float(params["sigma_s"]), "window": 64}
     if causal:
         config["causal"] = True
+        config["target_kernel"] = causal_target
     metadata = {"training": info, "datasets": sorted(set(train["dataset"])), "params": params}
     return SpikeModel("cascade", config, ensembles, metadata)

@@ -46,6 +46,7 @@ TABLE_COLUMNS = [
     "dff",
     "spike_counts",
     "target_rate",
+    "target_rate_causal",
 ]
 
 
@@ -127,6 +128,9 @@ def training_table(
     noise-matched replicas.
     NaN frames stay NaN in ``dff`` (models mask them). Recordings within
     ``resample_tolerance`` (relative) of ``frame_rate_hz`` keep their own rate.
+    ``target_rate_causal`` holds the counts smoothed with the causal kernel of the same s.d.
+    (``smooth_spike_counts(causal=True)``: a spike raises the rate only at and after its frame),
+    the target of causal zoos.
     """
     rows = []
     n_excluded = 0
@@ -146,8 +150,11 @@ def training_table(
             )
             continue
         target = smooth_spike_counts(counts, rate, sigma_s, causal=causal_kernel)
+        # the causal zoos' target: only spikes at or before a frame raise its rate
+        target_causal = smooth_spike_counts(counts, rate, sigma_s, causal=True)
         keep = slice(trim, dff.size - trim)
         dff, counts, target = dff[keep], counts[keep], target[keep]
+        target_causal = target_causal[keep]
         nu_own = noise_level_nu(dff, rate)
         t0 = rec.t0_s + trim / rate
         base = {
@@ -159,6 +166,7 @@ def training_table(
             "t0_s": t0,
             "spike_counts": counts,
             "target_rate": target,
+            "target_rate_causal": target_causal,
         }
         if target_noise_level_nu is None:
             rows.append({**base, "replica": 0, "noise_level_nu": nu_own, "dff": dff})
