@@ -67,7 +67,13 @@ model-cards: install
 	$(SHIP) cascade-30hz-excitatory \
 	  --lodo $(RESULTS)/spike_lodo_cascade_30hz.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz.json \
-	  --lodo-note "$(LODO_NOTE_CASCADE)"
+	  --lodo-note "$(LODO_NOTE_CASCADE)" \
+	  --intervals $(RESULTS)/spike_intervals_cascade_30hz.json
+	$(SHIP) cascade-30hz-excitatory-causal \
+	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_causal_kernel_m3_nu2.json \
+	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 3-member causal ensemble (windows ending at the predicted frame, causal-kernel target) at the test level only (ν = 2) with this zoo's per-member budget, noise-matched every test trace to ν = 2, and scores against the symmetric (non-causal) target: Corr as the rate comes, without shifting it by its lag; DS01 was left out of testing as in the 7.5 Hz run; this zoo has 3 members per level." \
+	  --intervals $(RESULTS)/spike_intervals_cascade_30hz_causal.json \
+	  --intervals-reference $(RESULTS)/spike_intervals_cascade_30hz.json
 	$(SHIP) cascade-30hz-inhibitory --version v1.1.0 \
 	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_inhibitory.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz_inhibitory.json \

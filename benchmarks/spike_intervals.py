@@ -5,7 +5,8 @@ Input: folders written by ``spike_lodo.py --model cascade --save-members DIR`` (
 test recording, at one test noise level). For each folder (noise level):
 
 * **nested LODO coverage**: per dataset, the conformal table is fitted on the other datasets'
-  held-out predictions only and applied to this one; empirical coverage of the true rate and
+  held-out predictions only and applied to this one; empirical coverage of the true rate the
+  model estimates (causal zoos: the causal-kernel rate; the others: the Gaussian one) and
   mean width (Hz) at 50 / 80 / 90 / 95 % (the reliability diagram, ``…_reliability.png``);
 * **lag**: per neuron, the shift (frames, −30 … 30; positive: the rate comes late) of the
   ensemble rate that maximises its Pearson correlation with the (non-causal) target; median
@@ -51,12 +52,14 @@ def load_run(folder: Path) -> tuple[float, list[Block], dict]:
     for f in files:
         with np.load(f) as z:
             members, target, bounds = z["members"], z["target"], z["bounds"]
+            # Corr and lag against the symmetric target; coverage of the model's own target
+            symmetric = z["target_symmetric"] if "target_symmetric" in z else target
             fr = float(z["frame_rate_hz"])
             nus += list(z["noise_level_nu"])
             blocks.append(Block(f.stem, members, target, fr))
             for k, key in enumerate(z["keys"]):
                 sl = slice(bounds[k], bounds[k + 1])
-                recs[str(key)] = (members[:, sl], target[sl])
+                recs[str(key)] = (members[:, sl], symmetric[sl])
     nu = float(np.round(np.nanmedian(nus)))
     return nu, blocks, recs
 

@@ -358,12 +358,20 @@ def run_fold_cascade(args, train, test, sigma_s):
 
 def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Path:
     """Each test recording's per-member rates (spikes per frame, (n_members, n_frames)) and
-    target, concatenated, with the recording boundaries, as ``folder/FOLD.npz``."""
-    members, targets, bounds, keys, nus = [], [], [0], [], []
+    targets, concatenated, with the recording boundaries, as ``folder/FOLD.npz``.
+
+    ``target`` is the rate the model estimates (the causal-kernel rate for causal zoos trained
+    on it, else the symmetric Gaussian one): what its intervals must cover. ``target_symmetric``
+    is always the Gaussian target (Corr and lag are measured against it).
+    """
+    causal_target = model.causal and model.config.get("target_kernel") == "causal"
+    members, targets, symmetric, bounds, keys, nus = [], [], [], [0], [], []
     for row in test.itertuples(index=False):
         nu = noise_level_nu(row.dff, row.frame_rate_hz)
         members.append(predict_model_rate(model, row.dff, nu, members=True))
-        targets.append(np.asarray(row.target_rate, np.float32))
+        own = row.target_rate_causal if causal_target else row.target_rate
+        targets.append(np.asarray(own, np.float32))
+        symmetric.append(np.asarray(row.target_rate, np.float32))
         bounds.append(bounds[-1] + len(row.dff))
         keys.append(f"{row.dataset}|{row.neuron}|{row.recording}")
         nus.append(nu)
@@ -373,6 +381,8 @@ def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Pat
         path,
         members=np.concatenate(members, axis=1).astype(np.float32),
         target=np.concatenate(targets),
+        target_symmetric=np.concatenate(symmetric),
+        target_kernel="causal" if causal_target else "gaussian",
         bounds=np.asarray(bounds),
         keys=np.asarray(keys),
         noise_level_nu=np.asarray(nus),
