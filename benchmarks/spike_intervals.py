@@ -53,7 +53,7 @@ def load_run(folder: Path) -> tuple[float, list[Block], dict]:
         with np.load(f) as z:
             members, target, bounds = z["members"], z["target"], z["bounds"]
             # Corr and lag against the symmetric target; coverage of the model's own target
-            symmetric = z["target_symmetric"] if "target_symmetric" in z else target
+            symmetric = z.get("target_symmetric", target)
             fr = float(z["frame_rate_hz"])
             nus += list(z["noise_level_nu"])
             blocks.append(Block(f.stem, members, target, fr))
