@@ -40,6 +40,8 @@ ROUTING_COLUMNS = [
     "model_noise_level",
     "sigma_s",
     "nan_fraction",
+    "expected_corr",
+    "interval_width_hz",
     "warnings",
 ]
 
@@ -112,6 +114,22 @@ def _spikes_section(r: RecordingReport) -> Section:
             blocks.append(Note(f"{text}: {len(group)} cell(s) ({ids}{more})", "warning"))
     else:
         blocks.append(Note("no routing warnings: every cell within its model's range", "info"))
+    if "rate_lo_hz" in r.spikes.columns:
+        blocks.append(
+            Note(
+                "rates come with calibrated intervals (rate_lo_hz, rate_hi_hz; shaded on the "
+                "example traces); expected Corr per cell in the routing table",
+                "info",
+            )
+        )
+    else:
+        blocks.append(
+            Note(
+                "no rate intervals: this recording's model has no calibration tables (or "
+                "recordings.inference.interval is null); see docs/howto/intervals.md",
+                "info",
+            )
+        )
     duration = int(r.dff["n_frames"].iloc[0]) / float(r.dff["frame_rate_hz"].iloc[0])
     raster = plot_event_raster(r.spikes, int(r.params.get("raster_max_neurons", 200)), duration)
     return Section(
