@@ -21,7 +21,11 @@ from tqdm.auto import tqdm
 
 from calcium_dynamics.models.spike_inference import infer_rates
 from calcium_dynamics.models.spike_models import SpikeModel
-from calcium_dynamics.models.spikes.calibration import calibration_of, check_level
+from calcium_dynamics.models.spikes.calibration import (
+    CalibrationError,
+    calibration_of,
+    check_level,
+)
 from calcium_dynamics.models.spikes.routing import (
     WARNING_HELP,
     Candidate,
@@ -377,8 +381,11 @@ def _infer_trace(models: ModelSet, row, limits: Limits, what: str, **options) ->
     calibration = None
     if interval is not None:
         calibration = calibration_of(model, cand.name)  # names the model if it has none
-    elif model.metadata.get("calibration"):
-        calibration = calibration_of(model, cand.name)
+    elif model.metadata.get("calibration"):  # for the expected Corr only: never an error
+        try:
+            calibration = calibration_of(model, cand.name)
+        except CalibrationError:
+            calibration = None
     finite = np.isfinite(x)
     out = {
         "trace_id": row.trace_id,

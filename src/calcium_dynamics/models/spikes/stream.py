@@ -129,7 +129,9 @@ class SpikeStream:
         for net in members[1:]:
             total += net.forward_trace(inp)
         rate = (total / len(members)).clamp_min(0.0).numpy()
-        return rate * np.float32(self.model.frame_rate_hz)
+        # spikes per frame → Hz at the recording's rate (the batch call does the same: within
+        # 5 % of the model's rate the trace is not resampled and keeps its own rate)
+        return rate * np.float32(self.frame_rate_hz)
 
     def _remember(self, cells: np.ndarray, x: np.ndarray) -> None:
         both = np.concatenate([self.history[cells], x], axis=1)
