@@ -151,6 +151,8 @@ class SpikeKind(ABC):
     noise_specific: bool = False
     #: trained for one frame rate and served with a warning far from it
     frame_rate_specific: bool = False
+    #: can be trained with windows that end at the predicted frame (closed-loop use)
+    has_causal_form: bool = False
 
     @abstractmethod
     def build_network(self, config: dict) -> nn.Module:
@@ -224,6 +226,7 @@ class CascadeKind(SpikeKind):
     name = "cascade"
     noise_specific = True
     frame_rate_specific = True
+    has_causal_form = True
     #: traces whose events are sampled together (bounds the sampler's memory)
     event_batch = 250
 

@@ -20,6 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from calcium_dynamics.models.spike_inference import infer_rates
+from calcium_dynamics.models.spike_kinds import spike_kind
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.models.spikes.calibration import (
     CalibrationError,
@@ -184,7 +185,7 @@ def model_set(
     text = str(model).strip()
     if text.lower() in ("auto", "cascade", "ens2"):
         kind = None if text.lower() == "auto" else text.lower()
-        if causal and kind == "ens2":
+        if causal and kind is not None and not spike_kind(kind).has_causal_form:
             raise ValueError("ENS² has no causal form; use model='auto' with causal=True")
         found = _shipped_candidates(root, kind=kind, cell_class=cell_class, causal=causal)
         if not found:

@@ -125,7 +125,7 @@ class ZooSpec:
             )
         if not spike_kind(self.kind).noise_specific and int(self.first_member) != 0:
             raise ValueError("first_member applies to CASCADE zoos only")
-        if self.causal and self.kind != "cascade":
+        if self.causal and not spike_kind(self.kind).has_causal_form:
             raise ValueError("causal zoos are CASCADE zoos (ENS²'s U-Net sees the whole window)")
 
 
