@@ -15,7 +15,6 @@ from calcium_dynamics.registry import shipped
 ROOT = Path(__file__).resolve().parents[3]
 INDEX = shipped.read_index(ROOT)
 CALIBRATED = sorted(name for name, entry in INDEX.items() if entry.get("calibration"))
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def gcamp_like(n_cells: int, n_frames: int, seed: int = 0) -> np.ndarray:
@@ -49,8 +48,8 @@ def test_tables_are_those_the_benchmark_wrote(name):
     data = json.loads((ROOT / entry["calibration"]).read_text())
     cal = Calibration.from_dict(data, name)
     assert cal.model == name
-    tag = "cascade_30hz_causal" if name.endswith("causal") else "cascade_30hz"
-    result = json.loads((RESULTS / f"spike_intervals_{tag}.json").read_text())
+    card = json.loads((ROOT / shipped.SHIPPED_DIR / f"{name}.card.json").read_text())
+    result = json.loads((ROOT / card["intervals"]["file"]).read_text())
     assert result["model"] == name and result["n_members"] == cal.n_members
     for nu, qs in result["q"].items():
         table = cal.levels[float(nu)]
