@@ -63,7 +63,8 @@ model-cards: install
 	$(SHIP) cascade-15hz-excitatory --version v1.1.0 \
 	  --lodo $(RESULTS)/spike_lodo_cascade_15hz.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_15hz.json \
-	  --lodo-note "$(LODO_NOTE_CASCADE)"
+	  --lodo-note "$(LODO_NOTE_CASCADE)" \
+	  --intervals $(RESULTS)/spike_intervals_cascade_15hz.json
 	$(SHIP) cascade-30hz-excitatory \
 	  --lodo $(RESULTS)/spike_lodo_cascade_30hz.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz.json \
