@@ -158,7 +158,6 @@ class SpikeKind(ABC):
     def build_network(self, config: dict) -> nn.Module:
         """An untrained network for ``config``."""
 
-    @abstractmethod
     def predict_segment(
         self,
         members: list[nn.Module],
@@ -167,14 +166,22 @@ class SpikeKind(ABC):
         *,
         stride: int = 1,
         batch_size: int = 2048,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
         causal: bool = False,
         mean: bool = True,
     ) -> np.ndarray:
         """Mean rate of the ensemble (spikes per model frame) at every frame of ``x``
         (finite ΔF/F at the model's frame rate, shape (n_frames,)); with ``mean=False`` each
         member's rate, (n_members, n_frames). ``causal``: windows end at the predicted frame
-        (kinds that have no causal form raise)."""
+        (kinds without :attr:`has_causal_form` raise)."""
+        if causal and not self.has_causal_form:
+            raise ValueError(f"{self.name} has no causal form (its network sees whole windows)")
+        dtype = torch.float32 if dtype is None else dtype
+        return self._predict(members, x, window, stride, batch_size, dtype, causal, mean)
+
+    @abstractmethod
+    def _predict(self, members, x, window, stride, batch_size, dtype, causal, mean) -> np.ndarray:
+        """:meth:`predict_segment` of this kind, arguments checked."""
 
     @abstractmethod
     def events(
@@ -193,21 +200,7 @@ class Ens2Kind(SpikeKind):
     def build_network(self, config: dict) -> nn.Module:
         return UNet1d(int(config.get("base_channels", 9)))
 
-    def predict_segment(
-        self,
-        members,
-        x,
-        window,
-        *,
-        stride=1,
-        batch_size=2048,
-        dtype=None,
-        causal=False,
-        mean=True,
-    ):
-        if causal:
-            raise ValueError("ENS² has no causal form (its U-Net sees the whole window)")
-        dtype = torch.float32 if dtype is None else dtype
+    def _predict(self, members, x, window, stride, batch_size, dtype, causal, mean):
         if mean:
             return _predict_sequence_windows(members, x, window, stride, batch_size, dtype)
         return np.stack(
@@ -233,18 +226,7 @@ class CascadeKind(SpikeKind):
     def build_network(self, config: dict) -> nn.Module:
         return CascadeNet()
 
-    def predict_segment(
-        self,
-        members,
-        x,
-        window,
-        *,
-        stride=1,
-        batch_size=2048,
-        dtype=None,
-        causal=False,
-        mean=True,
-    ):
+    def _predict(self, members, x, window, stride, batch_size, dtype, causal, mean):
         return _predict_every_frame(members, x, window, causal, mean)
 
     def events(self, rates, frame_rate_hz, sigma_s, rng):

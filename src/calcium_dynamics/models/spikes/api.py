@@ -175,10 +175,10 @@ def model_set(
     causal zoos, and a recording must lie within 20 % of one's frame rate.
     """
     if isinstance(model, ModelSet):
-        return _checked_causal(model, causal)
+        return _checked_causal(model, causal, project_path)
     if isinstance(model, SpikeModel):
         one = ModelSet([Candidate.of(model, model.metadata.get("name", model.kind))])
-        return _checked_causal(one, causal)
+        return _checked_causal(one, causal, project_path)
     if cell_class not in CELL_CLASSES:
         raise ValueError(f"cell_class must be one of {CELL_CLASSES}, got {cell_class!r}")
     root = _project_root(project_path)
@@ -206,9 +206,9 @@ def model_set(
             raise FileNotFoundError(f"spike model file {path} not found")
         loaded = SpikeModel.load(path)
         one = ModelSet([Candidate.of(loaded, path.stem, loaded.metadata.get("version"))])
-        return _checked_causal(one, causal)
+        return _checked_causal(one, causal, root)
     one = ModelSet([_registered_candidate(text.removeprefix("registry:"), root)])
-    return _checked_causal(one, causal)
+    return _checked_causal(one, causal, root)
 
 
 def causal_models(root: str | Path | None = None) -> str:
@@ -223,7 +223,7 @@ def causal_models(root: str | Path | None = None) -> str:
     return ", ".join(rows) or "none"
 
 
-def _checked_causal(models: ModelSet, causal: bool) -> ModelSet:
+def _checked_causal(models: ModelSet, causal: bool, root: str | Path | None) -> ModelSet:
     """``models`` marked causal; with ``causal``, every one must be a causal model."""
     if not causal:
         return models
@@ -231,7 +231,7 @@ def _checked_causal(models: ModelSet, causal: bool) -> ModelSet:
         if not cand.model.causal:
             raise ValueError(
                 f"model {cand.name!r} is not causal (its windows see future frames); causal "
-                f"models: {causal_models()}"
+                f"models: {causal_models(root)}"
             )
     return ModelSet(models.candidates, models.retrain_hint, causal=True)
 
