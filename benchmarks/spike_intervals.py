@@ -11,7 +11,10 @@ test recording, at one test noise level). For each folder (noise level):
 * **lag**: per neuron, the shift (frames, −30 … 30; positive: the rate comes late) of the
   ensemble rate that maximises its Pearson correlation with the (non-causal) target; median
   Corr at shift 0 and at the best shift, also
-  for the first ``--subset`` members (to compare ensembles of equal size).
+  for the first ``--subset`` members (to compare ensembles of equal size);
+* **per-dataset floor**: the smallest nominal level (0.90 … 0.99) at which every held-out
+  dataset's coverage reaches 0.8 (nested as above), with the mean coverage and width it costs —
+  what a guarantee for the worst dataset would take from every other one.
 
 With ``--write-calibration`` the tables fitted on *all* datasets (the model's calibration) are
 written to ``data/06_models/shipped/MODEL.calibration.json`` with this run's provenance.
@@ -124,6 +127,36 @@ def summarize_coverage(rows: list[dict]) -> dict:
     return out
 
 
+FLOOR_COVERAGE = 0.8
+FLOOR_LEVELS = tuple(round(0.90 + 0.01 * k, 2) for k in range(10))
+
+
+def floor_tradeoff(blocks: list[Block], nu: float) -> dict:
+    """Nested coverage at nominal levels 0.90 … 0.99: the lowest level at which no dataset falls
+    below :data:`FLOOR_COVERAGE`, and the mean coverage and width (Hz) at each level."""
+    rows = nested_coverage(blocks, nu, FLOOR_LEVELS)
+    table = []
+    for lv in FLOOR_LEVELS:
+        cov = np.array([r[f"coverage_{lv:g}"] for r in rows])
+        table.append(
+            {
+                "nominal": lv,
+                "coverage_mean_over_datasets": float(cov.mean()),
+                "coverage_min_dataset": float(cov.min()),
+                "dataset_min": rows[int(cov.argmin())]["dataset"],
+                "width_hz_mean_over_datasets": float(
+                    np.mean([r[f"width_hz_{lv:g}"] for r in rows])
+                ),
+            }
+        )
+    ok = [t for t in table if t["coverage_min_dataset"] >= FLOOR_COVERAGE]
+    return {
+        "floor": FLOOR_COVERAGE,
+        "levels": table,
+        "lowest_nominal_meeting_floor": ok[0]["nominal"] if ok else None,
+    }
+
+
 def reliability_figure(per_level: dict, path: Path, title: str) -> None:
     import matplotlib
 
@@ -181,6 +214,7 @@ def main(argv=None) -> int:
             "datasets": rows,
             "summary": summarize_coverage(rows),
             "lag": lag_table(recs, None),
+            "per_dataset_floor": floor_tradeoff(blocks, nu),
         }
         if args.subset:
             res[f"lag_first_{args.subset}_members"] = lag_table(recs, args.subset)
@@ -193,6 +227,21 @@ def main(argv=None) -> int:
             f"width {s['width_hz_mean_over_datasets']:.2f} Hz; q90 {tables[nu].q(0.9):.2f}; "
             f"best lag {res['lag']['median_best_lag_frames']:g} frames, Corr "
             f"{res['lag']['median_corr_lag0']:.3f} → {res['lag']['median_corr_best_lag']:.3f}",
+            flush=True,
+        )
+        fl = res["per_dataset_floor"]
+        at = {t["nominal"]: t for t in fl["levels"]}
+        need = fl["lowest_nominal_meeting_floor"]
+        print(
+            f"   no dataset below {fl['floor']:g}: "
+            + (
+                f"needs nominal {need:g} → mean coverage "
+                f"{at[need]['coverage_mean_over_datasets']:.3f}, width "
+                f"{at[need]['width_hz_mean_over_datasets']:.2f} Hz"
+                if need is not None
+                else f"not reached at nominal {FLOOR_LEVELS[-1]:g} (lowest "
+                f"{at[FLOOR_LEVELS[-1]]['coverage_min_dataset']:.3f})"
+            ),
             flush=True,
         )
     if len(n_members) != 1:

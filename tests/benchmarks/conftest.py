@@ -29,3 +29,8 @@ def classical_latents():
 @pytest.fixture(scope="module")
 def indicator_kinetics():
     return _load_benchmark("indicator_kinetics")
+
+
+@pytest.fixture(scope="module")
+def spike_intervals():
+    return _load_benchmark("spike_intervals")
