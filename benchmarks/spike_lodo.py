@@ -174,7 +174,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=Path,
         default=None,
         metavar="DIR",
-        help="CASCADE: write every test recording's per-member rates and target, one "
+        help="CASCADE, ENS²: write every test recording's per-member rates and target, one "
         "FOLD.npz per fold (the input of benchmarks/spike_intervals.py)",
     )
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
@@ -504,8 +504,11 @@ def main(argv=None) -> int:
     if args.ground_truth is None or args.model is None:
         print("--ground-truth and --model are required", file=sys.stderr)
         return 2
-    if (args.causal or args.save_members) and args.model != "cascade":
-        print("--causal and --save-members apply to --model cascade", file=sys.stderr)
+    if args.causal and args.model != "cascade":
+        print("--causal applies to --model cascade", file=sys.stderr)
+        return 2
+    if args.save_members and args.model == "oasis":
+        print("--save-members applies to the network models (cascade, ens2)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")
@@ -589,7 +592,7 @@ def main(argv=None) -> int:
                     return sampled_spike_events(rate, fr, sigma_s, rng=rng)
 
         t_train = time.perf_counter() - t0
-        if args.save_members is not None and args.model == "cascade":
+        if args.save_members is not None:
             save_member_rates(args.save_members, test_name, model, test)
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
         rows += fold_rows
