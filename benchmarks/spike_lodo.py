@@ -31,7 +31,7 @@ import torch
 from calcium_dynamics.io import GroundTruthDataset
 from calcium_dynamics.io.ground_truth import validate_recordings
 from calcium_dynamics.metrics.bootstrap import hierarchical_median_ci
-from calcium_dynamics.metrics.spikes import median_with_ci, spike_metrics
+from calcium_dynamics.metrics.spikes import correlation, median_with_ci, spike_metrics
 from calcium_dynamics.models.spike_inference import predict_model_rate
 from calcium_dynamics.models.spike_training import train_cascade_zoo, train_ens2
 from calcium_dynamics.models.spikes.lodo import lodo_folds
@@ -179,6 +179,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--max-noise-replicas", type=int, default=2, help="CASCADE noise replicas")
     p.add_argument("--stride", type=int, default=1, help="ENS² window stride at inference")
+    p.add_argument(
+        "--extra-strides",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="S",
+        help="ENS²: also score each fold's held-out neurons at these strides (same trained "
+        "networks; per-neuron Corr columns corr_strideS and a paired summary against --stride)",
+    )
     p.add_argument(
         "--precision",
         default="fp32",
@@ -423,6 +432,47 @@ def summarize(per_neuron: pd.DataFrame) -> dict:
     return summary
 
 
+def stride_corr_rows(test: pd.DataFrame, model, strides: list[int], precision: str) -> dict:
+    """Per neuron ((dataset, neuron) → {stride: Corr}) of the held-out ``test`` recordings,
+    the neuron's recordings concatenated as in :func:`neuron_rows`."""
+    out: dict = {}
+    for (dataset, neuron), grp in test.groupby(["dataset", "neuron"], sort=True):
+        gts = [row.target_rate for row in grp.itertuples(index=False)]
+        out[(dataset, neuron)] = {}
+        for s in strides:
+            pds = [
+                predict_model_rate(
+                    model,
+                    row.dff,
+                    noise_level_nu(row.dff, row.frame_rate_hz),
+                    stride=s,
+                    precision=precision,
+                )
+                for row in grp.itertuples(index=False)
+            ]
+            out[(dataset, neuron)][s] = correlation(np.concatenate(gts), np.concatenate(pds))
+    return out
+
+
+def stride_summary(per_neuron: pd.DataFrame, base_stride: int, strides: list[int]) -> dict:
+    """Median Corr per stride and the median paired change against ``base_stride``, each with
+    a hierarchical 95 % interval (datasets, then neurons within them)."""
+    groups = per_neuron["dataset"].to_numpy()
+    out = {}
+    for s in strides:
+        corr = per_neuron[f"corr_stride{s}"].to_numpy(float)
+        diff = corr - per_neuron["corr"].to_numpy(float)
+        med, lo, hi = hierarchical_median_ci(corr, groups)
+        dmed, dlo, dhi = hierarchical_median_ci(diff, groups)
+        out[str(s)] = {
+            "corr_median": med,
+            "corr_ci95_hierarchical": [lo, hi],
+            f"change_vs_stride{base_stride}_median": dmed,
+            f"change_vs_stride{base_stride}_ci95_hierarchical": [dlo, dhi],
+        }
+    return out
+
+
 def merge_runs(args) -> int:
     """Concatenate per-neuron results of several runs and summarise them as one."""
     frames, folds, settings = [], {}, []
@@ -506,6 +556,9 @@ def main(argv=None) -> int:
         return 2
     if args.causal and args.model != "cascade":
         print("--causal applies to --model cascade", file=sys.stderr)
+        return 2
+    if args.extra_strides and args.model != "ens2":
+        print("--extra-strides applies to --model ens2", file=sys.stderr)
         return 2
     if args.save_members and args.model == "oasis":
         print("--save-members applies to the network models (cascade, ens2)", file=sys.stderr)
@@ -595,6 +648,11 @@ def main(argv=None) -> int:
         if args.save_members is not None:
             save_member_rates(args.save_members, test_name, model, test)
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
+        if args.extra_strides and args.model == "ens2":
+            by_stride = stride_corr_rows(test, model, args.extra_strides, args.precision)
+            for r in fold_rows:
+                for s, c in by_stride[(r["dataset"], r["neuron"])].items():
+                    r[f"corr_stride{s}"] = c
         rows += fold_rows
         if also_single:
             level = model.noise_levels[0]
@@ -656,6 +714,14 @@ def main(argv=None) -> int:
     per_neuron = pd.DataFrame(rows)
     summary = summarize(per_neuron)
     summary.update({**common, "settings": settings})
+    if args.extra_strides and args.model == "ens2":
+        summary["strides"] = stride_summary(per_neuron, args.stride, args.extra_strides)
+        for st, v in summary["strides"].items():
+            print(
+                f"stride {st}: median Corr {v['corr_median']:.4f}, change against stride "
+                f"{args.stride} {v[f'change_vs_stride{args.stride}_median']:+.4f}",
+                flush=True,
+            )
     return write_results(args, per_neuron, summary)
 
 
