@@ -42,6 +42,7 @@ from calcium_dynamics.signal.deconvolution import deconvolve_oasis
 from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events
 
 METRICS = ["corr", "error", "bias", "vrd", "vpd", "er"]
+TRIM_S = 0.5  # s cut from each end of every recording (load_table)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -107,6 +108,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         action="store_true",
         help="with --ens2-members > 1, also evaluate the first network alone "
         "(written under TAG_single)",
+    )
+    p.add_argument(
+        "--native-rate",
+        action="store_true",
+        help="OASIS: deconvolve each recording at its own frame rate and put the events on the "
+        "evaluation grid (instead of deconvolving the Fourier-resampled trace); also records "
+        "which CASCADE noise level each recording would be routed to with ν measured at its "
+        "own rate against ν of the resampled trace",
     )
     p.add_argument("--steps", type=int, default=None, help="training steps per fold")
     p.add_argument("--batch-size", type=int, default=None)
@@ -231,7 +240,7 @@ def load_table(args, recordings: pd.DataFrame, noise_level: float | None = None)
         recordings,
         frame_rate_hz=args.frame_rate,
         sigma_s=args.sigma_ms / 1000,
-        trim_s=0.5,
+        trim_s=TRIM_S,
         min_duration_s=2.0,
         target_noise_level_nu=noise_level,
         max_noise_replicas=1,
@@ -401,6 +410,69 @@ def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Pat
     return path
 
 
+def native_oasis_rates(
+    table: pd.DataFrame, recordings: pd.DataFrame, sigma_s: float
+) -> list[np.ndarray]:
+    """OASIS run on each recording at its own frame rate; its events (amplitude at native frame
+    times) are binned into the evaluation frames of the table's row, on the grid the true
+    spikes use (``rebin_spike_times``), then smoothed with the target kernel and trimmed like
+    the target. Spikes per evaluation frame, one array per row of ``table``."""
+    native = recordings.set_index(["dataset", "neuron", "recording"])
+    cache: dict = {}
+    out = []
+    for row in table.itertuples(index=False):
+        key = (row.dataset, row.neuron, row.recording)
+        rec = native.loc[key]
+        if key not in cache:
+            try:
+                ev = deconvolve_oasis(rec.dff, rec.frame_rate_hz, penalty=1, optimize_g=5).events
+            except ValueError:
+                ev = np.zeros(len(rec.dff))
+            cache[key] = np.nan_to_num(ev)
+        ev = cache[key]
+        fr = row.frame_rate_hz
+        trim = round(TRIM_S * fr)
+        n_full = len(row.dff) + 2 * trim
+        t0 = row.t0_s - trim / fr
+        edges = t0 + (np.arange(n_full + 1) - 0.5) / fr
+        times = rec.t0_s + np.arange(ev.size) / rec.frame_rate_hz
+        counts, _ = np.histogram(times, bins=edges, weights=ev)
+        rate = smooth_spike_counts(counts.astype(np.float32), fr, sigma_s)
+        out.append(rate[trim : trim + len(row.dff)])
+    return out
+
+
+def routing_check(table: pd.DataFrame, recordings: pd.DataFrame) -> dict:
+    """CASCADE's routed noise level (ν rounded, clipped to 1 … 9, as ``run_fold_cascade``
+    trains) with ν of the evaluation-rate trace against ν of the recording at its own rate."""
+    native = recordings.set_index(["dataset", "neuron", "recording"])
+    rows = []
+    for row in table.itertuples(index=False):
+        rec = native.loc[(row.dataset, row.neuron, row.recording)]
+        nu_native = noise_level_nu(rec.dff, rec.frame_rate_hz)
+        rows.append((row.dataset, float(row.noise_level_nu), nu_native))
+    df = pd.DataFrame(rows, columns=["dataset", "nu_resampled", "nu_native"])
+
+    def level(nu):
+        return np.clip(np.round(nu), 1, 9)
+
+    same = level(df.nu_resampled) == level(df.nu_native)
+    per_ds = df.assign(same=same).groupby("dataset")
+    return {
+        "recordings": len(df),
+        "same_level": int(same.sum()),
+        "datasets": {
+            ds: {
+                "nu_resampled_median": float(g.nu_resampled.median()),
+                "nu_native_median": float(g.nu_native.median()),
+                "same_level": int(g.same.sum()),
+                "recordings": len(g),
+            }
+            for ds, g in per_ds
+        },
+    }
+
+
 def oasis_rates(table: pd.DataFrame, sigma_s: float) -> list[np.ndarray]:
     """OASIS (L1, AR(1), parameters fitted per trace) events smoothed with the target kernel."""
     out = []
@@ -560,6 +632,9 @@ def main(argv=None) -> int:
     if args.extra_strides and args.model != "ens2":
         print("--extra-strides applies to --model ens2", file=sys.stderr)
         return 2
+    if args.native_rate and (args.model != "oasis" or args.test_noise_level is not None):
+        print("--native-rate applies to --model oasis without --test-noise-level", file=sys.stderr)
+        return 2
     if args.save_members and args.model == "oasis":
         print("--save-members applies to the network models (cascade, ens2)", file=sys.stderr)
         return 2
@@ -597,9 +672,23 @@ def main(argv=None) -> int:
     )
     rng = np.random.default_rng(args.seed)
     oasis = {}
+    routing = None
     if args.model == "oasis":
         for part in (cls, cls_test) if cls_test is not cls else (cls,):
-            oasis.update(zip(part.row_id, oasis_rates(part, sigma_s)))
+            rates = (
+                native_oasis_rates(part, recordings, sigma_s)
+                if args.native_rate
+                else oasis_rates(part, sigma_s)
+            )
+            oasis.update(zip(part.row_id, rates))
+        if args.native_rate:
+            routing = routing_check(cls, recordings)
+            print(
+                f"CASCADE routing: ν at the recording's own rate gives the same noise level as "
+                f"ν of the resampled trace for {routing['same_level']} of "
+                f"{routing['recordings']} recordings",
+                flush=True,
+            )
     rows, folds = [], {}
     single_rows = []  # the first ENS² network alone (--also-single)
     also_single = args.also_single and args.model == "ens2" and args.ens2_members > 1
@@ -714,6 +803,8 @@ def main(argv=None) -> int:
     per_neuron = pd.DataFrame(rows)
     summary = summarize(per_neuron)
     summary.update({**common, "settings": settings})
+    if routing is not None:
+        summary["cascade_routing_native_nu"] = routing
     if args.extra_strides and args.model == "ens2":
         summary["strides"] = stride_summary(per_neuron, args.stride, args.extra_strides)
         for st, v in summary["strides"].items():

@@ -51,3 +51,37 @@ def test_lodo_run_at_the_cascade_setting_scores_only_the_noise_matched_neurons(
     assert sorted(noised.neuron) == sorted(quiet.neuron.unique())
     assert len(noised) == 1 < table[table.dataset == test_set].neuron.nunique()
     np.testing.assert_array_equal(noised.noise_level_nu, 2.0)
+
+
+def test_native_rate_oasis_events_land_on_the_evaluation_grid(spike_lodo, monkeypatch):
+    """One event of mass 2 at native frame 100 (t = 10.0 s at 10 Hz) of a recording starting at
+    t = 0 lands, at 60 Hz after the 0.5 s trim, on evaluation frame (10.0 − 0.5) · 60 = 570."""
+    from types import SimpleNamespace
+
+    from calcium_dynamics.models.spikes.training_tables import training_table
+
+    rng = np.random.default_rng(0)
+    recordings = pd.DataFrame(
+        {
+            "dataset": ["DSX"],
+            "neuron": ["n0"],
+            "recording": [0],
+            "inhibitory": [False],
+            "frame_rate_hz": [10.0],
+            "t0_s": [0.0],
+            "dff": [rng.normal(0, 0.05, 300).astype(np.float32)],
+            "spike_times_s": [np.array([10.0])],
+        }
+    )
+    table = training_table(recordings, frame_rate_hz=60.0, sigma_s=0.005, trim_s=0.5)
+
+    def fake_oasis(dff, rate, **_):
+        ev = np.zeros(len(dff))
+        ev[100] = 2.0
+        return SimpleNamespace(events=ev)
+
+    monkeypatch.setattr(spike_lodo, "deconvolve_oasis", fake_oasis)
+    (rate,) = spike_lodo.native_oasis_rates(table, recordings, 0.005)
+    assert rate.shape == table.target_rate.iloc[0].shape
+    assert int(np.argmax(rate)) == 570 == int(np.argmax(table.target_rate.iloc[0]))
+    np.testing.assert_allclose(rate.sum(), 2.0, rtol=1e-4)
