@@ -117,6 +117,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "which CASCADE noise level each recording would be routed to with ν measured at its "
         "own rate against ν of the resampled trace",
     )
+    p.add_argument(
+        "--native-events",
+        choices=["frame", "point"],
+        default="frame",
+        help="with --native-rate: spread each OASIS event over its native frame (default) or "
+        "put it at the frame's centre",
+    )
     p.add_argument("--steps", type=int, default=None, help="training steps per fold")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--base-channels", type=int, default=9, help="ENS² U-Net width")
@@ -411,12 +418,16 @@ def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Pat
 
 
 def native_oasis_rates(
-    table: pd.DataFrame, recordings: pd.DataFrame, sigma_s: float
+    table: pd.DataFrame, recordings: pd.DataFrame, sigma_s: float, events: str = "frame"
 ) -> list[np.ndarray]:
-    """OASIS run on each recording at its own frame rate; its events (amplitude at native frame
-    times) are binned into the evaluation frames of the table's row, on the grid the true
-    spikes use (``rebin_spike_times``), then smoothed with the target kernel and trimmed like
-    the target. Spikes per evaluation frame, one array per row of ``table``."""
+    """OASIS run on each recording at its own frame rate, its events put on the evaluation
+    frames of the table's row (the grid the true spikes use, ``rebin_spike_times``), smoothed
+    with the target kernel and trimmed like the target. Spikes per evaluation frame, one array
+    per row of ``table``.
+
+    ``events``: ``"frame"`` spreads each event's mass evenly over its native frame (OASIS only
+    says in which frame the spikes fell); ``"point"`` puts it at the frame's centre.
+    """
     native = recordings.set_index(["dataset", "neuron", "recording"])
     cache: dict = {}
     out = []
@@ -433,10 +444,15 @@ def native_oasis_rates(
         fr = row.frame_rate_hz
         trim = round(TRIM_S * fr)
         n_full = len(row.dff) + 2 * trim
-        t0 = row.t0_s - trim / fr
-        edges = t0 + (np.arange(n_full + 1) - 0.5) / fr
-        times = rec.t0_s + np.arange(ev.size) / rec.frame_rate_hz
-        counts, _ = np.histogram(times, bins=edges, weights=ev)
+        edges = row.t0_s - trim / fr + (np.arange(n_full + 1) - 0.5) / fr
+        if events == "point":
+            times = rec.t0_s + np.arange(ev.size) / rec.frame_rate_hz
+            counts, _ = np.histogram(times, bins=edges, weights=ev)
+        else:
+            # cumulative event mass, linear within each native frame
+            bounds = rec.t0_s + (np.arange(ev.size + 1) - 0.5) / rec.frame_rate_hz
+            cum = np.concatenate([[0.0], np.cumsum(ev)])
+            counts = np.diff(np.interp(edges, bounds, cum))
         rate = smooth_spike_counts(counts.astype(np.float32), fr, sigma_s)
         out.append(rate[trim : trim + len(row.dff)])
     return out
@@ -676,7 +692,7 @@ def main(argv=None) -> int:
     if args.model == "oasis":
         for part in (cls, cls_test) if cls_test is not cls else (cls,):
             rates = (
-                native_oasis_rates(part, recordings, sigma_s)
+                native_oasis_rates(part, recordings, sigma_s, args.native_events)
                 if args.native_rate
                 else oasis_rates(part, sigma_s)
             )

@@ -81,7 +81,14 @@ def test_native_rate_oasis_events_land_on_the_evaluation_grid(spike_lodo, monkey
         return SimpleNamespace(events=ev)
 
     monkeypatch.setattr(spike_lodo, "deconvolve_oasis", fake_oasis)
-    (rate,) = spike_lodo.native_oasis_rates(table, recordings, 0.005)
+    (rate,) = spike_lodo.native_oasis_rates(table, recordings, 0.005, "point")
     assert rate.shape == table.target_rate.iloc[0].shape
     assert int(np.argmax(rate)) == 570 == int(np.argmax(table.target_rate.iloc[0]))
     np.testing.assert_allclose(rate.sum(), 2.0, rtol=1e-4)
+    # spread over its native frame [9.95, 10.05) s, six 60 Hz frames long; frame k spans
+    # 0.5 + (k ± ½) / 60 s, so 568 … 572 lie inside (2/6 each) and 567, 573 half inside
+    (spread,) = spike_lodo.native_oasis_rates(table, recordings, 1e-4, "frame")
+    np.testing.assert_allclose(
+        spread[566:575], [0, 1, 2, 2, 2, 2, 2, 1, 0] / np.float32(6), atol=1e-5
+    )
+    np.testing.assert_allclose(spread.sum(), 2.0, rtol=1e-4)
