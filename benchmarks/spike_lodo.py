@@ -124,6 +124,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="with --native-rate: spread each OASIS event over its native frame (default) or "
         "put it at the frame's centre",
     )
+    p.add_argument(
+        "--route-native-nu",
+        action="store_true",
+        help="CASCADE: choose each test recording's noise level (and the fold's trained levels) "
+        "by ν of the recording at its own frame rate instead of ν of the resampled trace",
+    )
     p.add_argument("--steps", type=int, default=None, help="training steps per fold")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--base-channels", type=int, default=9, help="ENS² U-Net width")
@@ -255,6 +261,16 @@ def load_table(args, recordings: pd.DataFrame, noise_level: float | None = None)
         resample_tolerance=args.resample_tolerance,
     )
     keys = ["dataset", "neuron", "recording"]
+    # the ν CASCADE routes on: of the trace it predicts from, or of the recording at its own
+    # frame rate (--route-native-nu; ν of a Fourier-upsampled trace reads far lower)
+    if getattr(args, "route_native_nu", False) and noise_level is None:
+        native = recordings.set_index(keys)
+        table["routing_nu"] = [
+            noise_level_nu(native.loc[k].dff, native.loc[k].frame_rate_hz)
+            for k in zip(table.dataset, table.neuron, table.recording)
+        ]
+    else:
+        table["routing_nu"] = [noise_level_nu(d, f) for d, f in zip(table.dff, table.frame_rate_hz)]
     spikes = recordings.set_index(keys)["spike_times_s"]
     table["spike_times_s"] = [
         np.asarray(spikes.loc[(d, n, r)])
@@ -351,7 +367,7 @@ def run_fold_ens2(args, train, test, sigma_s):
 
 
 def run_fold_cascade(args, train, test, sigma_s):
-    levels = sorted({float(np.clip(np.round(nu), 1, 9)) for nu in test.noise_level_nu})
+    levels = sorted({float(np.clip(np.round(nu), 1, 9)) for nu in test.routing_nu})
     params = {
         "sigma_s": sigma_s,
         "seed": args.seed,
@@ -392,7 +408,7 @@ def save_member_rates(folder: Path, fold: str, model, test: pd.DataFrame) -> Pat
     causal_target = model.causal and model.config.get("target_kernel") == "causal"
     members, targets, symmetric, bounds, keys, nus = [], [], [], [0], [], []
     for row in test.itertuples(index=False):
-        nu = noise_level_nu(row.dff, row.frame_rate_hz)
+        nu = row.routing_nu
         members.append(predict_model_rate(model, row.dff, nu, members=True))
         own = row.target_rate_causal if causal_target else row.target_rate
         targets.append(np.asarray(own, np.float32))
@@ -532,7 +548,7 @@ def stride_corr_rows(test: pd.DataFrame, model, strides: list[int], precision: s
                 predict_model_rate(
                     model,
                     row.dff,
-                    noise_level_nu(row.dff, row.frame_rate_hz),
+                    row.routing_nu,
                     stride=s,
                     precision=precision,
                 )
@@ -651,6 +667,12 @@ def main(argv=None) -> int:
     if args.native_rate and (args.model != "oasis" or args.test_noise_level is not None):
         print("--native-rate applies to --model oasis without --test-noise-level", file=sys.stderr)
         return 2
+    if args.route_native_nu and (args.model != "cascade" or args.test_noise_level is not None):
+        print(
+            "--route-native-nu applies to --model cascade without --test-noise-level",
+            file=sys.stderr,
+        )
+        return 2
     if args.save_members and args.model == "oasis":
         print("--save-members applies to the network models (cascade, ens2)", file=sys.stderr)
         return 2
@@ -735,7 +757,7 @@ def main(argv=None) -> int:
                 return predict_model_rate(
                     _model,
                     row.dff,
-                    noise_level_nu(row.dff, row.frame_rate_hz),
+                    row.routing_nu,
                     stride=args.stride,
                     precision=args.precision,
                 )
