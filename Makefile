@@ -51,7 +51,7 @@ viz-build: install
 # leave-one-dataset-out results measured at each model's setting where one exists.
 SHIP := $(BIN)/python -m calcium_dynamics.models.spikes.ship
 RESULTS := benchmarks/results
-LODO_NOTE_CASCADE := The leave-one-dataset-out run trained, per held-out dataset, a 2-member ensemble at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing as in the 7.5 Hz run; this zoo has 5 members per level.
+LODO_NOTE_CASCADE := The leave-one-dataset-out run trained, per held-out dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing as in the 7.5 Hz run.
 
 model-cards: install
 	$(SHIP) cascade-7p5hz-excitatory --lodo $(RESULTS)/spike_lodo_cascade_cascade_setting.json \
@@ -61,12 +61,12 @@ model-cards: install
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_protocol.json \
 	  --lodo-note "The leave-one-dataset-out run used the data of the published ENS² benchmark (DS01 and recordings without a spike left out) and this model's training settings (2 networks, one-cycle learning rate, 1,200 steps of 512 windows each); this model is trained on every excitatory dataset including DS01."
 	$(SHIP) cascade-15hz-excitatory --version v1.1.0 \
-	  --lodo $(RESULTS)/spike_lodo_cascade_15hz.json \
+	  --lodo $(RESULTS)/spike_lodo_cascade_15hz_m5_nu2.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_15hz.json \
 	  --lodo-note "$(LODO_NOTE_CASCADE)" \
 	  --intervals $(RESULTS)/spike_intervals_cascade_15hz.json
 	$(SHIP) cascade-30hz-excitatory \
-	  --lodo $(RESULTS)/spike_lodo_cascade_30hz.json \
+	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_m5_nu2.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz.json \
 	  --lodo-note "$(LODO_NOTE_CASCADE)" \
 	  --intervals $(RESULTS)/spike_intervals_cascade_30hz.json
@@ -76,6 +76,7 @@ model-cards: install
 	  --intervals $(RESULTS)/spike_intervals_cascade_30hz_causal.json \
 	  --intervals-reference $(RESULTS)/spike_intervals_cascade_30hz.json
 	$(SHIP) cascade-30hz-inhibitory --version v1.1.0 \
-	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_inhibitory.json \
+	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_inhibitory_m5_nu2.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz_inhibitory.json \
-	  --lodo-note "The leave-one-dataset-out run trained, per held-out inhibitory dataset, a 2-member ensemble at the test level only (ν = 2) on the other inhibitory datasets with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2; this zoo has 5 members per level."
+	  --lodo-note "The leave-one-dataset-out run trained, per held-out inhibitory dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) on the other inhibitory datasets with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2." \
+	  --intervals $(RESULTS)/spike_intervals_cascade_30hz_inhibitory.json
