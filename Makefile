@@ -54,29 +54,29 @@ RESULTS := benchmarks/results
 LODO_NOTE_CASCADE := The leave-one-dataset-out run trained, per held-out dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing as in the 7.5 Hz run.
 
 model-cards: install
-	$(SHIP) cascade-7p5hz-excitatory --lodo $(RESULTS)/spike_lodo_cascade_cascade_setting.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_cascade_setting.json \
+	$(SHIP) cascade-7p5hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_cascade_setting.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_cascade_setting.json \
 	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 2-member ensemble at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); this zoo has 5 members per level."
-	$(SHIP) ens2-60hz-excitatory --lodo $(RESULTS)/spike_lodo_ens2_protocol_x2.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_protocol.json \
+	$(SHIP) ens2-60hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_ens2_protocol_x2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_protocol.json \
 	  --lodo-note "The leave-one-dataset-out run used the data of the published ENS² benchmark (DS01 and recordings without a spike left out) and this model's training settings (2 networks, one-cycle learning rate, 1,200 steps of 512 windows each); this model is trained on every excitatory dataset including DS01."
 	$(SHIP) cascade-15hz-excitatory --version v1.1.0 \
-	  --lodo $(RESULTS)/spike_lodo_cascade_15hz_m5_nu2.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_15hz.json \
+	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_15hz_m5_nu2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_15hz.json \
 	  --lodo-note "$(LODO_NOTE_CASCADE)" \
-	  --intervals $(RESULTS)/spike_intervals_cascade_15hz.json
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_15hz.json
 	$(SHIP) cascade-30hz-excitatory \
-	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_m5_nu2.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz.json \
+	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_30hz_m5_nu2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_30hz.json \
 	  --lodo-note "$(LODO_NOTE_CASCADE)" \
-	  --intervals $(RESULTS)/spike_intervals_cascade_30hz.json
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_30hz.json
 	$(SHIP) cascade-30hz-excitatory-causal \
-	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_causal_kernel_m3_nu2.json \
+	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_30hz_causal_kernel_m3_nu2.json \
 	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 3-member causal ensemble (windows ending at the predicted frame, causal-kernel target) at the test level only (ν = 2) with this zoo's per-member budget, noise-matched every test trace to ν = 2, and scores against the symmetric (non-causal) target: Corr as the rate comes, without shifting it by its lag; DS01 was left out of testing as in the 7.5 Hz run; this zoo has 3 members per level." \
-	  --intervals $(RESULTS)/spike_intervals_cascade_30hz_causal.json \
-	  --intervals-reference $(RESULTS)/spike_intervals_cascade_30hz.json
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_30hz_causal.json \
+	  --intervals-reference $(RESULTS)/spike_intervals/spike_intervals_cascade_30hz.json
 	$(SHIP) cascade-30hz-inhibitory --version v1.1.0 \
-	  --lodo $(RESULTS)/spike_lodo_cascade_30hz_inhibitory_m5_nu2.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo_oasis_30hz_inhibitory.json \
+	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_30hz_inhibitory_m5_nu2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_30hz_inhibitory.json \
 	  --lodo-note "The leave-one-dataset-out run trained, per held-out inhibitory dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) on the other inhibitory datasets with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2." \
-	  --intervals $(RESULTS)/spike_intervals_cascade_30hz_inhibitory.json
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_30hz_inhibitory.json

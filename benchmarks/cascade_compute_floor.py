@@ -10,7 +10,7 @@ trace (ratio measured in the same run), and bf16 matmul throughput for reference
 
     python benchmarks/cascade_compute_floor.py
 
-Writes ``benchmarks/results/cascade_compute_floor.json``.
+Writes ``benchmarks/results/cascade_compute_floor/cascade_compute_floor.json``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.provenance import command_line, run_record
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "cascade_compute_floor.json"
+OUT = ROOT / "benchmarks" / "results" / "cascade_compute_floor" / "cascade_compute_floor.json"
 
 
 def macs_per_frame(net: CascadeNet) -> int:

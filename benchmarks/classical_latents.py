@@ -19,8 +19,8 @@ Run: ``OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 python benchmarks/classical_latents.p
 (1,200 variational steps, about 1 h). The paper fits for 20,000 steps
 (``--variational-iter 20000``, about 35 min per variational fit on one core); calcium GPFA
 needs them (README).
-Writes ``benchmarks/results/classical_latents.json`` (``--parts hmm`` or ``--parts gpfa`` re-runs
-one part and keeps the other's previous results).
+Writes ``benchmarks/results/classical_latents/classical_latents.json`` (``--parts hmm`` or
+``--parts gpfa`` re-runs one part and keeps the other's previous results).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from calcium_dynamics.simulate.hmm_gpfa import (
     simulate_hmm_calcium,
 )
 
-RESULTS = Path(__file__).parent / "results" / "classical_latents.json"
+RESULTS = Path(__file__).parent / "results" / "classical_latents" / "classical_latents.json"
 PAPER_STATE_CORRELATION = {"calcium": 0.89, "gaussian": 0.53, "ar_gaussian": 0.73, "poisson": 0.91}
 
 

@@ -1,7 +1,7 @@
 """The shipped spike models as a lab meets them: routing, warnings and accuracy on simulated
 Suite2p recordings at the zoos' rates and at a rate no zoo has, and the time per call.
 
-    python benchmarks/day_one_models.py            # writes benchmarks/results/day_one_models.json
+    python benchmarks/day_one_models.py   # writes benchmarks/results/day_one_models/*.json
 
 For each frame rate (default 7.5, 9.8, 15, 30 Hz) a simulated Suite2p plane (known spikes,
 double-exponential GCaMP-like transients, neuropil; ``simulate/suite2p_example``) is read back,
@@ -84,7 +84,9 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=5.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/day_one_models.json")
+    p.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks/results/day_one_models/day_one_models.json"
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     params = project_parameters()

@@ -6,7 +6,8 @@ neuron averages are averaged, and a rise/decay kernel is fitted
 (:mod:`calcium_dynamics.signal.kinetics`). Reported per dataset: peak ΔF/F, τ_on, τ_off,
 time to peak, and the two roots of the kernel's AR(2) process at ``--bin-hz`` (the rise root
 e^(−Δ/τ_on) says how much of the rise an AR(1) model misses at that frame rate). Results go to
-``benchmarks/results/indicator_kinetics.json``, the figure to ``indicator_kinetics.png``.
+``benchmarks/results/indicator_kinetics/indicator_kinetics.json``, the figure to
+``indicator_kinetics.png`` beside it.
 
     python benchmarks/indicator_kinetics.py --ground-truth ../shared/ground_truth
 """
@@ -32,7 +33,7 @@ from calcium_dynamics.signal.kinetics import (
     isolated_spike_average,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results" / "indicator_kinetics.json"
+RESULTS = Path(__file__).resolve().parent / "results/indicator_kinetics/indicator_kinetics.json"
 MIN_SPIKES_PER_NEURON = 3
 
 

@@ -14,7 +14,8 @@ calcium-LFADS vs Gaussian-LFADS on the calcium-LFADS dataset of Keeley et al.
     python benchmarks/latent_lorenz.py --skip-timing --speeds 10 --epochs 1000 --batch-size 32 \
         --variants radical --eval-every 50      # with a learning curve
 
-Results are merged into benchmarks/results/latent_lorenz.json (one entry per part run).
+Results are merged into benchmarks/results/latent_lorenz/latent_lorenz.json (one entry per
+part run).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from calcium_dynamics.tuning.search_space import (
     apply_hyperparameters,
 )
 
-RESULTS = ROOT / "benchmarks" / "results" / "latent_lorenz.json"
+RESULTS = ROOT / "benchmarks" / "results" / "latent_lorenz" / "latent_lorenz.json"
 LORENZ_VARIANTS = ("radical", "autolfads", "smth_dec")
 CALCIUM_VARIANTS = ("calcium_lfads", "gaussian_lfads")
 
@@ -593,7 +594,7 @@ def main(argv=None) -> None:
         const=RESULTS.with_name("latent_lorenz_curves.png"),
         default=None,
         help="only draw the learning curves found in OUT into this PNG (default "
-        "benchmarks/results/latent_lorenz_curves.png) and exit",
+        "benchmarks/results/latent_lorenz/latent_lorenz_curves.png) and exit",
     )
     ap.add_argument(
         "--save-inferred",

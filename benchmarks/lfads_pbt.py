@@ -10,7 +10,7 @@ rates to the true states, 5 complementary 80/20 splits, 30 ms lag), as in the ev
     python benchmarks/lfads_pbt.py          # radical: 6 members, 10 generations of 20 epochs
     python benchmarks/lfads_pbt.py --population 8 --generations 15 --num-cpus 2
 
-Prints the table and writes benchmarks/results/lfads_pbt.json.
+Prints the table and writes benchmarks/results/lfads_pbt/lfads_pbt.json.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-RESULTS = ROOT / "benchmarks" / "results" / "lfads_pbt.json"
+RESULTS = ROOT / "benchmarks" / "results" / "lfads_pbt" / "lfads_pbt.json"
 
 
 def log(msg: str) -> None:

@@ -12,7 +12,7 @@ random-process network (150 neurons, 5 processes) are simulated with the jGCaMP7
 
 Reported: nodal assignment accuracy per method, how often the AIC picks k = 5, NMF R² against
 PCA's variance explained at every k, weight–connection and activity correlations, median fit
-time per method. Results go to ``benchmarks/results/nmf_networks.json``.
+time per method. Results go to ``benchmarks/results/nmf_networks/nmf_networks.json``.
 
     python benchmarks/nmf_networks.py --instantiations 32 --jobs 2
 """
@@ -47,7 +47,7 @@ from calcium_dynamics.classical.nmf import NMFSelector
 from calcium_dynamics.metrics.assignment import score_decomposition
 from calcium_dynamics.simulate.networks import simulate_nodal_network, simulate_process_network
 
-RESULTS = Path(__file__).resolve().parent / "results" / "nmf_networks.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "nmf_networks" / "nmf_networks.json"
 TRUE_K = 5
 
 

@@ -8,7 +8,7 @@
 2. Speed: ΔF/F of a large recording (``--cells`` × ``--minutes`` at 30 Hz).
 3. Spikes: ENS² rates and events of the simulated cells against their true spikes (median
    correlation of rates at the recording's frame rate, spike-count ratio, event error rate ER).
-Writes ``benchmarks/results/recordings_day_one.json``.
+Writes ``benchmarks/results/recordings_day_one/recordings_day_one.json``.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
         "median_spike_count_ratio": float(np.median(ratios)),
         "median_er": float(np.median(ers)),
     }
-    out = ROOT / "benchmarks/results/recordings_day_one.json"
+    out = ROOT / "benchmarks/results/recordings_day_one/recordings_day_one.json"
     out.write_text(json.dumps(result, indent=2))
     json.dump(result, sys.stdout, indent=2)
     return result

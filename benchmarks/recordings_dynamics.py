@@ -15,8 +15,8 @@ same latent and trial structure; ΔF/F simulated directly, no spike inference), 
     OMP_NUM_THREADS=1 python benchmarks/recordings_dynamics.py
     OMP_NUM_THREADS=1 python benchmarks/recordings_dynamics.py --scale
 
-Results are merged into ``benchmarks/results/recordings_dynamics.json`` under ``example`` or
-``scale``.
+Results are merged into ``benchmarks/results/recordings_dynamics/recordings_dynamics.json``
+under ``example`` or ``scale``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from calcium_dynamics.config import project_parameters
 from calcium_dynamics.provenance import command_line, run_record
 
-RESULTS = ROOT / "benchmarks/results/recordings_dynamics.json"
+RESULTS = ROOT / "benchmarks/results/recordings_dynamics/recordings_dynamics.json"
 SCREENSHOT = ROOT / "docs/assets/recording_report.png"
 
 

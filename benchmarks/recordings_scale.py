@@ -23,7 +23,8 @@ are timed on the first ``--event-neurons`` cells and extrapolated (labelled as s
 
 ``--neurons 200`` measures a fraction; the JSON then says so and gives the extrapolation to
 the full size, labelled as such. Results are merged into
-``benchmarks/results/recordings_scale.json`` under a key naming the model and stride.
+``benchmarks/results/recordings_scale/recordings_scale.json`` under a key naming the model and
+stride.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     label = f"{out['model_kind']}_stride{args.stride}_{args.neurons}neurons"
     label += "_events" if args.events else ""
-    path = ROOT / "benchmarks/results/recordings_scale.json"
+    path = ROOT / "benchmarks/results/recordings_scale/recordings_scale.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
     stored[label] = result
     path.write_text(json.dumps(stored, indent=2) + "\n")

@@ -194,7 +194,7 @@ def main(argv=None) -> int:
         "--subset", type=int, default=None, help="also report the first K members' Corr and lag"
     )
     p.add_argument("--write-calibration", action="store_true")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spike_intervals")
     args = p.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     prov = run_record(command_line(__file__, argv), seeds=[0], threads=1, cwd=ROOT)
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         nu, blocks, recs = load_run(folder)
         n_members |= {b.members.shape[0] for b in blocks}
         rows = nested_coverage(blocks, nu)
-        lodo = ROOT / "benchmarks" / "results" / f"spike_lodo_{folder.name}.json"
+        lodo = ROOT / "benchmarks" / "results" / "spike_lodo" / f"spike_lodo_{folder.name}.json"
         corr = json.loads(lodo.read_text())["overall"]["corr"]["median"] if lodo.is_file() else None
         if corr is not None:
             expected[nu] = float(corr)

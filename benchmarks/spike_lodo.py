@@ -8,8 +8,9 @@ every neuron of the held-out one; metrics are computed per neuron at the evaluat
     python benchmarks/spike_lodo.py --ground-truth ../shared/ground_truth --model cascade
     python benchmarks/spike_lodo.py --ground-truth ../shared/ground_truth --model oasis
 
-Prints per-dataset and overall medians and writes ``benchmarks/results/spike_lodo_<tag>.csv``
-(per-neuron metrics) and ``.json`` (medians with 95 % bootstrap CIs, settings, timings).
+Prints per-dataset and overall medians and writes
+``benchmarks/results/spike_lodo/spike_lodo_<tag>.csv`` (per-neuron metrics) and ``.json``
+(medians with 95 % bootstrap CIs, settings, timings).
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default=None, help="results file name suffix (default: model)")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "spike_lodo")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     return args

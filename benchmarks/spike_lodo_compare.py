@@ -3,13 +3,13 @@
     python benchmarks/spike_lodo_compare.py ens2_protocol ens2_protocol_3x
     python benchmarks/spike_lodo_compare.py ens2_protocol ens2_protocol_3x --metrics corr er vrd
 
-Reads ``benchmarks/results/spike_lodo_<TAG>.csv`` for the baseline and the candidate tag,
-matches neurons by (dataset, neuron), and prints for each metric the median per-neuron
+Reads ``benchmarks/results/spike_lodo/spike_lodo_<TAG>.csv`` for the baseline and the candidate
+tag, matches neurons by (dataset, neuron), and prints for each metric the median per-neuron
 difference (candidate − baseline) with its 95 % bootstrap CI, the share of neurons and the
 number of datasets where the candidate is better, and the per-dataset medians. Writes
-``benchmarks/results/spike_lodo_compare_<CANDIDATE>_vs_<BASELINE>.json`` and, with
-``--figure``, a ``.png`` beside it: per-neuron scatter of the first metric (candidate against
-baseline, one colour per dataset) and the per-dataset median paired differences.
+``benchmarks/results/spike_lodo_compare/spike_lodo_compare_<CANDIDATE>_vs_<BASELINE>.json`` and,
+with ``--figure``, a ``.png`` beside it: per-neuron scatter of the first metric (candidate
+against baseline, one colour per dataset) and the per-dataset median paired differences.
 """
 
 from __future__ import annotations
@@ -37,7 +37,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("baseline", help="tag of the reference run")
     p.add_argument("candidate", help="tag of the run compared with it")
     p.add_argument("--metrics", nargs="+", default=["corr", "er"], choices=sorted(BETTER))
-    p.add_argument("--results", type=Path, default=RESULTS, help="folder of the run files")
+    p.add_argument(
+        "--results", type=Path, default=RESULTS / "spike_lodo", help="folder of the run files"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of the comparison (default: results/spike_lodo_compare, or --results "
+        "when that is given)",
+    )
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the CI")
     p.add_argument("--figure", action="store_true", help="also write a .png of the comparison")
     return p.parse_args(argv)
@@ -107,7 +116,11 @@ def main(argv=None) -> int:
             print(f"      {dataset:40s} {d['median_difference']:+.4f}  ({d['n_neurons']} neurons)")
     summary.update({"baseline": args.baseline, "candidate": args.candidate})
     summary["provenance"] = run_record(command_line(__file__, argv), seeds=[0])
-    out = args.results / f"spike_lodo_compare_{args.candidate}_vs_{args.baseline}.json"
+    folder = args.out or (
+        RESULTS / "spike_lodo_compare" if args.results == RESULTS / "spike_lodo" else args.results
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"spike_lodo_compare_{args.candidate}_vs_{args.baseline}.json"
     out.write_text(json.dumps(summary, indent=2))
     print(f"wrote {out}")
     if args.figure:

@@ -9,7 +9,7 @@ included) for ENS² at window stride 1 and at the strides given, in each arithme
 (fp32, bf16), and for the CASCADE zoo; then, with ground truth, the median correlation of each
 ENS² stride and precision against the true rates on the datasets the model did not train on
 (for a model trained on the whole database, ``spike_lodo.py --stride`` measures it per held-out
-dataset instead). Writes ``benchmarks/results/spike_speed.json``.
+dataset instead). Writes ``benchmarks/results/spike_speed/spike_speed.json``.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     p.add_argument("--minutes", type=float, default=5.0, help="length of the timed trace")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "spike_speed.json"
+        "--out", type=Path, default=Path(__file__).parent / "results/spike_speed/spike_speed.json"
     )
     args = p.parse_args(argv)
     if args.threads:

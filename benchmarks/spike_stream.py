@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", default="causal_30hz")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "spike_stream")
     args = p.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)

@@ -35,7 +35,9 @@ def test_shipped_tables_are_the_cards():
 
 
 def _json(name: str):
-    return json.loads((RESULTS / name).read_text())
+    """A results file by name: each benchmark writes into ``results/<script>/``."""
+    (path,) = RESULTS.glob(f"*/{name}")
+    return json.loads(path.read_text())
 
 
 def _get(data, path: str):

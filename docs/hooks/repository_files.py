@@ -1,6 +1,7 @@
 """MkDocs hook: publish files that live outside ``docs/`` without copying them into git twice.
 
-* ``benchmarks/results/*.png`` become ``results/<name>.png`` (the benchmark pages show them);
+* ``benchmarks/results/<script>/*.png`` become ``results/<name>.png`` (the benchmark pages show
+  them);
 * the shipped models' cards ``data/06_models/shipped/*.md`` become pages ``models/cards/<name>.md``;
 * the generated results index ``benchmarks/results/README.md`` becomes ``benchmarks/index.md``.
 
@@ -16,7 +17,7 @@ from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = (
-    ("benchmarks/results", "*.png", "results"),
+    ("benchmarks/results", "*/*.png", "results"),
     ("data/06_models/shipped", "*.md", "models/cards"),
 )
 

@@ -1,7 +1,7 @@
 """Ship a trained zoo with the project: model card, checksum, committed index, DVC artifact.
 
     python -m calcium_dynamics.models.spikes.ship cascade-30hz-excitatory --version v1.0.0 \\
-        [--lodo benchmarks/results/spike_lodo_TAG.json --lodo-baseline ...OASIS.json]
+        [--lodo benchmarks/results/spike_lodo/spike_lodo_TAG.json --lodo-baseline ...OASIS.json]
 
 reads ``data/06_models/shipped/NAME.pt`` (written by ``zoo_training``), writes ``NAME.md`` and
 ``NAME.card.json`` beside it, records version, stage ``production``, SHA-256 and card in
