@@ -51,6 +51,7 @@ from calcium_dynamics.models.lfads.training import (
     train_lfads,
     variant_model_params,
 )
+from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.simulate import lorenz_datasets
 from calcium_dynamics.tuning.search_space import (
     DERIVED,
@@ -583,6 +584,14 @@ def main(argv=None) -> None:
         "variant (the ZIG scale prior only for radical), e.g. radical",
     )
     ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="another draw: LFADS initialisation and trial split seed S, simulation seeds S "
+        "(Lorenz data) and S + 1 (calcium data; the configuration's draw is S = 0); results "
+        "under KEY_seedS",
+    )
+    ap.add_argument(
         "--tag",
         default="",
         help="suffix of the results keys (lorenz_10hz_TAG), to keep runs with other settings apart",
@@ -617,7 +626,24 @@ def main(argv=None) -> None:
     if args.measurement_noise_sd is not None:
         params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
     params["hyperparameters"] = _hyperparameters(args, list(args.variants))
+    seed_suffix = ""
+    if args.seed is not None:
+        params["lfads"]["seed"] = args.seed
+        params["lorenz_simulation"]["seed"] = args.seed
+        params["calcium_lorenz_simulation"]["seed"] = args.seed + 1
+        seed_suffix = f"_seed{args.seed}"
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    # each entry records the run that wrote it: command, commit, date, seeds, threads, machine
+    prov = run_record(
+        command_line(__file__, sys.argv[1:] if argv is None else argv),
+        seeds={
+            "lfads": int(params["lfads"]["seed"]),
+            "lorenz_simulation": int(params["lorenz_simulation"]["seed"]),
+            "calcium_lorenz_simulation": int(params["calcium_lorenz_simulation"]["seed"]),
+        },
+        threads=1,
+        cwd=ROOT,
+    )
     env = {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -629,7 +655,7 @@ def main(argv=None) -> None:
         previous = results.get("timing", {}).get("variants", {})
         results["timing"] = {
             "env": env,
-            "command": " ".join(sys.argv),
+            "provenance": prov,
             "variants": {
                 **previous,
                 **timing(params, list(args.variants), args.timing_epochs, args.timing_steps),
@@ -642,9 +668,9 @@ def main(argv=None) -> None:
     lorenz_vars = [v for v in args.variants if v in LORENZ_VARIANTS]
     for speed in args.speeds or []:
         if lorenz_vars:
-            key = f"lorenz_{speed:g}hz" + (f"_{args.tag}" if args.tag else "")
+            key = f"lorenz_{speed:g}hz" + (f"_{args.tag}" if args.tag else "") + seed_suffix
             results[key] = {
-                "command": " ".join(sys.argv),
+                "provenance": prov,
                 "epochs": args.epochs,
                 "batch_size": params["lfads"]["trainer"]["batch_size"],
                 "hyperparameters": params["hyperparameters"],
@@ -663,8 +689,9 @@ def main(argv=None) -> None:
         key = "calcium_lorenz"
         if args.measurement_noise_sd is not None:
             key = f"calcium_lorenz_noise_{args.measurement_noise_sd:g}"
+        key += seed_suffix
         results[key] = {
-            "command": " ".join(sys.argv),
+            "provenance": prov,
             "epochs": args.epochs,
             **calcium_accuracy(params, calcium_vars, args.epochs, args.save_inferred),
         }
