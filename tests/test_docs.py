@@ -138,6 +138,53 @@ README_NUMBERS = [
 ]
 
 
+# (page under docs/, quoted text, results file, key path, format of the quoted number)
+DOC_NUMBERS = [
+    (
+        "howto/intervals.md",
+        "that is the 98 % table",
+        "spike_intervals_cascade_30hz.json",
+        "levels/2/per_dataset_floor/lowest_nominal_meeting_floor",
+        "{:.0%}",
+    ),
+    (
+        "howto/intervals.md",
+        "cover 0.977 of the frames",
+        "spike_intervals_cascade_30hz.json",
+        "levels/2/per_dataset_floor/levels/8/coverage_mean_over_datasets",
+        "{:.3f}",
+    ),
+    (
+        "howto/intervals.md",
+        "are 12.95 Hz wide",
+        "spike_intervals_cascade_30hz.json",
+        "levels/2/per_dataset_floor/levels/8/width_hz_mean_over_datasets",
+        "{:.2f}",
+    ),
+    (
+        "howto/intervals.md",
+        "at ν = 5, 96 %",
+        "spike_intervals_cascade_30hz.json",
+        "levels/5/per_dataset_floor/lowest_nominal_meeting_floor",
+        "{:.0%}",
+    ),
+    (
+        "howto/intervals.md",
+        "for the 15 Hz zoo, 98 %",
+        "spike_intervals_cascade_15hz.json",
+        "levels/2/per_dataset_floor/lowest_nominal_meeting_floor",
+        "{:.0%}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("page", "quote", "name", "path", "fmt"), DOC_NUMBERS)
+def test_doc_numbers_are_the_results_files_numbers(page, quote, name, path, fmt):
+    text = " ".join((ROOT / "docs" / page).read_text().split())
+    assert quote in text, f"docs/{page} no longer quotes {quote!r}"
+    assert fmt.format(_get(_json(name), path)).replace("%", " %") in quote
+
+
 @pytest.mark.parametrize(("quote", "name", "path", "fmt"), README_NUMBERS)
 def test_readme_numbers_are_the_results_files_numbers(quote, name, path, fmt):
     text = " ".join(README.read_text().split())
