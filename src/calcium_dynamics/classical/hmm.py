@@ -27,7 +27,10 @@ from sklearn.cluster import KMeans
 from tqdm.auto import tqdm
 
 from calcium_dynamics.classical.sequences import as_sequences
-from calcium_dynamics.likelihoods.calcium import calcium_ar_poisson_state_log_likelihood
+from calcium_dynamics.likelihoods.calcium import (
+    calcium_ar_poisson_state_log_likelihood,
+    state_spike_count_moments,
+)
 
 __all__ = [
     "HMM",
@@ -37,6 +40,7 @@ __all__ = [
     "GaussianObservations",
     "PoissonObservations",
     "forward_backward",
+    "forward_backward_batch",
     "held_out_log_likelihood_curve",
     "viterbi",
 ]
@@ -44,6 +48,7 @@ __all__ = [
 _LOG_2PI = np.log(2.0 * np.pi)
 _VAR_FLOOR = 1e-6
 _RATE_FLOOR = 1e-4
+_SCALE_FLOOR = 1e-200  # below it the scaled forward–backward hands over to the log-space one
 
 
 # ----------------------------------------------------------------------------- inference
@@ -96,6 +101,57 @@ def forward_backward(
     return posteriors, expected_transitions, log_evidence
 
 
+def forward_backward_batch(
+    log_start: np.ndarray, log_trans: np.ndarray, log_lik: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`forward_backward` for ``B`` sequences of equal length at once, with scaling.
+
+    The recursions run on probabilities rescaled at every step (Rabiner's scaling: each bin's
+    emission terms divided by their maximum, each forward vector normalised to sum 1), one
+    ``(B, K) @ (K, K)`` product per time step for all sequences together; the expected
+    transitions are one matrix product over all bins. A sequence whose scaled recursion comes
+    near underflow (a forward vector summing to less than 1e-200) is recomputed in log space.
+
+    Args:
+        log_start: ``(K,)``; log_trans: ``(K, K)``; log_lik: ``(B, T, K)``.
+
+    Returns:
+        ``(posteriors (B, T, K), expected_transitions (K, K) summed over the sequences,
+        log_likelihoods (B,))`` in nats.
+    """
+    n_seq, n_time, n_states = log_lik.shape
+    trans = np.exp(log_trans)
+    peak = log_lik.max(axis=2, keepdims=True)
+    emit = np.exp(log_lik - peak)  # (B, T, K), each bin's largest term 1
+    alpha = np.empty_like(emit)
+    scale = np.empty((n_seq, n_time))
+    a = np.exp(log_start)[None, :] * emit[:, 0]
+    for t in range(n_time):
+        if t:
+            a = (alpha[:, t - 1] @ trans) * emit[:, t]
+        scale[:, t] = a.sum(axis=1)
+        alpha[:, t] = a / np.where(scale[:, t] > _SCALE_FLOOR, scale[:, t], 1.0)[:, None]
+    safe = np.where(scale > _SCALE_FLOOR, scale, 1.0)
+    beta = np.ones_like(emit)
+    for t in range(n_time - 2, -1, -1):
+        beta[:, t] = ((emit[:, t + 1] * beta[:, t + 1]) @ trans.T) / safe[:, t + 1, None]
+    with np.errstate(divide="ignore"):
+        log_evidence = np.log(scale).sum(axis=1) + peak[:, :, 0].sum(axis=1)
+    bad = ~(scale > _SCALE_FLOOR).all(axis=1) | ~np.isfinite(log_evidence)
+    good = ~bad
+    with np.errstate(invalid="ignore"):
+        posteriors = alpha * beta
+        posteriors /= posteriors.sum(axis=2, keepdims=True)
+    xi = np.zeros((n_states, n_states))
+    if n_time > 1 and good.any():
+        nxt = emit[good, 1:] * beta[good, 1:] / safe[good, 1:, None]  # (B', T−1, K)
+        xi = trans * np.einsum("bti,btj->ij", alpha[good, :-1], nxt)
+    for b in np.flatnonzero(bad):  # underflow: the log-space recursions for this sequence
+        posteriors[b], xi_b, log_evidence[b] = forward_backward(log_start, log_trans, log_lik[b])
+        xi += xi_b
+    return posteriors, xi, log_evidence
+
+
 def viterbi(log_start: np.ndarray, log_trans: np.ndarray, log_lik: np.ndarray) -> np.ndarray:
     """Most probable state sequence, shape ``(T,)``, by max-product in log space."""
     n_time, n_states = log_lik.shape
@@ -110,6 +166,25 @@ def viterbi(log_start: np.ndarray, log_trans: np.ndarray, log_lik: np.ndarray) -
     for t in range(n_time - 1, 0, -1):
         path[t - 1] = back[t, path[t]]
     return path
+
+
+def _e_step(log_start, log_trans, obs, seqs) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Posteriors (one ``(T, K)`` per sequence), expected transitions and per-sequence
+    log-likelihoods; sequences of equal length go through :func:`forward_backward_batch`
+    together."""
+    posts: list = [None] * len(seqs)
+    log_liks = np.empty(len(seqs))
+    xi_total = np.zeros((log_trans.shape[0],) * 2)
+    by_length: dict[int, list[int]] = {}
+    for i, seq in enumerate(seqs):
+        by_length.setdefault(seq.shape[0], []).append(i)
+    for idx in by_length.values():
+        lik = np.stack([obs.log_likelihoods(seqs[i]) for i in idx])
+        post, xi, ll = forward_backward_batch(log_start, log_trans, lik)
+        xi_total += xi
+        for j, i in enumerate(idx):
+            posts[i], log_liks[i] = post[j], ll[j]
+    return posts, xi_total, log_liks
 
 
 # ----------------------------------------------------------------------------- observations
@@ -285,6 +360,14 @@ class CalciumObservations:
     ``y_t = α y_{t−1} + c s_t + ε``, ``s_t ~ Poisson(λ_{z_t})``, ``ε ~ N(0, σ²)``; parameters
     ``rates (K, N)`` spikes / bin, ``ar_coef (N,)``, ``jump (N,)`` ΔF/F per spike,
     ``noise_var (N,)`` ΔF/F².
+
+    M-step (``m_step``): ``"lbfgs"`` maximises the expected log-likelihood over all parameters
+    with L-BFGS (``m_step_iters`` iterations, autograd through the spike-count sum); ``"em"``
+    treats the spike counts as latent too and updates every parameter in closed form from
+    their posterior moments (one pass: rates = weighted E[s]; α and c by weighted least
+    squares of y_t on (y_{t−1}, s_t); σ² the expected squared residual). Both increase the
+    likelihood at every EM iteration; ``"em"`` is one likelihood evaluation per M-step instead
+    of one per line-search step.
     """
 
     name = "calcium"
@@ -297,7 +380,11 @@ class CalciumObservations:
         m_step_iters: int = 20,
         jump_init_sd: float = 0.2,
         jump_init: float = 1.0,
+        m_step: str = "lbfgs",
     ):
+        if m_step not in ("lbfgs", "em"):
+            raise ValueError(f"m_step must be 'lbfgs' or 'em'; got {m_step!r}")
+        self.m_step_method = m_step
         self.n_states, self.n_neurons = n_states, n_neurons
         self.max_spikes = max_spikes
         self.m_step_iters = m_step_iters
@@ -347,6 +434,9 @@ class CalciumObservations:
         return ll.numpy()
 
     def m_step(self, datas, posteriors) -> None:
+        if self.m_step_method == "em":
+            self._m_step_em(datas, posteriors)
+            return
         log_rates = torch.tensor(np.log(self.rates), requires_grad=True)
         ar = torch.tensor(self.ar_coef, requires_grad=True)
         log_jump = torch.tensor(np.log(self.jump), requires_grad=True)
@@ -376,6 +466,55 @@ class CalciumObservations:
                 self.ar_coef = ar.numpy().copy()
                 self.jump = log_jump.exp().numpy().copy()
                 self.noise_var = np.maximum(log_var.exp().numpy(), 1e-8)
+
+    def _m_step_em(self, datas, posteriors) -> None:
+        """One closed-form EM update with the spike counts as latent variables (see class)."""
+        k_states, n = self.n_states, self.n_neurons
+        log_rates = torch.log(torch.as_tensor(self.rates, dtype=torch.float64))
+        ar = torch.as_tensor(self.ar_coef, dtype=torch.float64)
+        jump = torch.as_tensor(self.jump, dtype=torch.float64)
+        var = torch.as_tensor(self.noise_var, dtype=torch.float64)
+        rate_num = torch.zeros(k_states, n, dtype=torch.float64)
+        rate_den = torch.zeros(k_states, 1, dtype=torch.float64)
+        # sums over bins, per neuron: x = y_{t−1} (0 before the first bin), m1 = E[s], m2 = E[s²]
+        sxx, sxm, smm, sxy, smy, syy = (torch.zeros(n, dtype=torch.float64) for _ in range(6))
+        n_total = 0
+        with torch.no_grad():
+            for y, w in _length_groups(datas, posteriors):  # y (B, T, N), w (B, T, K)
+                x = torch.cat([torch.zeros_like(y[:, :1]), y[:, :-1]], dim=1)
+                _, e1, e2 = state_spike_count_moments(
+                    y - ar * x, log_rates, jump, var, self.max_spikes
+                )  # (K, B, T, N)
+                wk = w.permute(2, 0, 1).unsqueeze(-1)  # (K, B, T, 1)
+                rate_num += (wk * e1).sum(dim=(1, 2))
+                rate_den += wk.sum(dim=(1, 2))
+                m1, m2 = (wk * e1).sum(0), (wk * e2).sum(0)  # (B, T, N)
+                dims = (0, 1)
+                sxx += (x * x).sum(dims)
+                sxm += (x * m1).sum(dims)
+                smm += m2.sum(dims)
+                sxy += (x * y).sum(dims)
+                smy += (m1 * y).sum(dims)
+                syy += (y * y).sum(dims)
+                n_total += y.shape[0] * y.shape[1]
+        det = sxx * smm - sxm * sxm
+        ok = det > 1e-12 * torch.clamp(sxx * smm, min=1e-300)
+        alpha = torch.where(ok, (smm * sxy - sxm * smy) / det, ar)
+        c = torch.where(ok, (sxx * smy - sxm * sxy) / det, jump)
+        c = torch.clamp(c, min=1e-6)
+        # E[(y − α x − c s)²] summed over bins, from the same sums
+        sse = (
+            syy
+            + alpha * alpha * sxx
+            + c * c * smm
+            - 2 * alpha * sxy
+            - 2 * c * smy
+            + 2 * alpha * c * sxm
+        )
+        self.rates = np.clip((rate_num / rate_den.clamp_min(1e-12)).numpy(), _RATE_FLOOR, 50.0)
+        self.ar_coef = alpha.numpy().copy()
+        self.jump = c.numpy().copy()
+        self.noise_var = np.maximum((sse / n_total).numpy(), 1e-8)
 
     def n_parameters(self) -> int:
         return self.n_states * self.n_neurons + 3 * self.n_neurons
@@ -408,7 +547,9 @@ class HMM(BaseEstimator):
         max_spikes: truncation of the spike-count sum (calcium model).
         jump_init: ΔF/F of one spike the calcium model's jumps start near (1.0 suits data
             scaled to single-spike units; ≈ 0.1–0.3 for GCaMP ΔF/F as a fraction).
-        m_step_iters: L-BFGS iterations per M-step (calcium model).
+        m_step_iters: L-BFGS iterations per M-step (calcium model, ``calcium_m_step="lbfgs"``).
+        calcium_m_step: ``"lbfgs"`` or ``"em"`` (closed-form updates with the spike counts as
+            latent variables; see :class:`CalciumObservations`).
         transition_prior: pseudo-count added to every expected transition (keeps rows valid).
         random_state: seed for K-means and the calcium jump initialisation.
         verbose: show a progress bar over EM iterations.
@@ -433,6 +574,7 @@ class HMM(BaseEstimator):
         max_spikes: int = 10,
         jump_init: float = 1.0,
         m_step_iters: int = 20,
+        calcium_m_step: str = "lbfgs",
         transition_prior: float = 1e-2,
         random_state: int = 0,
         verbose: bool = False,
@@ -446,6 +588,7 @@ class HMM(BaseEstimator):
         self.max_spikes = max_spikes
         self.jump_init = jump_init
         self.m_step_iters = m_step_iters
+        self.calcium_m_step = calcium_m_step
         self.transition_prior = transition_prior
         self.random_state = random_state
         self.verbose = verbose
@@ -457,6 +600,8 @@ class HMM(BaseEstimator):
             raise ValueError(f"n_states must be an integer ≥ 1; got {self.n_states!r}")
         if self.n_states < 1:
             raise ValueError(f"n_states must be ≥ 1; got {self.n_states}")
+        if self.calcium_m_step not in ("lbfgs", "em"):
+            raise ValueError(f"calcium_m_step must be 'lbfgs' or 'em'; got {self.calcium_m_step!r}")
         if self.observations not in OBSERVATION_MODELS:
             raise ValueError(
                 f"observations must be one of {sorted(OBSERVATION_MODELS)}; "
@@ -472,6 +617,7 @@ class HMM(BaseEstimator):
                 self.max_spikes,
                 self.m_step_iters,
                 jump_init=float(self.jump_init),
+                m_step=self.calcium_m_step,
             )
         return cls(self.n_states, n_neurons)
 
@@ -531,14 +677,10 @@ class HMM(BaseEstimator):
             range(self.n_iter), desc=f"HMM EM ({self.observations})", disable=not self.verbose
         )
         for _ in bar:
-            posts, trans_counts, start_counts, total = [], np.zeros((k, k)), np.zeros(k), 0.0
             log_start, log_trans = np.log(start), np.log(trans)
-            for seq in seqs:
-                post, xi, ll = forward_backward(log_start, log_trans, obs.log_likelihoods(seq))
-                posts.append(post)
-                trans_counts += xi
-                start_counts += post[0]
-                total += ll
+            posts, trans_counts, log_liks = _e_step(log_start, log_trans, obs, seqs)
+            start_counts = sum(post[0] for post in posts)
+            total = float(np.sum(log_liks))
             history.append(total)
             bar.set_postfix(ll_per_bin=f"{total / n_bins:.4f}")
             if len(history) > 1 and (history[-1] - history[-2]) / n_bins < self.tol:

@@ -38,6 +38,7 @@ __all__ = [
     "calcium_ar_poisson_log_likelihood",
     "calcium_ar_poisson_state_log_likelihood",
     "poisson_tail_probability",
+    "state_spike_count_moments",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -275,6 +276,58 @@ def calcium_ar_poisson_state_log_likelihood(
     mixed = torch.matmul(gauss, poisson).clamp_min(1e-300)  # (..., N, T, S)
     out = torch.log(mixed).transpose(-3, -1)  # (..., S, T, N)
     return out + g_max.squeeze(-1).unsqueeze(-3) + p_max.squeeze(-1).unsqueeze(-2)
+
+
+def state_spike_count_moments(
+    residual: torch.Tensor,
+    state_log_rates: torch.Tensor,
+    jump: torch.Tensor,
+    noise_var: torch.Tensor,
+    max_spikes: int = 10,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Log-likelihood and posterior moments of the spike count, per rate set (e.g. HMM state).
+
+    For each rate set ``s``, bin and neuron, with weights w_k ∝ Poisson(k; λ_s) N(r; c k, σ²)
+    over k = 0..R (r = y − AR prediction, the ``residual``):
+
+        log Σ_k Poisson(k; λ_s) N(r; c k, σ²),   E[k],   E[k²].
+
+    The log-likelihood equals :func:`calcium_ar_poisson_state_log_likelihood` given the same
+    residuals; the moments are what an EM step needs to update rates, AR coefficient, jump and
+    noise in closed form. A loop over k on ``(S, ..., N)`` tensors (no ``R + 1`` axis).
+
+    Args:
+        residual: r, shape ``(..., N)`` (e.g. ``(T, N)``).
+        state_log_rates: ``(S, N)``.
+        jump, noise_var: ``(N,)``.
+
+    Returns:
+        ``(log_lik, mean_k, mean_k2)``, each of shape ``(S, ..., N)``.
+    """
+    n_extra = residual.ndim - 1
+    lr = state_log_rates.reshape(state_log_rates.shape[0], *([1] * n_extra), -1)
+    r = residual.unsqueeze(0)
+    inv_2var = 0.5 / noise_var
+    base = -torch.exp(lr) - 0.5 * (_LOG_2PI + torch.log(noise_var))
+
+    def term(k: int) -> torch.Tensor:
+        d = r - jump * k
+        return base + k * lr - (math.lgamma(k + 1.0) + d * d * inv_2var)
+
+    counts = range(int(max_spikes) + 1)
+    shift = term(0)
+    for k in counts[1:]:  # pass 1: the largest term (logsumexp shift)
+        shift = torch.maximum(shift, term(k))
+    total = torch.zeros_like(shift)
+    m1 = torch.zeros_like(shift)
+    m2 = torch.zeros_like(shift)
+    for k in counts:  # pass 2: shifted sums (terms recomputed: no R + 1 axis is kept)
+        w = torch.exp(term(k) - shift)
+        total += w
+        if k:
+            m1 += k * w
+            m2 += (k * k) * w
+    return torch.log(total) + shift, m1 / total, m2 / total
 
 
 def poisson_tail_probability(rate: torch.Tensor | float, max_spikes: int = 10) -> torch.Tensor:
