@@ -86,6 +86,9 @@ def lag_table(recs: dict, subset: int | None) -> dict:
                 if n > 0:
                     p.append(rate[lag:] if lag >= 0 else rate[:n])
                     t.append(target[:n] if lag >= 0 else target[-lag:])
+            if not p:  # every recording of the neuron is shorter than the shift
+                corrs.append(np.nan)
+                continue
             p, t = np.concatenate(p), np.concatenate(t)
             ok = np.isfinite(p) & np.isfinite(t)
             c = np.corrcoef(p[ok], t[ok])[0, 1] if p[ok].std() > 0 and t[ok].std() > 0 else np.nan
