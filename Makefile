@@ -54,9 +54,11 @@ RESULTS := benchmarks/results
 LODO_NOTE_CASCADE := The leave-one-dataset-out run trained, per held-out dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing as in the 7.5 Hz run.
 
 model-cards: install
-	$(SHIP) cascade-7p5hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_cascade_setting.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_cascade_setting.json \
-	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 2-member ensemble at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); this zoo has 5 members per level."
+	$(SHIP) cascade-7p5hz-excitatory \
+	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_7p5hz_m5_nu2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_7p5hz.json \
+	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing." \
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_7p5hz.json
 	$(SHIP) ens2-60hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_ens2_protocol_x2.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_protocol.json \
 	  --lodo-note "The leave-one-dataset-out run used the data of the published ENS² benchmark (DS01 and recordings without a spike left out) and this model's training settings (2 networks, one-cycle learning rate, 1,200 steps of 512 windows each); this model is trained on every excitatory dataset including DS01."

@@ -1,6 +1,6 @@
 """Write ``benchmarks/results/README.md``: every results file with the command that wrote it.
 
-    python benchmarks/results_index.py
+    python benchmarks/results_index.py     # after `git add` of new results: lists tracked files
 
 Each benchmark script writes into its own folder, ``benchmarks/results/<script>/``. A JSON
 results file records its command under ``provenance.command`` (see
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,8 +65,26 @@ def provenance_of(path: Path) -> dict:
     return {}
 
 
+def tracked_files() -> set[Path] | None:
+    """Results files git tracks (staged included): runs still writing, or not yet added, are
+    not listed. None outside a git checkout (every file on disk is listed)."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--", "benchmarks/results"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return {ROOT / f for f in out.decode().split("\0") if f}
+
+
 def build() -> str:
     files = sorted(p for p in RESULTS.rglob("*") if p.suffix in SUFFIXES)
+    tracked = tracked_files()
+    if tracked is not None:
+        files = [p for p in files if p in tracked]
     rows, recorded = [], 0
     for path in files:
         prov = provenance_of(path) if path.suffix == ".json" else {}

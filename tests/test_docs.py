@@ -243,7 +243,7 @@ def test_readme_scale_numbers_are_the_results_files_numbers():
 
 
 PAIRED = {
-    "7.5 Hz": "cascade_cascade_setting_vs_oasis_cascade_setting",
+    "7.5 Hz": "cascade_7p5hz_m5_nu2_vs_oasis_7p5hz",
     "15 Hz": "cascade_15hz_m5_nu2_vs_oasis_15hz",
     "30 Hz": "cascade_30hz_m5_nu2_vs_oasis_30hz",
     "30 Hz inhibitory": "cascade_30hz_inhibitory_m5_nu2_vs_oasis_30hz_inhibitory",
