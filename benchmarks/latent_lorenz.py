@@ -414,6 +414,31 @@ def _fitted_calcium_parameters(data: dict, info: dict) -> dict:
     }
 
 
+def summarize_seeds(results: dict) -> dict:
+    """Mean ± s.d. over the ``calcium_lorenz_seedS`` entries of each variant's held-out latent
+    R² (from rates and from factors) and the held-out trials the calcium model wins."""
+    entries = {
+        int(k.rsplit("seed", 1)[1]): v
+        for k, v in results.items()
+        if k.startswith("calcium_lorenz_seed") and k.rsplit("seed", 1)[1].isdigit()
+    }
+    if not entries:
+        raise SystemExit("no calcium_lorenz_seedS entry to summarise (run with --seed S first)")
+    seeds = sorted(entries)
+    out: dict = {"seeds": seeds, "protocol": entries[seeds[0]].get("protocol")}
+    for variant in CALCIUM_VARIANTS:
+        for key in ("r2_mean", "r2_mean_factors"):
+            values = [entries[s][variant][key] for s in seeds if variant in entries[s]]
+            if values:
+                out.setdefault(variant, {})[key] = {
+                    "per_seed": values,
+                    "mean": float(np.mean(values)),
+                    "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                }
+    out["calcium_better_trials"] = [entries[s].get("calcium_better_trials") for s in seeds]
+    return out
+
+
 def plot_curves(results: dict, path: Path) -> Path | None:
     """Figure of the learning curves in ``results``: latent R² (x, y, z) against training epoch.
 
@@ -597,6 +622,12 @@ def main(argv=None) -> None:
         help="suffix of the results keys (lorenz_10hz_TAG), to keep runs with other settings apart",
     )
     ap.add_argument(
+        "--summarize-seeds",
+        action="store_true",
+        help="only summarise the calcium_lorenz_seedS entries found in OUT (mean ± s.d. over "
+        "seeds of the held-out latent R² of each variant) into calcium_lorenz_seeds and exit",
+    )
+    ap.add_argument(
         "--plot-curves",
         type=Path,
         nargs="?",
@@ -612,6 +643,15 @@ def main(argv=None) -> None:
         help="npz file for the calcium-data inferred rates / factors and the true latents",
     )
     args = ap.parse_args(argv)
+    if args.summarize_seeds:
+        results = json.loads(args.out.read_text()) if args.out.exists() else {}
+        results["calcium_lorenz_seeds"] = summarize_seeds(results)
+        results["calcium_lorenz_seeds"]["provenance"] = run_record(
+            command_line(__file__, sys.argv[1:] if argv is None else argv), cwd=ROOT
+        )
+        args.out.write_text(json.dumps(results, indent=2))
+        log(f"summary of {results['calcium_lorenz_seeds']['seeds']} in {args.out}")
+        return
     if args.plot_curves is not None:
         results = json.loads(args.out.read_text()) if args.out.exists() else {}
         drawn = plot_curves(results, args.plot_curves)
