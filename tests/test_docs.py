@@ -97,15 +97,21 @@ README_NUMBERS = [
         "{:.3f}",
     ),
     (
-        "R² 0.989 against 0.970",
-        "latent_lorenz.json",
-        "calcium_lorenz/calcium_lfads/r2_mean",
+        "held-out R² 0.985 ± 0.002",
+        "latent_lorenz_heldout.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/mean",
         "{:.3f}",
     ),
     (
-        "R² 0.989 against 0.970",
-        "latent_lorenz.json",
-        "calcium_lorenz/gaussian_lfads/r2_mean",
+        "against 0.967 ± 0.009 for Gaussian-LFADS",
+        "latent_lorenz_heldout.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/mean",
+        "{:.3f}",
+    ),
+    (
+        "against 0.967 ± 0.009 for Gaussian-LFADS",
+        "latent_lorenz_heldout.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/sd",
         "{:.3f}",
     ),
     (
