@@ -59,9 +59,10 @@ model-cards: install
 	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_7p5hz.json \
 	  --lodo-note "The leave-one-dataset-out run trained, per held-out dataset, a 5-member ensemble (this zoo's size) at the test level only (ν = 2) with this zoo's per-member budget (1,200 steps of 512 windows, early stopping on held-out neurons), and noise-matched every test trace to ν = 2 (CASCADE's evaluation protocol); DS01 was left out of testing." \
 	  --intervals $(RESULTS)/spike_intervals/spike_intervals_cascade_7p5hz.json
-	$(SHIP) ens2-60hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_ens2_protocol_x2.json \
-	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_protocol.json \
-	  --lodo-note "The leave-one-dataset-out run used the data of the published ENS² benchmark (DS01 and recordings without a spike left out) and this model's training settings (2 networks, one-cycle learning rate, 1,200 steps of 512 windows each); this model is trained on every excitatory dataset including DS01."
+	$(SHIP) ens2-60hz-excitatory --lodo $(RESULTS)/spike_lodo/spike_lodo_ens2_60hz_m2.json \
+	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_60hz.json \
+	  --lodo-note "The leave-one-dataset-out run used the data of the published ENS² benchmark (DS01 and recordings without a spike left out) and this model's training settings (2 networks, one-cycle learning rate, 1,200 steps of 512 windows each), test traces at their own noise (median ν 0.4 at 60 Hz, one interval table for every ν); this model is trained on every excitatory dataset including DS01." \
+	  --intervals $(RESULTS)/spike_intervals/spike_intervals_ens2_60hz.json
 	$(SHIP) cascade-15hz-excitatory --version v1.1.0 \
 	  --lodo $(RESULTS)/spike_lodo/spike_lodo_cascade_15hz_m5_nu2.json \
 	  --lodo-baseline $(RESULTS)/spike_lodo/spike_lodo_oasis_15hz.json \

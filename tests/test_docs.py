@@ -267,7 +267,7 @@ PAIRED = {
     "15 Hz": "cascade_15hz_m5_nu2_vs_oasis_15hz",
     "30 Hz": "cascade_30hz_m5_nu2_vs_oasis_30hz",
     "30 Hz inhibitory": "cascade_30hz_inhibitory_m5_nu2_vs_oasis_30hz_inhibitory",
-    "ENS² at 60 Hz": "ens2_protocol_x2_vs_oasis_protocol",
+    "ENS² at 60 Hz": "ens2_60hz_m2_vs_oasis_60hz",
 }
 
 
