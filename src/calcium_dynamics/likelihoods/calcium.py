@@ -157,6 +157,34 @@ def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
         m.div_(total)
 
 
+def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, with_moments):
+    """``log Σ_k Poisson(k; λ) N(r; c k, σ²)`` of the broadcast shape of ``log_rate`` and
+    ``residual`` and, ``with_moments``, the posterior moments E[k], E[k·d], E[d²]
+    (d = r − c k; flat rows of N entries), computed a block of rows at a time."""
+    shape = torch.broadcast_shapes(log_rate.shape, residual.shape)
+    n_neurons = shape[-1]
+    log_rate_rows = log_rate.expand(shape).reshape(-1, n_neurons)
+    r_rows = residual.expand(shape).reshape(-1, n_neurons)
+    out = torch.empty_like(r_rows)
+    moments = [torch.empty_like(r_rows) for _ in range(3 if with_moments else 0)]
+    inv_2var = 0.5 / noise_var
+    consts = (jump * 2.0 * inv_2var, jump * jump * inv_2var, -inv_2var)
+    block = max(1, _BLOCK_ENTRIES // n_neurons)
+    for i in range(0, r_rows.shape[0], block):
+        rows = slice(i, i + block)
+        _spike_count_block(
+            log_rate_rows[rows],
+            r_rows[rows],
+            jump,
+            consts,
+            max_spikes,
+            out[rows],
+            [m[rows] for m in moments],
+        )
+    out += -0.5 * (_LOG_2PI + torch.log(noise_var))
+    return out.view(shape), moments
+
+
 class _SpikeCountSum(torch.autograd.Function):
     """``log Σ_k Poisson(k; λ) N(r; c k, σ²)`` with a hand-written gradient, memory-lean.
 
@@ -174,32 +202,11 @@ class _SpikeCountSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, log_rate, residual, jump, noise_var, max_spikes):
-        shape = torch.broadcast_shapes(log_rate.shape, residual.shape)
-        n_neurons = shape[-1]
-        # rows of N entries, processed a block at a time (bounds the temporaries)
-        log_rate_rows = log_rate.expand(shape).reshape(-1, n_neurons)
-        r_rows = residual.expand(shape).reshape(-1, n_neurons)
         needs_grad = any(ctx.needs_input_grad[:4])
-        out = torch.empty_like(r_rows)
-        moments = [torch.empty_like(r_rows) for _ in range(3 if needs_grad else 0)]
-        inv_2var = 0.5 / noise_var
-        consts = (jump * 2.0 * inv_2var, jump * jump * inv_2var, -inv_2var)
-        block = max(1, _BLOCK_ENTRIES // n_neurons)
-        for i in range(0, r_rows.shape[0], block):
-            rows = slice(i, i + block)
-            _spike_count_block(
-                log_rate_rows[rows],
-                r_rows[rows],
-                jump,
-                consts,
-                max_spikes,
-                out[rows],
-                [m[rows] for m in moments],
-            )
-        out += -0.5 * (_LOG_2PI + torch.log(noise_var))
+        out, moments = _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, needs_grad)
         if needs_grad:
             ctx.save_for_backward(log_rate, residual, jump, noise_var, *moments)
-        return out.view(shape)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -294,7 +301,8 @@ def state_spike_count_moments(
 
     The log-likelihood equals :func:`calcium_ar_poisson_state_log_likelihood` given the same
     residuals; the moments are what an EM step needs to update rates, AR coefficient, jump and
-    noise in closed form. A loop over k on ``(S, ..., N)`` tensors (no ``R + 1`` axis).
+    noise in closed form. The same memory-lean sum over k as the likelihood's
+    (``_spike_count_sum``); E[k²] follows from its E[k] and E[k·(r − c k)].
 
     Args:
         residual: r, shape ``(..., N)`` (e.g. ``(T, N)``).
@@ -307,27 +315,12 @@ def state_spike_count_moments(
     n_extra = residual.ndim - 1
     lr = state_log_rates.reshape(state_log_rates.shape[0], *([1] * n_extra), -1)
     r = residual.unsqueeze(0)
-    inv_2var = 0.5 / noise_var
-    base = -torch.exp(lr) - 0.5 * (_LOG_2PI + torch.log(noise_var))
-
-    def term(k: int) -> torch.Tensor:
-        d = r - jump * k
-        return base + k * lr - (math.lgamma(k + 1.0) + d * d * inv_2var)
-
-    counts = range(int(max_spikes) + 1)
-    shift = term(0)
-    for k in counts[1:]:  # pass 1: the largest term (logsumexp shift)
-        shift = torch.maximum(shift, term(k))
-    total = torch.zeros_like(shift)
-    m1 = torch.zeros_like(shift)
-    m2 = torch.zeros_like(shift)
-    for k in counts:  # pass 2: shifted sums (terms recomputed: no R + 1 axis is kept)
-        w = torch.exp(term(k) - shift)
-        total += w
-        if k:
-            m1 += k * w
-            m2 += (k * k) * w
-    return torch.log(total) + shift, m1 / total, m2 / total
+    log_lik, (m_k, m_kd, _) = _spike_count_sum(lr, r, jump, noise_var, int(max_spikes), True)
+    shape = log_lik.shape
+    m_k = m_k.view(shape)
+    # E[k·d] = r E[k] − c E[k²]  ⇒  E[k²] = (r E[k] − E[k·d]) / c
+    m_k2 = (r * m_k - m_kd.view(shape)) / jump
+    return log_lik, m_k, m_k2
 
 
 def poisson_tail_probability(rate: torch.Tensor | float, max_spikes: int = 10) -> torch.Tensor:
