@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from calcium_dynamics.models.ens2 import InstanceNormTime, UNet1d
+from calcium_dynamics.models.ens2_inference import ChannelsLastUNet
 from calcium_dynamics.models.spike_inference import infer_rates, inference_dtype
 from calcium_dynamics.models.spike_kinds import _predict_sequence_windows
 from calcium_dynamics.models.spike_models import SpikeModel
@@ -72,3 +73,41 @@ def test_precision_choices():
     assert inference_dtype("auto") in (torch.float32, torch.bfloat16)
     with pytest.raises(ValueError, match="precision must be one of"):
         inference_dtype("fp16")
+
+
+@pytest.mark.parametrize(("batch", "window"), [(1, 96), (300, 96), (40, 48)])
+def test_channels_last_unet_equals_unet(batch, window):
+    """The fast inference form computes the trained U-Net's function (float32 rounding)."""
+    net = _net(3)
+    x = torch.from_numpy(
+        np.random.default_rng(batch).normal(0, 0.5, (batch, window)).astype(np.float32)
+    )
+    with torch.no_grad():
+        expected = net(x)
+    got = ChannelsLastUNet(net)(x)
+    assert got.shape == expected.shape
+    assert expected.abs().max() > 0.1  # the comparison is not between zeros
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_inference_copy_follows_weight_updates():
+    """A cached fast copy is rebuilt after the network's weights change in place."""
+    net = _net(0)
+    x = np.random.default_rng(1).normal(0, 0.3, 200).astype(np.float32)
+    before = _predict_sequence_windows([net], x, 96, 1, 2048)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(1.3)
+    after = _predict_sequence_windows([net], x, 96, 1, 2048)
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, _brute_force_average([net], x, 96, 1), rtol=1e-4, atol=1e-6)
+
+
+def test_channels_last_unet_rejects_bad_windows():
+    fast = ChannelsLastUNet(_net(0))
+    with pytest.raises(ValueError, match="not divisible by 8"):
+        fast(torch.zeros(2, 90))
+    with pytest.raises(ValueError, match=r"\(batch, window\)"):
+        fast(torch.zeros(96))
+    with pytest.raises(TypeError, match="expected a UNet1d"):
+        ChannelsLastUNet(torch.nn.Linear(2, 2))

@@ -20,6 +20,7 @@ from torch import nn
 
 from calcium_dynamics.models.cascade import CascadeNet
 from calcium_dynamics.models.ens2 import UNet1d
+from calcium_dynamics.models.ens2_inference import ChannelsLastUNet
 from calcium_dynamics.signal.spike_events import greedy_spike_events, sampled_spike_events_many
 from calcium_dynamics.signal.windows import window_offsets
 
@@ -45,21 +46,36 @@ def inference_dtype(precision: str) -> torch.dtype:
     return torch.float32
 
 
-# network → {dtype: copy in that dtype}; entries go when the network does
+# network → {dtype: (weight versions, inference copy)}; entries go when the network does
 _CAST_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _weight_versions(net: nn.Module) -> tuple[int, ...]:
+    """In-place-update counters of the network's weights (they change with every optimiser
+    step or ``load_state_dict``), so a cached copy is rebuilt when its source is trained."""
+    return tuple(p._version for p in net.parameters())
+
+
+def _inference_copy(net: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """``net`` as it is evaluated in ``dtype``: float32 U-Nets as a
+    :class:`~.ens2_inference.ChannelsLastUNet` (same rates, faster), other networks in float32
+    as they are, and copies cast to ``dtype`` otherwise."""
+    fast = dtype == torch.float32 and isinstance(net, UNet1d)
+    if dtype == torch.float32 and not fast:
+        return net
+    copies = _CAST_COPIES.setdefault(net, {})
+    versions = _weight_versions(net)
+    cached = copies.get(dtype)
+    if cached is None or cached[0] != versions:
+        copy_ = ChannelsLastUNet(net) if fast else copy.deepcopy(net).to(dtype).eval()
+        copies[dtype] = cached = (versions, copy_)
+    return cached[1]
+
+
 def _networks_in_dtype(members, dtype: torch.dtype) -> list:
-    """The ensemble's networks in ``dtype`` (copies are made once per network and kept)."""
-    if dtype == torch.float32:
-        return list(members)
-    out = []
-    for m in members:
-        copies = _CAST_COPIES.setdefault(m, {})
-        if dtype not in copies:
-            copies[dtype] = copy.deepcopy(m).to(dtype).eval()
-        out.append(copies[dtype])
-    return out
+    """The ensemble's networks as evaluated in ``dtype`` (copies made once per network and
+    weight version, and kept)."""
+    return [_inference_copy(m, dtype) for m in members]
 
 
 @torch.inference_mode()
