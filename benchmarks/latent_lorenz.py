@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -107,9 +108,19 @@ class _CpuEpochTimer(EpochTimer):
         self.cpu_s.append(time.process_time() - self._cpu)
 
 
+#: a timing variant name ending in this runs the calcium likelihood as before its speed-up
+#: (every spike count summed, no exponent floor): the same-run baseline of ``calcium_lfads``
+PREVIOUS = "_previous"
+
+
 def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     """Timings of one variant (run in a fresh process, so the peak memory is its own)."""
     torch.set_num_threads(1)
+    if variant.endswith(PREVIOUS):
+        from calcium_dynamics.likelihoods import calcium
+
+        calcium._NEGLIGIBLE = -math.inf  # this process only
+        variant = variant.removesuffix(PREVIOUS)
     x = _timing_data(variant, np.random.default_rng(0))
     model_params = variant_model_params(params["lfads"], variant)
     torch.manual_seed(0)
@@ -196,6 +207,23 @@ def timing(params: dict, variants: list[str], epochs: int, steps: int = 3) -> di
             f"{res['forward_96_trials_s']:.3f} s, peak memory {res['peak_memory_gib']:.2f} GiB, "
             f"load {res['load_average_1_5_15_min']}"
         )
+    ratios = {}
+    for variant, res in out.items():
+        base = out.get(variant + PREVIOUS)
+        if base:
+            ratios[f"{variant}_speedup_vs_previous"] = round(
+                base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
+            )
+    if "autolfads" in out:
+        for variant, res in out.items():
+            if variant != "autolfads":
+                ratios[f"{variant}_epoch_cost_vs_poisson"] = round(
+                    res["train_epoch_cpu_s_median"] / out["autolfads"]["train_epoch_cpu_s_median"],
+                    3,
+                )
+    if ratios:
+        out["same_run_ratios_cpu_s"] = ratios
+        log(f"same-run ratios (CPU seconds per training epoch): {ratios}")
     return out
 
 

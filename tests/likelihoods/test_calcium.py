@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -167,3 +169,58 @@ def test_state_version_equals_general_version_and_its_gradients():
     grads_slow = torch.autograd.grad(slow.sum(), (log_rates, ar, jump, noise_var))
     for g_fast, g_slow in zip(grads_fast, grads_slow):
         torch.testing.assert_close(g_fast, g_slow, rtol=1e-8, atol=1e-8)
+
+
+def _naive_log_likelihood(y, log_rate, ar, jump, noise_var, max_spikes):
+    """log Σ_k Poisson · Normal with every k term formed at once (float64 autograd)."""
+    k = torch.arange(max_spikes + 1, dtype=y.dtype)
+    resid = (y - ar_prediction(y, ar))[..., None]
+    terms = (
+        k * log_rate[..., None]
+        - torch.exp(log_rate)[..., None]
+        - torch.lgamma(k + 1)
+        - (resid - jump[:, None] * k) ** 2 / (2 * noise_var[:, None])
+        - 0.5 * torch.log(2 * torch.pi * noise_var)[:, None]
+    )
+    return torch.logsumexp(terms, -1)
+
+
+def test_skipped_negligible_spike_counts_change_nothing_in_float32(monkeypatch):
+    """Sharp Gaussians (σ = 0.02 against jumps of 1) make most spike counts of most entries
+    negligible; one bin needs ≈ 8 spikes. Float32 values and gradients equal those of the sum
+    over every k without the clamp (to float32 rounding), and both a float64 sum."""
+    from calcium_dynamics.likelihoods import calcium
+
+    rng = np.random.default_rng(0)
+    n_time, n_neurons, max_spikes = 300, 6, 10
+    y = rng.normal(0.0, 0.05, (n_time, n_neurons))
+    y[150] = 8.0  # ≈ 8 spikes at once, after an AR(1) prediction of ≈ 0
+    log_rate = np.log(rng.uniform(0.05, 0.5, (n_time, n_neurons)))
+    log_rate[150] = np.log(6.0)
+    ar = np.full((1, n_neurons), 0.05)
+    jump = np.ones(n_neurons)
+    noise_var = np.full(n_neurons, 0.02**2)
+
+    def run(dtype, fn):
+        args = [
+            torch.tensor(a, dtype=dtype, requires_grad=True) for a in (log_rate, jump, noise_var)
+        ]
+        ll = fn(
+            torch.tensor(y, dtype=dtype),
+            args[0],
+            torch.tensor(ar, dtype=dtype),
+            args[1],
+            args[2],
+            max_spikes,
+        )
+        ll.sum().backward()
+        return [ll.detach().double()] + [a.grad.double() for a in args]
+
+    got = run(torch.float32, calcium_ar_poisson_log_likelihood)
+    monkeypatch.setattr(calcium, "_NEGLIGIBLE", -math.inf)  # every k, every exponent
+    every_k = run(torch.float32, calcium_ar_poisson_log_likelihood)
+    exact = run(torch.float64, _naive_log_likelihood)
+    assert exact[0][150].min() > -10  # the 8-spike bin is explained, not a far tail
+    for g, e, x in zip(got, every_k, exact):
+        torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6 * float(e.abs().max()))
+        torch.testing.assert_close(g, x, rtol=1e-3, atol=1e-4 * float(x.abs().max()))

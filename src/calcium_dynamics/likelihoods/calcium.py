@@ -123,15 +123,29 @@ def calcium_ar_poisson_log_likelihood(
 _BLOCK_ENTRIES = 1 << 17  # entries per block of the spike-count loop (bounds the temporaries)
 
 
+# Terms below exp(_NEGLIGIBLE) times the largest one (≈ 9e-27 of a sum ≥ 1) do not change a
+# float32 sum: spike counts whose every entry in a block is that small are skipped, and smaller
+# exponents are raised to it, since the CPU's exp takes a slow path below ≈ -87 (10-30x slower).
+_NEGLIGIBLE = -60.0
+
+
 def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
     """One block of rows (M, N) of :class:`_SpikeCountSum`'s forward pass, written into ``out``
     and, when given, the three posterior moments E[k], E[k·d], E[d²] (d = r − c k)."""
     two_c_inv, c2_inv, neg_inv_2var = consts
     # pass 1: shift = max_k [k·a − (log k! + c² k² / 2σ²)] − r² / 2σ², a = log λ + c r / σ²
     a = torch.addcmul(log_rate, r, two_c_inv)
+
+    def expanded(k: int) -> torch.Tensor:  # term_k + r² / 2σ², in the expanded form
+        return torch.sub(a * k, math.lgamma(k + 1.0) + (k * k) * c2_inv)
+
     shift = torch.full_like(a, -math.inf)
     for k in range(max_spikes + 1):
-        torch.maximum(shift, torch.sub(a * k, math.lgamma(k + 1.0) + (k * k) * c2_inv), out=shift)
+        torch.maximum(shift, expanded(k), out=shift)
+    # the largest k at which some entry's term is not negligible (higher ones add nothing)
+    top = max_spikes
+    while top > 0 and not bool((expanded(top) - shift >= _NEGLIGIBLE).any()):
+        top -= 1
     shift = torch.addcmul(shift, r * r, neg_inv_2var)
     neg_shift = torch.where(torch.isfinite(shift), -shift, torch.zeros_like(shift))
     # pass 2: Σ_k exp(term_k − shift), term_k = k log λ − log k! − (r − c k)² / 2σ²
@@ -140,11 +154,11 @@ def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
         m_k, m_kd, m_d2 = moments
         for m in moments:
             m.zero_()
-    for k in range(max_spikes + 1):
+    for k in range(top + 1):
         d = r - jump * k
         d2 = d * d
         term = torch.add(neg_shift, log_rate, alpha=k) if k else neg_shift.clone()
-        term.sub_(math.lgamma(k + 1.0)).addcmul_(d2, neg_inv_2var).exp_()
+        term.sub_(math.lgamma(k + 1.0)).addcmul_(d2, neg_inv_2var).clamp_min_(_NEGLIGIBLE).exp_()
         total += term
         if moments:
             if k:
