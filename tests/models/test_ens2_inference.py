@@ -111,3 +111,16 @@ def test_channels_last_unet_rejects_bad_windows():
         fast(torch.zeros(96))
     with pytest.raises(TypeError, match="expected a UNet1d"):
         ChannelsLastUNet(torch.nn.Linear(2, 2))
+
+
+def test_channels_last_unet_in_bfloat16_stays_close():
+    """bfloat16 convolutions with float32 normalisations: rates within a few % of float32."""
+    net = _net(4)
+    x = torch.from_numpy(np.random.default_rng(0).normal(0, 0.5, (64, 96)).astype(np.float32))
+    with torch.no_grad():
+        expected = net(x)
+    got = ChannelsLastUNet(net, torch.bfloat16)(x)
+    assert got.dtype == torch.float32
+    assert (got - expected).abs().sum() / expected.abs().sum() < 0.03
+    with pytest.raises(ValueError, match="dtype must be"):
+        ChannelsLastUNet(net, torch.float16)

@@ -15,6 +15,9 @@ trace at stride 1), three changes make it faster:
 - **max-pooling as one element-wise maximum** of the even and odd samples (no indices).
 
 Windows are run in chunks of :data:`CHUNK` (their activations stay in the core's L2 cache).
+With ``dtype=torch.bfloat16`` the convolutions run in bfloat16 (native on CPUs with AVX-512
+BF16 or AMX) and the normalisations in float32 (rates within ≈ 1 % of float32; 1.3× faster
+than float32 on this project's CPUs).
 """
 
 from __future__ import annotations
@@ -31,41 +34,45 @@ CHUNK = 128
 NEGATIVE_SLOPE = 0.2
 
 
-def _kernel(conv: nn.Module) -> torch.Tensor:
+def _kernel(conv: nn.Module, dtype: torch.dtype) -> torch.Tensor:
     """A Conv1d / ConvTranspose1d weight (a, b, k) as a channels-last (a, b, 1, k) tensor."""
-    weight = conv.weight.detach().float()[:, :, None, :]
+    weight = conv.weight.detach().to(dtype)[:, :, None, :]
     return weight.contiguous(memory_format=torch.channels_last)
 
 
 class ChannelsLastUNet(nn.Module):
     """Inference copy of a trained :class:`~.ens2.UNet1d` (its weights at construction).
 
-    ``forward``: windows (batch, window) ΔF/F, float32 → rates (batch, window), spikes per
-    frame — the function ``UNet1d.forward`` computes. Not trainable (the weights are
-    plain tensors); rebuild it after the U-Net's weights change.
+    ``forward``: windows (batch, window) ΔF/F → rates (batch, window), spikes per frame, float32
+    — the function ``UNet1d.forward`` computes, with convolutions in ``dtype`` (float32 or
+    bfloat16; normalisations always in float32). Not trainable (the weights are plain
+    tensors); rebuild it after the U-Net's weights change.
     """
 
-    def __init__(self, unet: UNet1d):
+    def __init__(self, unet: UNet1d, dtype: torch.dtype = torch.float32):
         super().__init__()
         if not isinstance(unet, UNet1d):
             raise TypeError(f"expected a UNet1d, got {type(unet).__name__}")
+        if dtype not in (torch.float32, torch.bfloat16):
+            raise ValueError(f"dtype must be torch.float32 or torch.bfloat16; got {dtype}")
+        self.dtype = dtype
         self.depth = unet.depth
         self.eps = float(unet.down[0][1].eps)
-        self.down = [(_kernel(b[0]), _kernel(b[3])) for b in unet.down]
-        self.bottleneck = (_kernel(unet.bottleneck[0]), _kernel(unet.bottleneck[3]))
-        self.up = [_kernel(u) for u in unet.up]
-        self.decode = [(_kernel(b[0]), _kernel(b[3])) for b in unet.decode]
-        self.head_weight = _kernel(unet.head)
-        self.head_bias = unet.head.bias.detach().float().clone()
+        self.down = [(_kernel(b[0], dtype), _kernel(b[3], dtype)) for b in unet.down]
+        self.bottleneck = (_kernel(unet.bottleneck[0], dtype), _kernel(unet.bottleneck[3], dtype))
+        self.up = [_kernel(u, dtype) for u in unet.up]
+        self.decode = [(_kernel(b[0], dtype), _kernel(b[3], dtype)) for b in unet.decode]
+        self.head_weight = _kernel(unet.head, dtype)
+        self.head_bias = unet.head.bias.detach().to(dtype).clone()
 
     def _normalise(self, h: torch.Tensor) -> torch.Tensor:
         """Instance norm over time (biased variance, ε) and leaky ReLU of a channels-last
-        (batch, channels, 1, time) tensor."""
-        v = h.permute(0, 2, 3, 1)  # (batch, 1, time, channels), contiguous
+        (batch, channels, 1, time) tensor, computed in float32, returned in ``dtype``."""
+        v = h.permute(0, 2, 3, 1).float()  # (batch, 1, time, channels), contiguous
         y = v - v.mean(2, keepdim=True)
         y.mul_(torch.rsqrt(y.square().mean(2, keepdim=True) + self.eps))
         F.leaky_relu_(y, NEGATIVE_SLOPE)
-        return y.permute(0, 3, 1, 2)
+        return y.to(self.dtype).permute(0, 3, 1, 2)
 
     def _double_conv(self, h: torch.Tensor, kernels) -> torch.Tensor:
         for kernel in kernels:
@@ -99,5 +106,6 @@ class ChannelsLastUNet(nn.Module):
             raise ValueError(
                 f"window length {windows.shape[-1]} is not divisible by {2**self.depth}"
             )
-        x = windows.float()
-        return torch.cat([self._forward_chunk(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)])
+        x = windows.to(self.dtype)
+        chunks = [self._forward_chunk(x[i : i + CHUNK]) for i in range(0, len(x), CHUNK)]
+        return torch.cat(chunks).float()
