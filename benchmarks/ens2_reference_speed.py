@@ -13,7 +13,10 @@ estimation replaced by the identity (rates only), against, on the same trace:
 - ``package``: ``_predict_sequence_windows`` at stride 1, float32 (what ``infer_spikes``
   runs; the U-Net as a :class:`~calcium_dynamics.models.ens2_inference.ChannelsLastUNet`);
 - ``package_previous``: the same averaging with the U-Net's own ``forward`` (the path before
-  the channels-last form), kept as a baseline.
+  the channels-last form), kept as a baseline;
+- ``floor_without_normalisation``: the channels-last form with its instance normalisations
+  removed (timing only, not the same function): what the convolutions, pooling and averaging
+  alone cost, an upper bound on what faster normalisations could buy.
 
 Timing: ``--repeats`` rounds, the three interleaved in each; seconds of the best round per
 method and the median of the per-round ratios. Accuracy: the largest absolute rate difference
@@ -34,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from calcium_dynamics.models.ens2_inference import ChannelsLastUNet
 from calcium_dynamics.models.spike_kinds import _predict_sequence_windows
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.provenance import command_line, run_record
@@ -116,6 +120,13 @@ class _PlainForward(nn.Module):
         return self.net(x)
 
 
+class _WithoutNormalisation(ChannelsLastUNet):
+    """Timing floor: the channels-last U-Net without its instance normalisations."""
+
+    def _normalise(self, h: torch.Tensor) -> torch.Tensor:
+        return h
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", type=Path, default=SHIPPED)
@@ -145,11 +156,15 @@ def main(argv=None) -> int:
     windows = windows.astype(np.float32).copy()  # what compile_test_data builds
     published = ref.ENS2()
 
+    floor_net = _WithoutNormalisation(net)
     methods = {
         "published": lambda: published.predict(windows, state_dict=state)[1][:, 0],
         "package": lambda: _predict_sequence_windows([net], trace, WINDOW, 1, 2048),
         "package_previous": lambda: _predict_sequence_windows(
             [_PlainForward(net)], trace, WINDOW, 1, 2048
+        ),
+        "floor_without_normalisation": lambda: _predict_sequence_windows(
+            [floor_net], trace, WINDOW, 1, 2048
         ),
     }
     rates = {name: f() for name, f in methods.items()}  # warm-up, and the rates compared
@@ -168,7 +183,7 @@ def main(argv=None) -> int:
     }
     per_round = {
         name: [p_ / o for p_, o in zip(seconds["published"], seconds[name])]
-        for name in ("package", "package_previous")
+        for name in ("package", "package_previous", "floor_without_normalisation")
     }
     result = {
         "provenance": prov,
