@@ -110,6 +110,7 @@ def _train_hand(args) -> dict:
 
 def main(argv=None) -> None:
     from calcium_dynamics.models.lfads.training import variant_model_params
+    from calcium_dynamics.provenance import command_line, run_record
     from calcium_dynamics.tuning.pbt import PBTSettings, run_pbt
     from calcium_dynamics.tuning.search_space import initial_population, parse_search_space
 
@@ -172,6 +173,17 @@ def main(argv=None) -> None:
         "batch_size": trainer["batch_size"],
         "machine": platform.processor() or platform.machine(),
         "date": time.strftime("%Y-%m-%d"),
+        "provenance": run_record(
+            command_line(__file__, sys.argv[1:] if argv is None else argv),
+            seeds={
+                "search": args.seed,
+                "lorenz_simulation": int(lfads_params["lorenz_simulation"]["seed"]),
+            },
+            threads=1,
+            cwd=ROOT,
+        ),
+        "selection": "members ranked by the validation reconstruction cost (valid/recon) only; "
+        "the latent R² below is reported, never used to choose",
     }
 
     if not args.skip_hand:
