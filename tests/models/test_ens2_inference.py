@@ -124,3 +124,13 @@ def test_channels_last_unet_in_bfloat16_stays_close():
     assert (got - expected).abs().sum() / expected.abs().sum() < 0.03
     with pytest.raises(ValueError, match="dtype must be"):
         ChannelsLastUNet(net, torch.float16)
+
+
+def test_networks_made_under_inference_mode_are_served():
+    """Weights created under torch.inference_mode keep no version counter: the fast copy is
+    made anew instead of cached, and the rates are the network's own."""
+    with torch.inference_mode():
+        net = _net(5)
+    x = np.random.default_rng(2).normal(0, 0.3, 150).astype(np.float32)
+    got = _predict_sequence_windows([net], x, 96, 1, 2048)
+    np.testing.assert_allclose(got, _brute_force_average([net], x, 96, 1), rtol=1e-4, atol=1e-6)

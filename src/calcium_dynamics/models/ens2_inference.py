@@ -2,7 +2,7 @@
 
 :class:`ChannelsLastUNet` computes the same function as ``UNet1d.forward`` (rates equal to
 float32 rounding, ≈ 1e-6 here) and is what :func:`~.spike_kinds._predict_sequence_windows`
-runs in float32. Measured on one thread of this project's CPUs (profile of a 6,000-sample
+runs. Measured on one thread of this project's CPUs (profile of a 6,000-sample
 trace at stride 1), three changes make it faster:
 
 - **channels-last convolutions**: every activation is held as ``(batch, 1, time, channels)``

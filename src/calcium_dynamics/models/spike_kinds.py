@@ -51,25 +51,32 @@ def inference_dtype(precision: str) -> torch.dtype:
 _CAST_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _weight_versions(net: nn.Module) -> tuple[int, ...]:
+def _weight_versions(net: nn.Module) -> tuple[int, ...] | None:
     """In-place-update counters of the network's weights (they change with every optimiser
-    step or ``load_state_dict``), so a cached copy is rebuilt when its source is trained."""
-    return tuple(p._version for p in net.parameters())
+    step or ``load_state_dict``), so a cached copy is rebuilt when its source is trained; None
+    for weights made under ``torch.inference_mode`` (they keep no counter)."""
+    params = list(net.parameters())
+    if any(p.is_inference() for p in params):
+        return None
+    return tuple(p._version for p in params)
 
 
 def _inference_copy(net: nn.Module, dtype: torch.dtype) -> nn.Module:
     """``net`` as it is evaluated in ``dtype``: U-Nets as a
     :class:`~.ens2_inference.ChannelsLastUNet` (same function, faster), other networks in
-    float32 as they are, and copies cast to ``dtype`` otherwise."""
+    float32 as they are, and copies cast to ``dtype`` otherwise. Copies are kept per network
+    and weight version (made anew each call where the weights keep no version)."""
     fast = isinstance(net, UNet1d) and dtype in (torch.float32, torch.bfloat16)
     if dtype == torch.float32 and not fast:
         return net
-    copies = _CAST_COPIES.setdefault(net, {})
     versions = _weight_versions(net)
+    copies = _CAST_COPIES.setdefault(net, {})
     cached = copies.get(dtype)
-    if cached is None or cached[0] != versions:
+    if versions is None or cached is None or cached[0] != versions:
         copy_ = ChannelsLastUNet(net, dtype) if fast else copy.deepcopy(net).to(dtype).eval()
-        copies[dtype] = cached = (versions, copy_)
+        cached = (versions, copy_)
+        if versions is not None:
+            copies[dtype] = cached
     return cached[1]
 
 
