@@ -49,6 +49,18 @@ def _get(data, path: str):
 # (text quoted in the README, results file, key path, format of the quoted number)
 README_NUMBERS = [
     (
+        "RADICaL 0.778 against AutoLFADS 0.428 at 10 Hz",
+        "latent_lorenz_speeds_heldout_pbt_radical.json",
+        "lorenz_10hz_pbt_sim_seed1/radical/r2_xyz/2",
+        "{:.3f}",
+    ),
+    (
+        "RADICaL 0.778 against AutoLFADS 0.428 at 10 Hz",
+        "latent_lorenz_speeds_heldout_pbt_autolfads.json",
+        "lorenz_10hz_pbt_sim_seed1/autolfads/r2_xyz/2",
+        "{:.3f}",
+    ),
+    (
         "z R² 0.960 / 0.939 / 0.564 at 4 Hz",
         "latent_lorenz_speeds_heldout.json",
         "lorenz_4hz/radical/r2_xyz/2",
@@ -194,6 +206,27 @@ README_NUMBERS = [
 
 # (page under docs/, quoted text, results file, key path, format of the quoted number)
 DOC_NUMBERS = [
+    (
+        "benchmarks/hmm-gpfa.md",
+        "| calcium HMM | ΔF/F | 0.875 | 0.89 |",
+        "classical_latents_hmm.json",
+        "hmm/models/calcium/state_correlation",
+        "{:.3f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| 15 Hz | **0.667 / 0.565 / 0.248** (121) |",
+        "latent_lorenz_speeds_heldout_pbt_radical.json",
+        "lorenz_15hz_pbt_sim_seed1/radical/r2_xyz/2",
+        "{:.3f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| 4 Hz | **0.988 / 0.981 / 0.972** (stopped at epoch 117) | 0.974 / 0.956 / 0.935 (115) |",
+        "latent_lorenz_speeds_heldout_pbt_autolfads.json",
+        "lorenz_4hz_pbt_sim_seed1/autolfads/r2_xyz/2",
+        "{:.3f}",
+    ),
     (
         "benchmarks/lfads.md",
         "| 10 Hz | **0.754 / 0.645 / 0.366** (186) |",
