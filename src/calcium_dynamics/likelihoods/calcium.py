@@ -135,17 +135,18 @@ def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
     two_c_inv, c2_inv, neg_inv_2var = consts
     # pass 1: shift = max_k [k·a − (log k! + c² k² / 2σ²)] − r² / 2σ², a = log λ + c r / σ²
     a = torch.addcmul(log_rate, r, two_c_inv)
-
-    def expanded(k: int) -> torch.Tensor:  # term_k + r² / 2σ², in the expanded form
-        return torch.sub(a * k, math.lgamma(k + 1.0) + (k * k) * c2_inv)
-
+    # term_k + r² / 2σ² in the expanded form, kept for the truncation test below
+    expanded = [
+        torch.sub(a * k, math.lgamma(k + 1.0) + (k * k) * c2_inv) for k in range(max_spikes + 1)
+    ]
     shift = torch.full_like(a, -math.inf)
-    for k in range(max_spikes + 1):
-        torch.maximum(shift, expanded(k), out=shift)
+    for term_k in expanded:
+        torch.maximum(shift, term_k, out=shift)
     # the largest k at which some entry's term is not negligible (higher ones add nothing)
     top = max_spikes
-    while top > 0 and not bool((expanded(top) - shift >= _NEGLIGIBLE).any()):
+    while top > 0 and not bool((expanded[top] - shift >= _NEGLIGIBLE).any()):
         top -= 1
+    del expanded
     shift = torch.addcmul(shift, r * r, neg_inv_2var)
     neg_shift = torch.where(torch.isfinite(shift), -shift, torch.zeros_like(shift))
     # pass 2: Σ_k exp(term_k − shift), term_k = k log λ − log k! − (r − c k)² / 2σ²
