@@ -1,0 +1,222 @@
+"""Calcium GPFA fit time at equal held-out latent R²: fit settings side by side.
+
+    OMP_NUM_THREADS=1 python benchmarks/gpfa_calcium_speed.py --seeds 0 1 2
+
+Data: the GCaMP6f simulation of the GPFA benchmark (``simulate_gpfa_gcamp6f``: 3 latents with
+length scales 250 / 450 / 500 bins, 30 neurons, 4,000 bins at 30 Hz), one simulation per seed.
+Protocol (held out): every method fits calcium AR(2) GPFA on the first 2,000 bins (four 500-bin
+segments), infers latents there and — with the model fixed — on the last 2,000 bins; the linear
+map to the true latents is fitted on the first half and scored on the second
+(the blocked protocol of ``classical.gpfa_heldout`` with one block). Methods (``METHODS``):
+
+- ``exact_20000``: the paper's budget, 20,000 Adam steps for the fit and for the held-out
+  inference (the reference);
+- ``exact_1200``: the same with 1,200 steps (the budget of the other benchmark tables);
+- ``hilbert``: the GP prior in its Hilbert-space basis (``gp_basis="hilbert"``) with its own
+  step budget.
+
+Each fit is cached under ``--cache`` (one file per method and seed, with the commit and date
+that made it), so the reference fits can run in parallel processes (``--fits-only``) before a
+final run summarises. Fit seconds of separate processes are not comparable on a shared
+machine, so the speed ratio comes from ``--timing-steps`` Adam steps of every method timed
+interleaved in the summarising process on the same data: fit time ≈ steps × seconds per step
+(the set-up before the first step is timed too and included). Writes
+``benchmarks/results/gpfa_calcium_speed/gpfa_calcium_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from calcium_dynamics.classical.gpfa import GPFA
+from calcium_dynamics.metrics.latents_linear import (
+    apply_linear_map,
+    fit_linear_map,
+    linear_latent_r2,
+)
+from calcium_dynamics.provenance import command_line, run_record
+from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_gcamp6f
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "gpfa_calcium_speed" / "gpfa_calcium_speed.json"
+CACHE = ROOT / "benchmarks" / "cache" / "gpfa_calcium_speed"
+
+COMMON = {
+    "n_latents": 3,
+    "observations": "calcium",
+    "ar_order": 2,
+    "segment_length": 500,
+    "length_scale_init": 350.0,
+    "learning_rate": 0.02,
+    "lr_schedule": "cosine",
+}
+#: method → GPFA arguments besides COMMON (n_iter is used for the fit and the held-out inference)
+METHODS: dict[str, dict] = {
+    "exact_20000": {"n_iter": 20000},
+    "exact_1200": {"n_iter": 1200},
+}
+REFERENCE = "exact_20000"
+
+
+def split(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    sim = simulate_gpfa_gcamp6f(seed=seed)
+    half = sim.calcium.shape[0] // 2
+    return sim.calcium, sim.latents, half
+
+
+def make(method: str, seed: int) -> GPFA:
+    return GPFA(**COMMON, **METHODS[method], random_state=seed)
+
+
+def fit_one(method: str, seed: int, cache: Path) -> dict:
+    """Fit on the first half, infer on both halves; cached per (method, seed)."""
+    path = cache / f"{method}_seed{seed}.npz"
+    meta_path = path.with_suffix(".json")
+    settings = {**COMMON, **METHODS[method]}
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["settings"] == settings:
+            with np.load(path) as f:
+                return {**meta, "train": f["train"], "test": f["test"]}
+    calcium, _, half = split(seed)
+    torch.manual_seed(seed)
+    model = make(method, seed)
+    start = time.perf_counter()
+    model.fit(calcium[:half])
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    test = model.transform(calcium[half:])
+    infer_s = time.perf_counter() - start
+    train = np.concatenate(model.train_latents_)
+    meta = {
+        "settings": settings,
+        "fit_s": fit_s,
+        "heldout_inference_s": infer_s,
+        "length_scales_bins": np.sort(model.length_scales_).tolist(),
+        "final_elbo_per_bin": model.history_[-1] / half,
+        "made_by": run_record(command_line(), seeds=[seed], threads=torch.get_num_threads()),
+    }
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, train=train, test=test)
+    meta_path.write_text(json.dumps(meta, indent=1))
+    print(f"{method} seed {seed}: fit {fit_s:.0f} s, held-out inference {infer_s:.0f} s")
+    return {**meta, "train": train, "test": test}
+
+
+def step_seconds(methods: list[str], seed: int, n_steps: int, rounds: int) -> dict:
+    """Seconds per Adam step and set-up seconds of each method's fit, interleaved, same data."""
+    calcium, _, half = split(seed)
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    setup: dict[str, list[float]] = {m: [] for m in methods}
+    for _ in range(rounds):
+        for method in methods:
+            model = make(method, seed).set_params(n_iter=1)
+            start = time.perf_counter()
+            model.fit(calcium[:half])
+            one = time.perf_counter() - start
+            model = make(method, seed).set_params(n_iter=1 + n_steps)
+            start = time.perf_counter()
+            model.fit(calcium[:half])
+            many = time.perf_counter() - start
+            times[method].append((many - one) / n_steps)
+            setup[method].append(one - times[method][-1])
+    return {
+        m: {
+            "s_per_step": float(np.median(times[m])),
+            "setup_s": float(np.median(setup[m])),
+            "s_per_step_rounds": times[m],
+        }
+        for m in methods
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--fits-only", action="store_true", help="fit and cache, no summary")
+    parser.add_argument("--timing-steps", type=int, default=100)
+    parser.add_argument("--timing-rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    fits = {m: {s: fit_one(m, s, args.cache) for s in args.seeds} for m in args.methods}
+    if args.fits_only:
+        return
+    per_seed: dict[str, dict] = {m: {} for m in args.methods}
+    for seed in args.seeds:
+        _, latents, half = split(seed)
+        for method in args.methods:
+            fit = fits[method][seed]
+            block = block_r2(fit["train"], fit["test"], latents, half)
+            in_sample = linear_latent_r2(fit["train"], latents[:half])
+            per_seed[method][seed] = {
+                "heldout_latent_r2": block["r2_mean"],
+                "heldout_latent_r2_per_dim": block["r2_per_dim"],
+                "in_sample_latent_r2": in_sample["r2_mean"],
+                "length_scales_bins": fit["length_scales_bins"],
+                "fit_s": fit["fit_s"],
+                "heldout_inference_s": fit["heldout_inference_s"],
+                "made_by": fit["made_by"],
+            }
+    timing = step_seconds(args.methods, args.seeds[0], args.timing_steps, args.timing_rounds)
+    summary = {}
+    for method in args.methods:
+        n_iter = METHODS[method]["n_iter"]
+        r2 = np.array([per_seed[method][s]["heldout_latent_r2"] for s in args.seeds])
+        est = n_iter * timing[method]["s_per_step"] + timing[method]["setup_s"]
+        summary[method] = {
+            "heldout_latent_r2_mean": float(r2.mean()),
+            "heldout_latent_r2_sd": float(r2.std(ddof=1)) if len(r2) > 1 else None,
+            "fit_s_estimated_same_run": est,
+        }
+    if REFERENCE in summary:
+        ref = summary[REFERENCE]
+        for method, entry in summary.items():
+            entry["speed_ratio_vs_reference"] = (
+                ref["fit_s_estimated_same_run"] / entry["fit_s_estimated_same_run"]
+            )
+            diffs = [
+                per_seed[method][s]["heldout_latent_r2"]
+                - per_seed[REFERENCE][s]["heldout_latent_r2"]
+                for s in args.seeds
+            ]
+            entry["heldout_r2_minus_reference_per_seed"] = diffs
+    result = {
+        "provenance": run_record(command_line(), seeds=args.seeds, threads=args.threads),
+        "protocol": (
+            "calcium AR(2) GPFA fitted on bins 0–2000 of the gcamp6f simulation; latents "
+            "inferred with the model fixed on bins 2000–4000; linear map fitted on the first "
+            "half, R² on the second"
+        ),
+        "reference": REFERENCE,
+        "methods": {m: {**COMMON, **METHODS[m]} for m in args.methods},
+        "per_seed": per_seed,
+        "step_timing_same_run": {"seed": args.seeds[0], "steps": args.timing_steps, **timing},
+        "summary": summary,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+def block_r2(train, test, latents, half) -> dict:
+    """R² per true latent on the second half, of the linear map fitted on the first half."""
+    weights = fit_linear_map(np.asarray(train, np.float64), latents[:half])
+    pred = apply_linear_map(np.asarray(test, np.float64), weights)
+    truth = latents[half:]
+    r2 = 1.0 - np.mean((truth - pred) ** 2, axis=0) / np.var(truth, axis=0)
+    return {"r2_per_dim": r2.tolist(), "r2_mean": float(r2.mean())}
+
+
+if __name__ == "__main__":
+    main()
