@@ -50,6 +50,7 @@ __all__ = ["GPFA", "gaussian_gpfa_posterior", "orthonormalize_latents", "se_cova
 _OBSERVATIONS = ("gaussian", "poisson", "calcium")
 _DEFAULT_AR = {1: (0.51,), 2: (1.81, -0.81)}
 _LR_SCHEDULES = ("cosine", "constant")
+_GP_BASES = ("exact", "spectral")
 _LR_FINAL_FRACTION = 0.01  # cosine schedule: step size at the last step / learning_rate
 
 
@@ -72,6 +73,51 @@ def se_covariance(
     return (1.0 - gp_noise_var) * torch.exp(-sq / (2.0 * ell**2)) + gp_noise_var * torch.eye(
         n_time, dtype=torch.float64
     )
+
+
+def spectral_basis(n_time: int, n_basis: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cosine basis of the spectral GP prior on a segment of T bins.
+
+    The segment sits in the middle of a window of ``T_ext = 2T`` bins (T / 2 of padding on each
+    side keeps the reflecting ends of the cosine basis away from the data). Basis function k is
+    the orthonormal DCT-II vector ``√(α_k / T_ext) cos(π k (t + ½) / T_ext)`` of the window
+    (α_0 = 1, α_k = 2), restricted to the segment's bins.
+
+    Returns:
+        ``(basis (T, M), omega (M,))``: M = min(n_basis, T_ext) functions and their angular
+        frequencies ``π k / T_ext`` (radians / bin), float64.
+    """
+    n_ext = 2 * n_time
+    n_basis = min(int(n_basis), n_ext)
+    k = torch.arange(n_basis, dtype=torch.float64)
+    t = torch.arange(n_time, dtype=torch.float64) + (n_ext - n_time) // 2
+    omega = math.pi * k / n_ext
+    alpha = torch.where(k == 0, 1.0, 2.0)
+    basis = torch.sqrt(alpha / n_ext) * torch.cos(omega * (t[:, None] + 0.5))
+    return basis, omega
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_spectral_basis(n_time: int, n_basis: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return spectral_basis(n_time, n_basis)
+
+
+def spectral_sd(length_scales: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """Prior s.d. of the basis weights: √S(ω_k) with the squared-exponential spectral density
+    ``S(ω) = √(2π) ℓ exp(−ω²ℓ²/2)`` of a unit-variance GP; ``(q, M)`` for ℓ ``(q,)`` bins."""
+    ell = length_scales[:, None]
+    # in log space: the density underflows to 0 at high frequencies, where √ has no gradient
+    log_density = 0.5 * math.log(2.0 * math.pi) + torch.log(ell) - 0.5 * (omega * ell) ** 2
+    return torch.exp(0.5 * log_density)
+
+
+def spectral_factor(basis: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
+    """``A_j`` with ``x_j = A_j v_j``, ``v_j ~ N(0, I)``: the basis scaled by the weights' prior
+    s.d. and each row normalised so that every bin has unit prior variance (the cosine window
+    otherwise inflates the variance of latents whose ℓ approaches the segment length); the
+    prior covariance ``A_j A_jᵀ`` is then a correlation matrix. ``(q, T, M)``."""
+    scaled = basis[None] * sd[:, None, :]
+    return scaled / torch.sqrt((scaled**2).sum(dim=-1, keepdim=True))
 
 
 def _to_parity(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -406,6 +452,8 @@ class GPFA(BaseEstimator):
         ar_init: Sequence[float] | None = None,
         jump_init: float = 1.0,
         init_smoothing_bins: float = 20.0,
+        gp_basis: str = "exact",
+        n_basis: int = 64,
         random_state: int = 0,
         verbose: bool = False,
     ):
@@ -424,6 +472,8 @@ class GPFA(BaseEstimator):
         self.ar_init = ar_init
         self.jump_init = jump_init
         self.init_smoothing_bins = init_smoothing_bins
+        self.gp_basis = gp_basis
+        self.n_basis = n_basis
         self.random_state = random_state
         self.verbose = verbose
 
@@ -444,6 +494,10 @@ class GPFA(BaseEstimator):
             raise ValueError(
                 f"lr_schedule must be one of {_LR_SCHEDULES}; got {self.lr_schedule!r}"
             )
+        if self.gp_basis not in _GP_BASES:
+            raise ValueError(f"gp_basis must be one of {_GP_BASES}; got {self.gp_basis!r}")
+        if isinstance(self.n_basis, bool) or int(self.n_basis) != self.n_basis or self.n_basis < 2:
+            raise ValueError(f"n_basis must be an integer ≥ 2; got {self.n_basis!r}")
         if self.length_scale_init <= 0:
             raise ValueError(f"length_scale_init must be > 0 bins; got {self.length_scale_init}")
 
@@ -702,25 +756,36 @@ class GPFA(BaseEstimator):
         ells = model["log_ell"].exp()
         for n_time, (y_ctx, _) in groups.items():
             mean, log_sd = var_params[n_time]
-            chol = torch.stack(
-                [
-                    torch.linalg.cholesky(se_covariance(n_time, ell, self.gp_noise_var))
-                    for ell in ells
-                ]
-            )  # (q, T, T)
+            factor = self._prior_factor(n_time, ells)  # (q, T, D)
             eps = torch.randn((n_samples, *mean.shape), generator=gen, dtype=torch.float64)
-            v = mean + log_sd.exp() * eps  # (S, n_seg, q, T)
-            x = torch.einsum("jab,snjb->snaj", chol, v)  # (S, n_seg, T, q)
+            v = mean + log_sd.exp() * eps  # (S, n_seg, q, D)
+            x = torch.einsum("jab,snjb->snaj", factor, v)  # (S, n_seg, T, q)
             elbo = elbo + self._expected_log_lik(y_ctx, x, model).mean()
             kl = 0.5 * torch.sum(torch.exp(2 * log_sd) + mean**2 - 1.0 - 2 * log_sd)
             elbo = elbo - kl
         return elbo
 
+    def _prior_factor(self, n_time: int, ells: torch.Tensor) -> torch.Tensor:
+        """``(q, T, D)`` factors ``A_j`` of the GP prior, ``x_j = A_j v_j`` with ``v_j ~ N(0, I)``:
+        the Cholesky factor of ``K_j`` (``gp_basis="exact"``, D = T) or the normalised spectral
+        basis (``"spectral"``, D = ``n_basis``)."""
+        if self.gp_basis == "spectral":
+            basis, omega = self._basis(n_time)
+            return spectral_factor(basis, spectral_sd(ells, omega))
+        return torch.stack(
+            [torch.linalg.cholesky(se_covariance(n_time, ell, self.gp_noise_var)) for ell in ells]
+        )
+
+    def _basis(self, n_time: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return _cached_spectral_basis(n_time, int(self.n_basis))
+
     def _init_variational(self, groups, latents_init=None):
         """Whitened variational means from initial latents (ridge projection), small sds."""
         out = {}
         for n_time, (_, members) in groups.items():
-            if latents_init is None:
+            if self.gp_basis == "spectral":
+                mean = self._init_spectral(n_time, members, latents_init)
+            elif latents_init is None:
                 mean = torch.zeros(len(members), self.n_latents, n_time, dtype=torch.float64)
             else:
                 x0 = np.stack([latents_init[i][a:b] for i, a, b in members])  # (n_seg, T, q)
@@ -735,6 +800,20 @@ class GPFA(BaseEstimator):
             log_sd = torch.full_like(mean, math.log(0.1))
             out[n_time] = (mean.requires_grad_(True), log_sd.requires_grad_(True))
         return out
+
+    def _init_spectral(self, n_time, members, latents_init) -> torch.Tensor:
+        """Spectral-basis weights ``(n_seg, q, M)``: E[v | x0] under x0 = A v + noise(0.1)."""
+        ells = torch.as_tensor(self.length_scales_, dtype=torch.float64)
+        factor = self._prior_factor(n_time, ells).numpy()  # (q, T, M)
+        if latents_init is None:
+            return torch.zeros(len(members), self.n_latents, factor.shape[-1], dtype=torch.float64)
+        x0 = np.stack([latents_init[i][a:b] for i, a, b in members])  # (n_seg, T, q)
+        means = []
+        for j in range(self.n_latents):
+            a = factor[j]
+            gram = a.T @ a + 0.1 * np.eye(a.shape[1])
+            means.append(np.linalg.solve(gram, a.T @ x0[:, :, j].T).T)
+        return torch.as_tensor(np.stack(means, axis=1))
 
     def _model_tensors(self) -> dict:
         model = {
@@ -763,15 +842,9 @@ class GPFA(BaseEstimator):
         with torch.no_grad():
             for n_time, (_, members) in groups.items():
                 mean, _ = var_params[n_time]
-                chol = np.stack(
-                    [
-                        np.linalg.cholesky(
-                            se_covariance(n_time, float(ell), self.gp_noise_var).numpy()
-                        )
-                        for ell in self.length_scales_
-                    ]
-                )
-                x = np.einsum("jab,njb->naj", chol, mean.numpy())
+                ells = torch.as_tensor(self.length_scales_, dtype=torch.float64)
+                factor = self._prior_factor(n_time, ells).numpy()
+                x = np.einsum("jab,njb->naj", factor, mean.numpy())
                 for (i, a, b), xi in zip(members, x):
                     out[i][a:b] = xi
         return out
