@@ -115,3 +115,21 @@ def test_bad_basis_settings_get_clear_errors(kwargs, match):
     x = np.random.default_rng(0).poisson(1.0, size=(50, 4)).astype(float)
     with pytest.raises(ValueError, match=match):
         GPFA(observations="poisson", n_latents=1, **kwargs).fit(x)
+
+
+def test_default_basis_size_and_a_warning_when_it_is_too_coarse(small_sim):
+    model = GPFA(observations="poisson", gp_basis="spectral", length_scale_init=350.0)
+    assert model._n_basis(500) == 64  # max(64, ⌈8·500 / 350⌉)
+    assert GPFA(length_scale_init=10.0)._n_basis(500) == 400  # ⌈8·500 / 10⌉
+    assert GPFA(length_scale_init=1.0)._n_basis(500) == 1000  # capped at 2T
+    coarse = GPFA(
+        n_latents=2,
+        observations="poisson",
+        segment_length=120,
+        length_scale_init=25.0,
+        n_iter=5,
+        gp_basis="spectral",
+        n_basis=4,  # represents ℓ ≥ 3.2 · 120 / 4 = 96 bins
+    )
+    with pytest.warns(UserWarning, match=r"latents \[0, 1\].*raise n_basis"):
+        coarse.fit(small_sim.spikes)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -421,6 +422,13 @@ class GPFA(BaseEstimator):
             Gaussian smoothing of the spike proxy before the initial factor analysis of the
             Poisson and calcium models (the Gaussian model starts from factor analysis of the raw
             data).
+        gp_basis: GP prior of the variational models: ``"exact"`` (Cholesky factor of the SE
+            covariance, recomputed every step) or ``"spectral"`` (cosine basis with the SE
+            spectral density, see the module docstring). Gaussian EM always uses the exact prior.
+        n_basis: basis functions per latent and segment with ``gp_basis="spectral"``; M of them
+            represent length scales down to about ``3.2 T / M`` bins for T-bin segments (a fit
+            that ends below warns). ``None``: ``max(64, ⌈8 T / length_scale_init⌉)``, capped
+            at 2T, so latents can shorten to about 0.4 of the initial length scale.
         random_state: seed; verbose: progress bar.
 
     Attributes:
@@ -453,7 +461,7 @@ class GPFA(BaseEstimator):
         jump_init: float = 1.0,
         init_smoothing_bins: float = 20.0,
         gp_basis: str = "exact",
-        n_basis: int = 64,
+        n_basis: int | None = None,
         random_state: int = 0,
         verbose: bool = False,
     ):
@@ -496,8 +504,10 @@ class GPFA(BaseEstimator):
             )
         if self.gp_basis not in _GP_BASES:
             raise ValueError(f"gp_basis must be one of {_GP_BASES}; got {self.gp_basis!r}")
-        if isinstance(self.n_basis, bool) or int(self.n_basis) != self.n_basis or self.n_basis < 2:
-            raise ValueError(f"n_basis must be an integer ≥ 2; got {self.n_basis!r}")
+        if self.n_basis is not None and (
+            isinstance(self.n_basis, bool) or int(self.n_basis) != self.n_basis or self.n_basis < 2
+        ):
+            raise ValueError(f"n_basis must be an integer ≥ 2 or None; got {self.n_basis!r}")
         if self.length_scale_init <= 0:
             raise ValueError(f"length_scale_init must be > 0 bins; got {self.length_scale_init}")
 
@@ -776,8 +786,29 @@ class GPFA(BaseEstimator):
             [torch.linalg.cholesky(se_covariance(n_time, ell, self.gp_noise_var)) for ell in ells]
         )
 
+    def _n_basis(self, n_time: int) -> int:
+        if self.n_basis is not None:
+            return min(int(self.n_basis), 2 * n_time)
+        return min(2 * n_time, max(64, math.ceil(8 * n_time / self.length_scale_init)))
+
     def _basis(self, n_time: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return _cached_spectral_basis(n_time, int(self.n_basis))
+        return _cached_spectral_basis(n_time, self._n_basis(n_time))
+
+    def _check_basis_resolution(self, lengths) -> None:
+        """Warn when a fitted length scale is shorter than the spectral basis represents."""
+        if self.gp_basis != "spectral":
+            return
+        n_time = max(lengths)
+        floor = 3.2 * n_time / self._n_basis(n_time)
+        short = np.flatnonzero(self.length_scales_ < floor)
+        if short.size:
+            warnings.warn(
+                f"GPFA latents {short.tolist()} ended with length scales "
+                f"{np.round(self.length_scales_[short], 1).tolist()} bins, below the "
+                f"{floor:.1f} bins that {self._n_basis(n_time)} basis functions represent on "
+                f"{n_time}-bin segments; raise n_basis",
+                stacklevel=3,
+            )
 
     def _init_variational(self, groups, latents_init=None):
         """Whitened variational means from initial latents (ridge projection), small sds."""
@@ -866,6 +897,7 @@ class GPFA(BaseEstimator):
         model = self._model_tensors()
         self.history_ = self._variational_fit(groups, model, var_params, True, self.n_iter)
         self._store_model(model)
+        self._check_basis_resolution(list(groups))
         self.train_latents_ = self._posterior_means(
             groups, var_params, len(seqs), [s.shape[0] for s in seqs]
         )
