@@ -97,6 +97,7 @@ def fit_one(method: str, seed: int, cache: Path) -> dict:
         if meta["settings"] == settings:
             with np.load(path) as f:
                 return {**meta, "train": f["train"], "test": f["test"]}
+    made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
     calcium, _, half = split(seed)
     torch.manual_seed(seed)
     model = make(method, seed)
@@ -114,7 +115,7 @@ def fit_one(method: str, seed: int, cache: Path) -> dict:
         "heldout_inference_s": infer_s,
         "length_scales_bins": np.sort(model.length_scales_).tolist(),
         "final_elbo_per_bin": model.history_[-1] / half,
-        "made_by": run_record(command_line(), seeds=[seed], threads=torch.get_num_threads()),
+        "made_by": made_by,  # recorded when the fit started: the code that ran
     }
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(path, train=train, test=test)
@@ -159,6 +160,7 @@ def final_elbo_per_bin(history: list[float], n_bins: int) -> float:
 def tune(seed: int, out: Path) -> dict:
     """Fit the spectral prior with every setting of TUNE_GRID (and TUNE_LONG) on the first half
     of simulation ``seed``; select by final training ELBO (see TUNE_GRID)."""
+    provenance = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
     calcium, _, half = split(seed)
     runs = []
     settings = [TUNE_LONG] + [
@@ -182,7 +184,7 @@ def tune(seed: int, out: Path) -> dict:
     ok = [r for r in runs[1:] if r["final_elbo_per_bin"] >= best - TUNE_TOL]
     selected = min(ok, key=lambda r: (r["n_iter"], r["learning_rate"])) if ok else None
     result = {
-        "provenance": run_record(command_line(), seeds=[seed], threads=torch.get_num_threads()),
+        "provenance": provenance,
         "rule": (
             f"cheapest (fewest steps, then smallest step size) setting whose final training "
             f"ELBO (mean of the last 5 % of steps) is within {TUNE_TOL} nats / bin of the "
@@ -217,6 +219,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    provenance = run_record(command_line(), seeds=args.seeds, threads=args.threads)
     if args.tune_seed is not None:
         if args.tune_seed in args.seeds:
             raise SystemExit("--tune-seed must not be one of the evaluated --seeds")
@@ -266,7 +269,7 @@ def main() -> None:
             ]
             entry["heldout_r2_minus_reference_per_seed"] = diffs
     result = {
-        "provenance": run_record(command_line(), seeds=args.seeds, threads=args.threads),
+        "provenance": provenance,
         "protocol": (
             "calcium AR(2) GPFA fitted on bins 0–2000 of the gcamp6f simulation; latents "
             "inferred with the model fixed on bins 2000–4000; linear map fitted on the first "
