@@ -300,6 +300,7 @@ def main() -> None:
             "the noisier score)"
         ),
         "reference": REFERENCE,
+        "tuning": tuning_check(),
         "methods": {m: {**COMMON, **METHODS[m]} for m in args.methods},
         "per_seed": per_seed,
         "step_timing_same_run": {"seed": args.seeds[0], "steps": args.timing_steps, **timing},
@@ -308,6 +309,17 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(summary, indent=1))
+
+
+def tuning_check() -> dict:
+    """The tuning file's selection, and whether ``spectral_tuned`` uses it."""
+    if not TUNING.exists():
+        return {"file": None}
+    selected = json.loads(TUNING.read_text())["selected"]
+    used = {k: METHODS["spectral_tuned"][k] for k in ("learning_rate", "n_iter")}
+    if selected != used:
+        print(f"warning: {TUNING.name} selects {selected}, spectral_tuned uses {used}")
+    return {"file": TUNING.name, "selected": selected, "spectral_tuned_uses_it": selected == used}
 
 
 def block_r2(train, test, latents, half) -> dict:
