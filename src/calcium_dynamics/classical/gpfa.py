@@ -46,7 +46,15 @@ from tqdm.auto import tqdm
 from calcium_dynamics.classical.sequences import as_sequences
 from calcium_dynamics.likelihoods.calcium import calcium_ar_poisson_log_likelihood
 
-__all__ = ["GPFA", "gaussian_gpfa_posterior", "orthonormalize_latents", "se_covariance"]
+__all__ = [
+    "GPFA",
+    "gaussian_gpfa_posterior",
+    "orthonormalize_latents",
+    "se_covariance",
+    "spectral_basis",
+    "spectral_factor",
+    "spectral_sd",
+]
 
 _OBSERVATIONS = ("gaussian", "poisson", "calcium")
 _DEFAULT_AR = {1: (0.51,), 2: (1.81, -0.81)}
