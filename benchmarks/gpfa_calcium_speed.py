@@ -258,6 +258,8 @@ def main() -> None:
                 "heldout_half_cv_map_r2_per_dim": within["r2_per_dim"],
                 "in_sample_latent_r2": in_sample["r2_mean"],
                 "length_scales_bins": fit["length_scales_bins"],
+                # the training ELBO of the last Adam step (one Monte Carlo estimate), nats / bin
+                "final_elbo_per_bin": fit["final_elbo_per_bin"],
                 "fit_s": fit["fit_s"],
                 "heldout_inference_s": fit["heldout_inference_s"],
                 "made_by": fit["made_by"],
