@@ -14,7 +14,6 @@ from calcium_dynamics.classical.gpfa import (
     se_covariance,
 )
 from calcium_dynamics.metrics.latents_linear import linear_latent_r2
-from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium
 
 
 @pytest.mark.parametrize("n_time", [1, 7, 8])
@@ -58,13 +57,6 @@ def test_estep_equals_exact_gaussian_posterior(n_time):
     np.testing.assert_allclose(batch_ll, [ll_ref, ll_ref], rtol=1e-10)
 
 
-@pytest.fixture(scope="module")
-def small_sim():
-    return simulate_gpfa_calcium(
-        n_time=240, n_neurons=15, length_scales=(20.0, 35.0), mean_rate=0.4, seed=1
-    )
-
-
 def _gaussian_gpfa_data(seed=0):
     rng = np.random.default_rng(seed)
     n_time, n = 300, 12
@@ -101,7 +93,7 @@ def test_gaussian_gpfa_em_recovers_latents_and_length_scales():
     ("observations", "order", "source"),
     [("poisson", 1, "spikes"), ("calcium", 1, "calcium"), ("calcium", 2, "calcium")],
 )
-def test_variational_gpfa_recovers_latents(small_sim, observations, order, source):
+def test_variational_gpfa_recovers_latents(gpfa_sim, observations, order, source):
     torch.manual_seed(0)
     model = GPFA(
         n_latents=2,
@@ -113,20 +105,20 @@ def test_variational_gpfa_recovers_latents(small_sim, observations, order, sourc
         learning_rate=0.05,
         init_smoothing_bins=5.0,
     )
-    latents = model.fit_transform(getattr(small_sim, source))
+    latents = model.fit_transform(getattr(gpfa_sim, source))
     assert latents.shape == (240, 2)
     assert np.mean(model.history_[-10:]) > np.mean(model.history_[:10])  # the ELBO went up
-    assert linear_latent_r2(latents, small_sim.latents)["r2_mean"] > 0.6
+    assert linear_latent_r2(latents, gpfa_sim.latents)["r2_mean"] > 0.6
     if observations == "calcium":
         assert model.ar_coefs_.shape == (order, 15)
         assert np.all(model.noise_var_ > 0)
 
 
-def test_score_and_transform_of_variational_model(small_sim):
+def test_score_and_transform_of_variational_model(gpfa_sim):
     model = GPFA(n_latents=2, observations="poisson", segment_length=120, n_iter=20)
-    model.fit(small_sim.spikes)
-    assert np.isfinite(model.score(small_sim.spikes[:120]))
-    assert model.transform(small_sim.spikes[:120]).shape == (120, 2)
+    model.fit(gpfa_sim.spikes)
+    assert np.isfinite(model.score(gpfa_sim.spikes[:120]))
+    assert model.transform(gpfa_sim.spikes[:120]).shape == (120, 2)
 
 
 @pytest.mark.parametrize(
@@ -171,7 +163,7 @@ def test_length_scale_objective_gradient_and_optimum():
     assert abs(math.exp(res.x[0]) - 8.0) < 0.5
 
 
-def test_cosine_schedule_settles_the_monte_carlo_noise(small_sim):
+def test_cosine_schedule_settles_the_monte_carlo_noise(gpfa_sim):
     """With the model fixed, inference runs the same stochastic VI from two seeds: the annealed
     step size brings both to (nearly) the same posterior mean, a constant one does not."""
     model = GPFA(
@@ -182,15 +174,15 @@ def test_cosine_schedule_settles_the_monte_carlo_noise(small_sim):
         n_iter=40,
         learning_rate=0.05,
         init_smoothing_bins=5.0,
-    ).fit(small_sim.spikes)
+    ).fit(gpfa_sim.spikes)
     spread = {}
     for schedule in ("cosine", "constant"):
         model.set_params(lr_schedule=schedule, n_iter=150)
         runs = []
         for seed in (1, 2):
             model.set_params(random_state=seed)
-            runs.append(model.transform(small_sim.spikes))
+            runs.append(model.transform(gpfa_sim.spikes))
         spread[schedule] = np.sqrt(np.mean((runs[0] - runs[1]) ** 2))
     assert spread["cosine"] < 0.5 * spread["constant"]  # measured 0.10 vs 0.36
     with pytest.raises(ValueError, match="lr_schedule"):
-        GPFA(observations="poisson", lr_schedule="step").fit(small_sim.spikes)
+        GPFA(observations="poisson", lr_schedule="step").fit(gpfa_sim.spikes)

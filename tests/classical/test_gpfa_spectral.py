@@ -15,14 +15,6 @@ from calcium_dynamics.classical.gpfa import (
     spectral_sd,
 )
 from calcium_dynamics.metrics.latents_linear import linear_latent_r2
-from calcium_dynamics.simulate.hmm_gpfa import simulate_gpfa_calcium
-
-
-@pytest.fixture(scope="module")
-def small_sim():
-    return simulate_gpfa_calcium(
-        n_time=240, n_neurons=15, length_scales=(20.0, 35.0), mean_rate=0.4, seed=1
-    )
 
 
 def _prior(n_time: int, n_basis: int, ell: float) -> torch.Tensor:
@@ -74,7 +66,7 @@ def test_length_scale_gradient_is_finite_where_the_density_underflows():
 @pytest.mark.parametrize(
     ("observations", "source"), [("calcium", "calcium"), ("poisson", "spikes")]
 )
-def test_spectral_fit_recovers_latents_like_the_exact_prior(small_sim, observations, source):
+def test_spectral_fit_recovers_latents_like_the_exact_prior(gpfa_sim, observations, source):
     """Same data, same settings: the spectral prior recovers the latents as well as the exact
     one (R² within 0.05; measured calcium 0.90 / 0.90, Poisson …), with M weights per latent
     and segment instead of T."""
@@ -93,10 +85,10 @@ def test_spectral_fit_recovers_latents_like_the_exact_prior(small_sim, observati
             gp_basis=basis,
             n_basis=40,
         )
-        latents = model.fit_transform(getattr(small_sim, source))
+        latents = model.fit_transform(getattr(gpfa_sim, source))
         assert latents.shape == (240, 2)
-        scores[basis] = linear_latent_r2(latents, small_sim.latents)["r2_mean"]
-        held = model.transform(getattr(small_sim, source)[:120])
+        scores[basis] = linear_latent_r2(latents, gpfa_sim.latents)["r2_mean"]
+        held = model.transform(getattr(gpfa_sim, source)[:120])
         assert held.shape == (120, 2) and np.all(np.isfinite(held))
     print(scores)
     assert scores["spectral"] > 0.6
@@ -117,7 +109,7 @@ def test_bad_basis_settings_get_clear_errors(kwargs, match):
         GPFA(observations="poisson", n_latents=1, **kwargs).fit(x)
 
 
-def test_default_basis_size_and_a_warning_when_it_is_too_coarse(small_sim):
+def test_default_basis_size_and_a_warning_when_it_is_too_coarse(gpfa_sim):
     model = GPFA(observations="poisson", gp_basis="spectral", length_scale_init=350.0)
     assert model._n_basis(500) == 64  # max(64, ⌈8·500 / 350⌉)
     assert GPFA(length_scale_init=10.0)._n_basis(500) == 400  # ⌈8·500 / 10⌉
@@ -132,4 +124,4 @@ def test_default_basis_size_and_a_warning_when_it_is_too_coarse(small_sim):
         n_basis=4,  # represents ℓ ≥ 3.2 · 120 / 4 = 96 bins
     )
     with pytest.warns(UserWarning, match=r"latents \[0, 1\].*raise n_basis"):
-        coarse.fit(small_sim.spikes)
+        coarse.fit(gpfa_sim.spikes)
