@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from calcium_dynamics.config import project_parameters
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
+from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
 from calcium_dynamics.models.lfads.training import (
     EpochTimer,
@@ -111,11 +112,18 @@ class _CpuEpochTimer(EpochTimer):
 #: a timing variant name ending in this runs the calcium likelihood as before its speed-up
 #: (every spike count summed, no exponent floor): the same-run baseline of ``calcium_lfads``
 PREVIOUS = "_previous"
+#: a timing variant name ending in this runs with the C library's default allocator settings
+#: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
+SYSTEM_MALLOC = "_system_malloc"
 
 
 def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     """Timings of one variant (run in a fresh process, so the peak memory is its own)."""
     torch.set_num_threads(1)
+    if variant.endswith(SYSTEM_MALLOC):
+        variant = variant.removesuffix(SYSTEM_MALLOC)
+    else:  # as train_lfads does by default (trainer parameter keep_freed_memory)
+        keep_freed_memory()
     if variant.endswith(PREVIOUS):
         from calcium_dynamics.likelihoods import calcium
 
@@ -209,11 +217,12 @@ def timing(params: dict, variants: list[str], epochs: int, steps: int = 3) -> di
         )
     ratios = {}
     for variant, res in out.items():
-        base = out.get(variant + PREVIOUS)
-        if base:
-            ratios[f"{variant}_speedup_vs_previous"] = round(
-                base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
-            )
+        for suffix in (PREVIOUS, SYSTEM_MALLOC):
+            base = out.get(variant + suffix)
+            if base:
+                ratios[f"{variant}_speedup_vs{suffix}"] = round(
+                    base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
+                )
     if "autolfads" in out:
         for variant, res in out.items():
             if variant != "autolfads":

@@ -9,6 +9,7 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import LearningRateMonitor
 
+from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.fit import training_logger
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials, validate_lfads_data
 from calcium_dynamics.models.lfads.model import LFADS
@@ -136,11 +137,20 @@ def make_trainer(
     then draws its own share of the training trials). ``seed`` and ``batch_size`` (trials per
     batch and process), ``early_stopping_patience`` (epochs without a lower ``valid/recon``
     before training stops; null: never) and ``restore_best`` (end with the weights of the
-    lowest ``valid/recon``) are read by :func:`train_lfads`. Unknown keys raise, naming the key.
+    lowest ``valid/recon``) are read by :func:`train_lfads`, as is ``keep_freed_memory``
+    (default true: freed activations stay in the process heap between steps, see
+    :mod:`calcium_dynamics.models.allocator`). Unknown keys raise, naming the key.
     ``logger``: ``false`` or a folder for DVCLive's training curves (``run_name`` sub-folder),
     see :func:`calcium_dynamics.models.fit.training_logger`.
     """
-    own = {"seed", "batch_size", "logger", "early_stopping_patience", "restore_best"}
+    own = {
+        "seed",
+        "batch_size",
+        "logger",
+        "early_stopping_patience",
+        "restore_best",
+        "keep_freed_memory",
+    }
     unknown = set(trainer_params) - set(_TRAINER_KEYS) - own
     if unknown:
         raise ValueError(
@@ -193,6 +203,8 @@ def train_lfads(
         training epoch, and the final training and validation losses.
     """
     L.seed_everything(seed, workers=True, verbose=False)
+    if trainer_params.get("keep_freed_memory", True):
+        keep_freed_memory()
     model = build_model(data, variant, model_params)
     x = np.asarray(data, dtype=np.float32)
     train_idx, valid_idx = split_trials(x.shape[0], valid_fraction, seed)
