@@ -193,28 +193,49 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     }
 
 
-def timing(params: dict, variants: list[str], epochs: int, steps: int = 3) -> dict:
+def timing(
+    params: dict, variants: list[str], epochs: int, steps: int = 3, repeats: int = 1
+) -> dict:
     """Seconds per training epoch, per training step and per 96-trial forward pass at the
     paper sizes, and the peak memory, for each variant in a fresh process.
 
     Wall-clock times depend on what else the machine runs: the load averages before and after
     are recorded next to them, and process CPU seconds (``*_cpu_s``) are less sensitive to it.
+    With ``repeats`` > 1 the variants run in turn that many times (interleaved, so a change in
+    load hits every variant alike); each ``*_median`` entry is then the median over the repeats
+    of the per-run medians, and ``repeats`` keeps every run.
     """
-    out = {}
+    runs: dict[str, list[dict]] = {}
     ctx = multiprocessing.get_context("spawn")
-    for variant in variants:
-        if variant == "smth_dec":
+    for repeat in range(repeats):
+        for variant in variants:
+            if variant == "smth_dec":
+                continue
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                res = pool.submit(_time_variant, params, variant, epochs, steps).result()
+            runs.setdefault(variant, []).append(res)
+            log(
+                f"timing {variant} (run {repeat + 1} of {repeats}): "
+                f"{res['train_epoch_s_median']:.2f} s / training epoch "
+                f"({res['train_epoch_cpu_s_median']:.2f} CPU s), step "
+                f"{res['train_step_s_median']:.2f} s ({res['train_step_cpu_s_median']:.2f} CPU s), "
+                f"forward 96 trials {res['forward_96_trials_s']:.3f} s, peak memory "
+                f"{res['peak_memory_gib']:.2f} GiB, load {res['load_average_1_5_15_min']}"
+            )
+    out = {}
+    for variant, results in runs.items():
+        if len(results) == 1:
+            out[variant] = results[0]
             continue
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            res = pool.submit(_time_variant, params, variant, epochs, steps).result()
-        out[variant] = res
-        log(
-            f"timing {variant}: {res['train_epoch_s_median']:.2f} s / training epoch "
-            f"({res['train_epoch_cpu_s_median']:.2f} CPU s), step {res['train_step_s_median']:.2f}"
-            f" s ({res['train_step_cpu_s_median']:.2f} CPU s), forward 96 trials "
-            f"{res['forward_96_trials_s']:.3f} s, peak memory {res['peak_memory_gib']:.2f} GiB, "
-            f"load {res['load_average_1_5_15_min']}"
-        )
+        out[variant] = {
+            **{
+                key: float(np.median([r[key] for r in results]))
+                for key in results[0]
+                if key.endswith("_median") or key.startswith("forward_")
+            },
+            "peak_memory_gib": max(r["peak_memory_gib"] for r in results),
+            "repeats": results,
+        }
     ratios = {}
     for variant, res in out.items():
         for suffix in (PREVIOUS, SYSTEM_MALLOC):
@@ -222,6 +243,9 @@ def timing(params: dict, variants: list[str], epochs: int, steps: int = 3) -> di
             if base:
                 ratios[f"{variant}_speedup_vs{suffix}"] = round(
                     base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
+                )
+                ratios[f"{variant}_step_speedup_vs{suffix}"] = round(
+                    base["train_step_cpu_s_median"] / res["train_step_cpu_s_median"], 3
                 )
     if "autolfads" in out:
         for variant, res in out.items():
@@ -596,6 +620,9 @@ def main(argv=None) -> None:
     ap.add_argument("--timing-only", action="store_true", help="only the speed measurement")
     ap.add_argument("--timing-epochs", type=int, default=3)
     ap.add_argument("--timing-steps", type=int, default=3, help="single training steps timed")
+    ap.add_argument(
+        "--timing-repeats", type=int, default=1, help="runs of every timing variant, interleaved"
+    )
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
@@ -735,7 +762,13 @@ def main(argv=None) -> None:
             "provenance": prov,
             "variants": {
                 **previous,
-                **timing(params, list(args.variants), args.timing_epochs, args.timing_steps),
+                **timing(
+                    params,
+                    list(args.variants),
+                    args.timing_epochs,
+                    args.timing_steps,
+                    args.timing_repeats,
+                ),
             },
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
