@@ -25,8 +25,6 @@ _M_MMAP_THRESHOLD = -3
 #: glibc caps the mmap threshold at 32 MiB on 64-bit systems (HEAP_MAX_SIZE / 2)
 MAX_MMAP_THRESHOLD_MIB = 32
 
-_applied: dict[str, int] | None = None
-
 
 def keep_freed_memory(
     mmap_threshold_mib: int = MAX_MMAP_THRESHOLD_MIB,
@@ -40,7 +38,6 @@ def keep_freed_memory(
     ValueError for a value outside glibc's range (0 < mmap threshold ≤ 32 MiB, the others
     in [0, 2048)) and RuntimeError if glibc refuses a setting.
     """
-    global _applied
     if not 0 < mmap_threshold_mib <= MAX_MMAP_THRESHOLD_MIB:
         raise ValueError(
             f"mmap_threshold_mib must be in (0, {MAX_MMAP_THRESHOLD_MIB}]; got {mmap_threshold_mib}"
@@ -63,10 +60,4 @@ def keep_freed_memory(
     ):
         if libc.mallopt(ctypes.c_int(param), ctypes.c_int(mib * 2**20)) != 1:
             raise RuntimeError(f"glibc mallopt refused parameter {param} = {mib} MiB")
-    _applied = settings
     return settings
-
-
-def applied_settings() -> dict[str, int] | None:
-    """The settings of the last :func:`keep_freed_memory` call in this process (None: none)."""
-    return _applied
