@@ -121,6 +121,22 @@ def test_score_and_transform_of_variational_model(gpfa_sim):
     assert model.transform(gpfa_sim.spikes[:120]).shape == (120, 2)
 
 
+@pytest.mark.parametrize("observations", ["gaussian", "calcium"])
+@pytest.mark.parametrize("orthonormal", [False, True])
+def test_transform_score_is_transform_and_score_in_one_inference(
+    gpfa_sim, observations, orthonormal
+):
+    data = gpfa_sim.calcium
+    model = GPFA(n_latents=2, observations=observations, segment_length=120, n_iter=20)
+    model.fit(data[:120])
+    latents, score = model.transform_score(data[120:], orthonormal=orthonormal)
+    # the variational inference is deterministic (seeded): both paths give the same numbers
+    np.testing.assert_array_equal(latents, model.transform(data[120:], orthonormal=orthonormal))
+    assert score == model.score(data[120:])
+    listed, _ = model.transform_score([data[120:180], data[180:]])
+    assert [x.shape for x in listed] == [(60, 2), (60, 2)]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "x", "match"),
     [

@@ -962,6 +962,28 @@ class GPFA(BaseEstimator):
         if self.observations == "gaussian":
             return self._gaussian_posterior_by_length(seqs)[1]
         groups, model, var_params = self._infer_variational(seqs)
+        return self._heldout_elbo(groups, model, var_params)
+
+    def transform_score(self, X, orthonormal: bool = False):
+        """``(transform(X, orthonormal), score(X))`` with one inference instead of two.
+
+        For the variational models each of ``transform`` and ``score`` fits the variational
+        posterior to ``X`` (``n_iter`` steps); this fits it once and returns the same latents
+        and held-out log-likelihood (nats).
+        """
+        seqs = self._validate(X, fitting=False)
+        if self.observations == "gaussian":
+            out = self._gaussian_latents(seqs)
+            score = self._gaussian_posterior_by_length(seqs)[1]
+        else:
+            groups, model, var_params = self._infer_variational(seqs)
+            out = self._posterior_means(groups, var_params, len(seqs), [s.shape[0] for s in seqs])
+            score = self._heldout_elbo(groups, model, var_params)
+        if orthonormal:
+            out = [orthonormalize_latents(x, self.loading_)[0] for x in out]
+        return (out[0] if isinstance(X, np.ndarray) else out), score
+
+    def _heldout_elbo(self, groups, model, var_params) -> float:
         gen = torch.Generator().manual_seed(int(self.random_state) + 1)
         with torch.no_grad():
             return float(self._elbo(groups, model, var_params, gen, n_samples=16))
