@@ -100,6 +100,16 @@ def make(method: str, seed: int) -> GPFA:
     return GPFA(**{**COMMON, **METHODS[method]}, random_state=seed)
 
 
+def seeded_model(method: str, seed: int) -> tuple[GPFA, np.ndarray, int, dict]:
+    """An unfitted model of ``method`` (gp_basis, learning_rate and n_iter of METHODS override
+    COMMON) with torch seeded, the simulation of ``seed``, its half length, and the provenance
+    of a fit started now (the code that runs)."""
+    made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
+    calcium, _, half = split(seed)
+    torch.manual_seed(seed)
+    return make(method, seed), calcium, half, made_by
+
+
 def fit_one(method: str, seed: int, cache: Path) -> dict:
     """Fit on the first half, infer on both halves; cached per (method, seed)."""
     path = cache / f"{method}_seed{seed}.npz"
@@ -110,11 +120,7 @@ def fit_one(method: str, seed: int, cache: Path) -> dict:
         if meta["settings"] == settings:
             with np.load(path) as f:
                 return {**meta, "train": f["train"], "test": f["test"]}
-    made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
-    calcium, _, half = split(seed)
-    torch.manual_seed(seed)
-    model = make(method, seed)
-    # gp_basis, learning_rate and n_iter of METHODS override COMMON
+    model, calcium, half, made_by = seeded_model(method, seed)
     start = time.perf_counter()
     model.fit(calcium[:half])
     fit_s = time.perf_counter() - start
@@ -146,10 +152,7 @@ def heldout_elbo_one(method: str, seed: int, cache: Path) -> dict:
         meta = json.loads(path.read_text())
         if meta["settings"] == settings:
             return meta
-    made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
-    calcium, _, half = split(seed)
-    torch.manual_seed(seed)
-    model = make(method, seed)
+    model, calcium, half, made_by = seeded_model(method, seed)
     start = time.perf_counter()
     model.fit(calcium[:half])
     test, elbo = model.transform_score(calcium[half:])
