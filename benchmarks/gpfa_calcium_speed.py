@@ -96,14 +96,18 @@ def split(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
     return sim.calcium, sim.latents, half
 
 
+def settings(method: str) -> dict:
+    """GPFA arguments of ``method``: COMMON, with its gp_basis, learning_rate and n_iter."""
+    return {**COMMON, **METHODS[method]}
+
+
 def make(method: str, seed: int) -> GPFA:
-    return GPFA(**{**COMMON, **METHODS[method]}, random_state=seed)
+    return GPFA(**settings(method), random_state=seed)
 
 
 def seeded_model(method: str, seed: int) -> tuple[GPFA, np.ndarray, int, dict]:
-    """An unfitted model of ``method`` (gp_basis, learning_rate and n_iter of METHODS override
-    COMMON) with torch seeded, the simulation of ``seed``, its half length, and the provenance
-    of a fit started now (the code that runs)."""
+    """An unfitted model of ``method`` with torch seeded, the simulation of ``seed``, its half
+    length, and the provenance of a fit started now (the code that runs)."""
     made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
     calcium, _, half = split(seed)
     torch.manual_seed(seed)
@@ -114,10 +118,9 @@ def fit_one(method: str, seed: int, cache: Path) -> dict:
     """Fit on the first half, infer on both halves; cached per (method, seed)."""
     path = cache / f"{method}_seed{seed}.npz"
     meta_path = path.with_suffix(".json")
-    settings = {**COMMON, **METHODS[method]}
     if path.exists() and meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta["settings"] == settings:
+        if meta["settings"] == settings(method):
             with np.load(path) as f:
                 return {**meta, "train": f["train"], "test": f["test"]}
     model, calcium, half, made_by = seeded_model(method, seed)
@@ -129,7 +132,7 @@ def fit_one(method: str, seed: int, cache: Path) -> dict:
     infer_s = time.perf_counter() - start
     train = np.concatenate(model.train_latents_)
     meta = {
-        "settings": settings,
+        "settings": settings(method),
         "fit_s": fit_s,
         "heldout_inference_s": infer_s,
         "length_scales_bins": np.sort(model.length_scales_).tolist(),
@@ -147,17 +150,16 @@ def heldout_elbo_one(method: str, seed: int, cache: Path) -> dict:
     """Fit on the first half; latents and ELBO of the second half from one inference with the
     model fixed. Cached per (method, seed) beside the latents of :func:`fit_one`."""
     path = cache / f"{method}_seed{seed}_heldout_elbo.json"
-    settings = {**COMMON, **METHODS[method]}
     if path.exists():
         meta = json.loads(path.read_text())
-        if meta["settings"] == settings:
+        if meta["settings"] == settings(method):
             return meta
     model, calcium, half, made_by = seeded_model(method, seed)
     start = time.perf_counter()
     model.fit(calcium[:half])
     test, elbo = model.transform_score(calcium[half:])
     meta = {
-        "settings": settings,
+        "settings": settings(method),
         "heldout_elbo_per_bin": elbo / (calcium.shape[0] - half),
         "training_elbo_per_bin": model.history_[-1] / half,
         "fit_and_heldout_s": time.perf_counter() - start,
@@ -198,7 +200,7 @@ def heldout_elbo_summary(methods: list[str], seeds: list[int], cache: Path, prov
             "fit, 16 Monte Carlo samples) per held-out bin, nats; no ground truth used"
         ),
         "reference": REFERENCE,
-        "methods": {m: {**COMMON, **METHODS[m]} for m in methods},
+        "methods": {m: settings(m) for m in methods},
         "per_seed": per_seed,
         "summary": summary,
     }
@@ -255,12 +257,12 @@ def tune(seed: int, out: Path) -> dict:
     provenance = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
     calcium, _, half = split(seed)
     runs = []
-    settings = [TUNE_LONG] + [
+    grid = [TUNE_LONG] + [
         {"learning_rate": lr, "n_iter": n}
         for n in TUNE_GRID["n_iter"]
         for lr in TUNE_GRID["learning_rate"]
     ]
-    for setting in settings:
+    for setting in grid:
         model = GPFA(**{**COMMON, **setting}, gp_basis="spectral", random_state=seed)
         start = time.perf_counter()
         model.fit(calcium[:half])
@@ -401,7 +403,7 @@ def main() -> None:
         ),
         "reference": REFERENCE,
         "tuning": tuning_check(),
-        "methods": {m: {**COMMON, **METHODS[m]} for m in args.methods},
+        "methods": {m: settings(m) for m in args.methods},
         "per_seed": per_seed,
         "step_timing_same_run": {"seed": args.seeds[0], "steps": args.timing_steps, **timing},
         "summary": summary,

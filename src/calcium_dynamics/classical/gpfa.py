@@ -933,10 +933,13 @@ class GPFA(BaseEstimator):
     def fit_transform(self, X, y=None, orthonormal: bool = False):
         """Fit, then return the posterior latent means of the fitted data."""
         self.fit(X)
-        out = self.train_latents_
+        return self._as_returned(self.train_latents_, X, orthonormal)
+
+    def _as_returned(self, latents: list[np.ndarray], X, orthonormal: bool):
+        """Latents per sequence, orthonormalised if asked, as one array for an array ``X``."""
         if orthonormal:
-            out = [orthonormalize_latents(x, self.loading_)[0] for x in out]
-        return out[0] if isinstance(X, np.ndarray) else out
+            latents = [orthonormalize_latents(x, self.loading_)[0] for x in latents]
+        return latents[0] if isinstance(X, np.ndarray) else latents
 
     def transform(self, X, orthonormal: bool = False):
         """Posterior latent means ``(T, q)`` (list for a list input) with the model held fixed.
@@ -950,9 +953,7 @@ class GPFA(BaseEstimator):
         else:
             groups, _, var_params = self._infer_variational(seqs)
             out = self._posterior_means(groups, var_params, len(seqs), [s.shape[0] for s in seqs])
-        if orthonormal:
-            out = [orthonormalize_latents(x, self.loading_)[0] for x in out]
-        return out[0] if isinstance(X, np.ndarray) else out
+        return self._as_returned(out, X, orthonormal)
 
     def score(self, X, y=None) -> float:
         """Held-out log-likelihood in nats: exact ``log p(y)`` for the Gaussian model; for the
@@ -973,15 +974,12 @@ class GPFA(BaseEstimator):
         """
         seqs = self._validate(X, fitting=False)
         if self.observations == "gaussian":
-            out = self._gaussian_latents(seqs)
-            score = self._gaussian_posterior_by_length(seqs)[1]
+            out, score = self._gaussian_posterior_by_length(seqs)  # one factorisation
         else:
             groups, model, var_params = self._infer_variational(seqs)
             out = self._posterior_means(groups, var_params, len(seqs), [s.shape[0] for s in seqs])
             score = self._heldout_elbo(groups, model, var_params)
-        if orthonormal:
-            out = [orthonormalize_latents(x, self.loading_)[0] for x in out]
-        return (out[0] if isinstance(X, np.ndarray) else out), score
+        return self._as_returned(out, X, orthonormal), score
 
     def _heldout_elbo(self, groups, model, var_params) -> float:
         gen = torch.Generator().manual_seed(int(self.random_state) + 1)
