@@ -34,3 +34,8 @@ def indicator_kinetics():
 @pytest.fixture(scope="module")
 def spike_intervals():
     return _load_benchmark("spike_intervals")
+
+
+@pytest.fixture(scope="module")
+def gpfa_calcium_speed():
+    return _load_benchmark("gpfa_calcium_speed")
