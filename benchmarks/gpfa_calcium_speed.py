@@ -84,13 +84,13 @@ REFERENCE = "exact_20000"
 METRICS = ("heldout_latent_r2", "heldout_half_cv_map_r2", "in_sample_latent_r2")
 
 #: step size × step count grid of the spectral prior, tuned on simulation seeds that are not
-#: evaluated (TUNE_SEEDS), by the training ELBO only (no ground truth): the cheapest setting whose
-#: final ELBO is within TUNE_TOL nats per bin of the best fit of its seed (any setting, or the
-#: TUNE_LONG run), on every tuning seed, is selected (see ``select_setting``).
+#: evaluated (``--tune-seeds``; the results file used 10-12), by the training ELBO only (no
+#: ground truth): the cheapest setting whose final ELBO is within TUNE_TOL nats per bin of the
+#: best fit of its seed (any setting, or the TUNE_LONG run), on every tuning seed, is selected
+#: (see ``select_setting``).
 TUNE_GRID = {"learning_rate": [0.02, 0.05, 0.1], "n_iter": [1000, 2000, 4000, 8000]}
 TUNE_LONG = {"learning_rate": 0.02, "n_iter": 20000}
 TUNE_TOL = 0.02
-TUNE_SEEDS = [10, 11, 12]
 TUNING = OUT.with_name("gpfa_calcium_tuning.json")
 HELDOUT_ELBO = OUT.with_name("gpfa_calcium_heldout_elbo.json")
 
@@ -269,6 +269,10 @@ def _setting(run: dict) -> dict:
     return {k: run[k] for k in ("learning_rate", "n_iter")}
 
 
+def _best_elbo(runs: list[dict]) -> float:
+    return max(r["final_elbo_per_bin"] for r in runs)
+
+
 def tune_one(seed: int, cache: Path) -> dict:
     """Fit the spectral prior with every setting of :func:`tune_grid` on the first half of
     simulation ``seed`` (training ELBO only); cached per seed, so seeds can run in parallel."""
@@ -303,7 +307,7 @@ def select_setting(runs_by_seed: dict[int, list[dict]], tol: float = TUNE_TOL) -
     ELBO is within ``tol`` nats / bin of the best run of its seed, on every seed; ``None`` if
     no setting is. ``runs_by_seed``: seed → runs as written by :func:`tune_one`, the first of
     them the long run (a reference for the best value, not a candidate)."""
-    best = {seed: max(r["final_elbo_per_bin"] for r in runs) for seed, runs in runs_by_seed.items()}
+    best = {seed: _best_elbo(runs) for seed, runs in runs_by_seed.items()}
     candidates = [_setting(r) for r in next(iter(runs_by_seed.values()))[1:]]
 
     def elbo(seed: int, setting: dict) -> float:
@@ -328,7 +332,7 @@ def tune(seeds: list[int], cache: Path, out: Path, provenance: dict) -> dict:
         ),
         "per_seed": {
             seed: {
-                "best_final_elbo_per_bin": max(r["final_elbo_per_bin"] for r in meta["runs"]),
+                "best_final_elbo_per_bin": _best_elbo(meta["runs"]),
                 "runs": meta["runs"],
                 "made_by": meta["made_by"],
             }
