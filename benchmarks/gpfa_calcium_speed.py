@@ -370,7 +370,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    provenance = run_record(command_line(), seeds=args.seeds, threads=args.threads)
+    provenance = run_record(
+        command_line(), seeds=args.tune_seeds or args.seeds, threads=args.threads
+    )
     if args.heldout_elbo:
         if args.fits_only:
             for method in args.methods:
@@ -389,7 +391,6 @@ def main() -> None:
             for seed in args.tune_seeds:
                 tune_one(seed, args.cache)
             return
-        provenance = run_record(command_line(), seeds=args.tune_seeds, threads=args.threads)
         print(json.dumps(tune(args.tune_seeds, args.cache, TUNING, provenance)["selected"]))
         return
 
@@ -483,7 +484,7 @@ def tuning_check() -> dict:
     if not TUNING.exists():
         return {"file": None}
     selected = json.loads(TUNING.read_text())["selected"]
-    used = {k: METHODS["spectral_tuned"][k] for k in ("learning_rate", "n_iter")}
+    used = _setting(METHODS["spectral_tuned"])
     if selected != used:
         print(f"warning: {TUNING.name} selects {selected}, spectral_tuned uses {used}")
     return {"file": TUNING.name, "selected": selected, "spectral_tuned_uses_it": selected == used}
