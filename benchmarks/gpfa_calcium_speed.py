@@ -33,7 +33,7 @@ Carlo samples; ``GPFA.transform_score``) is written per bin, with the paired dif
 the reference and its 95 % t-interval over seeds, to ``gpfa_calcium_heldout_elbo.json``
 (``--fits-only`` again fits and caches without the summary):
 
-    OMP_NUM_THREADS=1 python benchmarks/gpfa_calcium_speed.py --heldout-elbo --seeds 0 1 2
+    OMP_NUM_THREADS=1 python benchmarks/gpfa_calcium_speed.py --heldout-elbo --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
