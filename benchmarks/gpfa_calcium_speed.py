@@ -92,6 +92,8 @@ TUNE_GRID = {"learning_rate": [0.02, 0.05, 0.1], "n_iter": [1000, 2000, 4000, 80
 TUNE_LONG = {"learning_rate": 0.02, "n_iter": 20000}
 TUNE_TOL = 0.02
 TUNING = OUT.with_name("gpfa_calcium_tuning.json")
+#: tuning of the spectral prior with ``center_latents`` (``--tune-seeds … --center``)
+TUNING_CENTERED = OUT.with_name("gpfa_calcium_tuning_centered.json")
 HELDOUT_ELBO = OUT.with_name("gpfa_calcium_heldout_elbo.json")
 
 
@@ -273,19 +275,29 @@ def _best_elbo(runs: list[dict]) -> float:
     return max(r["final_elbo_per_bin"] for r in runs)
 
 
-def tune_one(seed: int, cache: Path) -> dict:
-    """Fit the spectral prior with every setting of :func:`tune_grid` on the first half of
-    simulation ``seed`` (training ELBO only); cached per seed, so seeds can run in parallel."""
-    path = cache / f"tune_seed{seed}.json"
+def tune_prior(center: bool) -> dict:
+    """GPFA arguments of the tuned fits besides COMMON and the grid setting."""
+    return {"gp_basis": "spectral", **({"center_latents": True} if center else {})}
+
+
+def tune_one(seed: int, cache: Path, center: bool = False) -> dict:
+    """Fit the spectral prior (with ``center_latents`` if ``center``) with every setting of
+    :func:`tune_grid` on the first half of simulation ``seed`` (training ELBO only); cached per
+    seed, so seeds can run in parallel."""
+    path = cache / f"tune_seed{seed}{'_centered' if center else ''}.json"
     if path.exists():
         meta = json.loads(path.read_text())
-        if meta["common"] == COMMON and [_setting(r) for r in meta["runs"]] == tune_grid():
+        if (
+            meta["common"] == COMMON
+            and meta.get("prior", tune_prior(False)) == tune_prior(center)
+            and [_setting(r) for r in meta["runs"]] == tune_grid()
+        ):
             return meta
     made_by = run_record(command_line(), seeds=[seed], threads=torch.get_num_threads())
     calcium, _, half = split(seed)
     runs = []
     for setting in tune_grid():
-        model = GPFA(**{**COMMON, **setting}, gp_basis="spectral", random_state=seed)
+        model = GPFA(**{**COMMON, **setting}, **tune_prior(center), random_state=seed)
         start = time.perf_counter()
         model.fit(calcium[:half])
         runs.append(
@@ -296,7 +308,13 @@ def tune_one(seed: int, cache: Path) -> dict:
             }
         )
         print(f"seed {seed}: {runs[-1]}", flush=True)
-    meta = {"common": COMMON, "seed": seed, "runs": runs, "made_by": made_by}
+    meta = {
+        "common": COMMON,
+        "prior": tune_prior(center),
+        "seed": seed,
+        "runs": runs,
+        "made_by": made_by,
+    }
     cache.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(meta, indent=1))
     return meta
@@ -317,12 +335,13 @@ def select_setting(runs_by_seed: dict[int, list[dict]], tol: float = TUNE_TOL) -
     return min(ok, key=lambda c: (c["n_iter"], c["learning_rate"])) if ok else None
 
 
-def tune(seeds: list[int], cache: Path, out: Path, provenance: dict) -> dict:
+def tune(seeds: list[int], cache: Path, out: Path, provenance: dict, center: bool = False) -> dict:
     """Tuning runs of every seed (cached, see :func:`tune_one`) and the selected setting."""
-    per_seed = {seed: tune_one(seed, cache) for seed in seeds}
+    per_seed = {seed: tune_one(seed, cache, center) for seed in seeds}
     runs_by_seed = {seed: meta["runs"] for seed, meta in per_seed.items()}
     result = {
         "provenance": provenance,
+        "prior": tune_prior(center),
         "rule": (
             f"cheapest (fewest steps, then smallest step size) setting whose final training "
             f"ELBO (mean of the last 5 % of steps) is within {TUNE_TOL} nats / bin of the best "
@@ -364,6 +383,12 @@ def main() -> None:
         "write gpfa_calcium_tuning.json and stop (with --fits-only: cache the runs only)",
     )
     parser.add_argument(
+        "--center",
+        action="store_true",
+        help="with --tune-seeds: tune the spectral prior with center_latents "
+        "(gpfa_calcium_tuning_centered.json)",
+    )
+    parser.add_argument(
         "--heldout-elbo",
         action="store_true",
         help="held-out ELBO of every method (no ground truth): gpfa_calcium_heldout_elbo.json",
@@ -389,9 +414,12 @@ def main() -> None:
             raise SystemExit("--tune-seeds must not include an evaluated seed (--seeds)")
         if args.fits_only:
             for seed in args.tune_seeds:
-                tune_one(seed, args.cache)
+                tune_one(seed, args.cache, args.center)
             return
-        print(json.dumps(tune(args.tune_seeds, args.cache, TUNING, provenance)["selected"]))
+        out = TUNING_CENTERED if args.center else TUNING
+        print(
+            json.dumps(tune(args.tune_seeds, args.cache, out, provenance, args.center)["selected"])
+        )
         return
 
     fits = {m: {s: fit_one(m, s, args.cache) for s in args.seeds} for m in args.methods}

@@ -129,6 +129,56 @@ def spectral_factor(basis: torch.Tensor, sd: torch.Tensor) -> torch.Tensor:
     return scaled / torch.sqrt((scaled**2).sum(dim=-1, keepdim=True))
 
 
+def constant_weights(factor: torch.Tensor, exact: bool) -> torch.Tensor:
+    """Whitened weights ``w_j`` of the constant function: ``A_j w_j ≈ 1`` for the prior factors
+    ``A_j`` ``(q, T, D)``; ``(q, D)``. Exact prior (``A_j`` the lower-triangular Cholesky factor,
+    D = T): ``w_j = A_j⁻¹ 1``, exactly. Spectral prior: the least-squares weights (the basis holds
+    the constant up to the row normalisation of :func:`spectral_factor`)."""
+    q, n_time, n_dim = factor.shape
+    ones = torch.ones(q, n_time, 1, dtype=factor.dtype)
+    if exact:
+        return torch.linalg.solve_triangular(factor, ones, upper=False)[..., 0]
+    gram = factor.transpose(-1, -2) @ factor
+    ridge = 1e-10 * gram.diagonal(dim1=-2, dim2=-1).sum(-1)[:, None, None]
+    eye = torch.eye(n_dim, dtype=factor.dtype)
+    return torch.linalg.solve(gram + ridge * eye, factor.transpose(-1, -2) @ ones)[..., 0]
+
+
+def center_latents(factors: dict, var_params: dict, model: dict, exact: bool) -> torch.Tensor:
+    """Move the mean of every latent over all segments into the offset, in place.
+
+    With ``x_j = A_j v_j`` and rates from ``C x + d``, shifting each segment's whitened mean by
+    ``−c_j w_j`` (``w_j``: :func:`constant_weights`) and the offset by ``+C c`` leaves ``C x + d``
+    unchanged (up to the least-squares residual of the spectral basis), and
+    ``c_j = Σ_s ⟨v_sj, w_j⟩ / (n_seg ‖w_j‖²)`` minimises the KL term ``½ Σ_s ‖v_sj − c_j w_j‖²``
+    over the shift, so the move never raises it. Zero-mean GP latents that carry a baseline
+    (a direction along which gradient steps crawl: the prior pulls the latent to 0 while the
+    offset has to follow) are put back where the offset should hold it.
+
+    Args:
+        factors: segment length → prior factors ``(q, T, D)``.
+        var_params: segment length → ``(mean (n_seg, q, D), log_sd)``; the means are shifted.
+        model: model tensors; ``model["offset"]`` ``(N,)`` is shifted by ``loading @ c``.
+        exact: whether the factors are Cholesky factors (see :func:`constant_weights`).
+
+    Returns:
+        c ``(q,)``: the constant moved out of each latent.
+    """
+    weights = {n_time: constant_weights(a, exact) for n_time, a in factors.items()}
+    first = next(iter(var_params.values()))[0]
+    num = torch.zeros(first.shape[1], dtype=first.dtype)
+    den = torch.zeros_like(num)
+    for n_time, (mean, _) in var_params.items():
+        w = weights[n_time]
+        num = num + (mean * w[None]).sum(dim=(0, 2))
+        den = den + mean.shape[0] * (w**2).sum(-1)
+    c = num / den
+    for n_time, (mean, _) in var_params.items():
+        mean -= c[None, :, None] * weights[n_time][None]
+    model["offset"] += model["loading"] @ c
+    return c
+
+
 def _to_parity(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Orthogonal change of basis ``Qᵀ x`` along ``axis`` to the even / odd time-reversal parts.
 
@@ -437,6 +487,12 @@ class GPFA(BaseEstimator):
             represent length scales down to about ``3.2 T / M`` bins for T-bin segments (a fit
             that ends below warns). ``None``: ``max(64, ⌈8 T / length_scale_init⌉)``, capped
             at 2T, so latents can shorten to about 0.4 of the initial length scale.
+        center_latents: after every Adam step of a variational fit, move the mean of each latent
+            over the training segments into the offset (:func:`center_latents`). The move keeps
+            the rates and never raises the KL term; it helps a fit out of optima where a latent
+            carries the baseline (docs/benchmarks/hmm-gpfa.md). Off by default, so fits made
+            before it existed are reproduced; costs one extra triangular solve per latent and
+            step with the exact prior.
         random_state: seed; verbose: progress bar.
 
     Attributes:
@@ -470,6 +526,7 @@ class GPFA(BaseEstimator):
         init_smoothing_bins: float = 20.0,
         gp_basis: str = "exact",
         n_basis: int | None = None,
+        center_latents: bool = False,
         random_state: int = 0,
         verbose: bool = False,
     ):
@@ -490,6 +547,7 @@ class GPFA(BaseEstimator):
         self.init_smoothing_bins = init_smoothing_bins
         self.gp_basis = gp_basis
         self.n_basis = n_basis
+        self.center_latents = center_latents
         self.random_state = random_state
         self.verbose = verbose
 
@@ -762,11 +820,20 @@ class GPFA(BaseEstimator):
             elbo = self._elbo(groups, model, var_params, gen)
             (-elbo / n_elem).backward()
             opt.step()
+            if train_model and self.center_latents:
+                self._center(groups, model, var_params)
             if schedule is not None:
                 schedule.step()
             history.append(float(elbo.detach()))
             bar.set_postfix(elbo=f"{history[-1]:.1f}")
         return history
+
+    @torch.no_grad()
+    def _center(self, groups, model, var_params) -> None:
+        """One :func:`center_latents` move with the current length scales."""
+        ells = model["log_ell"].exp()
+        factors = {n_time: self._prior_factor(n_time, ells) for n_time in groups}
+        center_latents(factors, var_params, model, exact=self.gp_basis == "exact")
 
     def _elbo(self, groups, model, var_params, gen, n_samples=None) -> torch.Tensor:
         n_samples = n_samples or self.n_samples
