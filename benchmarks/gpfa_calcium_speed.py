@@ -16,7 +16,10 @@ map to the true latents is fitted on the first half and scored on the second
   count chosen by ``--tune-seeds`` on other simulations (training ELBO only;
   ``--tune-seeds 10 --fits-only`` caches one seed's runs, so seeds can run in parallel);
 - ``spectral_1000`` / ``spectral_2000``: step size 0.1 with 1,000 / 2,000 steps, the choice of
-  an earlier rule tuned on one simulation, kept for comparison.
+  an earlier rule tuned on one simulation, kept for comparison;
+- ``spectral_centered``: the spectral prior with ``center_latents=True`` (each latent's mean
+  over the training segments moved into the offset after every step), its step size and count
+  tuned the same way (``--tune-seeds 10 11 12 --center``: ``gpfa_calcium_tuning_centered.json``).
 
 Each fit is cached under ``--cache`` (one file per method and seed, with the commit and date
 that made it), so the reference fits can run in parallel processes (``--fits-only``) before a
@@ -508,14 +511,17 @@ def paired_interval(diffs: np.ndarray) -> list[float] | None:
 
 
 def tuning_check() -> dict:
-    """The tuning file's selection, and whether ``spectral_tuned`` uses it."""
-    if not TUNING.exists():
-        return {"file": None}
-    selected = json.loads(TUNING.read_text())["selected"]
-    used = _setting(METHODS["spectral_tuned"])
-    if selected != used:
-        print(f"warning: {TUNING.name} selects {selected}, spectral_tuned uses {used}")
-    return {"file": TUNING.name, "selected": selected, "spectral_tuned_uses_it": selected == used}
+    """Each tuning file's selection, and whether the method tuned by it uses it."""
+    out = {}
+    for method, path in (("spectral_tuned", TUNING), ("spectral_centered", TUNING_CENTERED)):
+        if method not in METHODS or not path.exists():
+            continue
+        selected = json.loads(path.read_text())["selected"]
+        used = _setting(METHODS[method])
+        if selected != used:
+            print(f"warning: {path.name} selects {selected}, {method} uses {used}")
+        out[method] = {"file": path.name, "selected": selected, "uses_it": selected == used}
+    return out
 
 
 def block_r2(train, test, latents, half) -> dict:

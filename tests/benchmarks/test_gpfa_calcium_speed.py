@@ -42,3 +42,31 @@ def test_paired_interval_is_the_t_interval_of_the_mean(gpfa_calcium_speed):
     assert low == pytest.approx(diffs.mean() - half, abs=1e-12)
     assert high == pytest.approx(diffs.mean() + half, abs=1e-12)
     assert gpfa_calcium_speed.paired_interval(np.array([0.3])) is None
+
+
+def test_tuning_check_reports_whether_each_method_uses_its_selection(
+    gpfa_calcium_speed, tmp_path, monkeypatch
+):
+    """``spectral_tuned`` against the plain tuning file, ``spectral_centered`` against the
+    centred one; a method whose file selects another setting is flagged."""
+    module = gpfa_calcium_speed
+    plain, centred = tmp_path / "plain.json", tmp_path / "centred.json"
+    plain.write_text(
+        module.json.dumps({"selected": module._setting(module.METHODS["spectral_tuned"])})
+    )
+    centred.write_text(module.json.dumps({"selected": {"learning_rate": 0.5, "n_iter": 7}}))
+    monkeypatch.setattr(module, "TUNING", plain)
+    monkeypatch.setattr(module, "TUNING_CENTERED", centred)
+    monkeypatch.setitem(module.METHODS, "spectral_centered", {"learning_rate": 0.1, "n_iter": 1000})
+    check = module.tuning_check()
+    assert check["spectral_tuned"]["uses_it"] is True
+    assert check["spectral_centered"] == {
+        "file": "centred.json",
+        "selected": {"learning_rate": 0.5, "n_iter": 7},
+        "uses_it": False,
+    }
+
+
+def test_tuned_fits_use_the_spectral_prior_with_centring_only_when_asked(gpfa_calcium_speed):
+    assert gpfa_calcium_speed.tune_prior(False) == {"gp_basis": "spectral"}
+    assert gpfa_calcium_speed.tune_prior(True) == {"gp_basis": "spectral", "center_latents": True}
