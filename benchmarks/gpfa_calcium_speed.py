@@ -82,6 +82,14 @@ METHODS: dict[str, dict] = {
     # the setting an earlier rule selected on one simulation (seed 10), and twice its steps
     "spectral_1000": {"gp_basis": "spectral", "learning_rate": 0.1, "n_iter": 1000},
     "spectral_2000": {"gp_basis": "spectral", "learning_rate": 0.1, "n_iter": 2000},
+    # the spectral prior with center_latents, at the setting gpfa_calcium_tuning_centered.json
+    # selects (the same grid and rule, simulation seeds 10-12)
+    "spectral_centered": {
+        "gp_basis": "spectral",
+        "center_latents": True,
+        "learning_rate": 0.1,
+        "n_iter": 2000,
+    },
 }
 REFERENCE = "exact_20000"
 METRICS = ("heldout_latent_r2", "heldout_half_cv_map_r2", "in_sample_latent_r2")
