@@ -104,3 +104,9 @@ def test_centred_fit_ends_with_zero_gls_mean(gpfa_sim):
         gls[center] = np.abs(means)
     assert gls[True].max() < 1e-6
     assert gls[False].max() > 1e-3
+
+
+def test_center_latents_must_be_a_bool():
+    x = np.random.default_rng(0).poisson(1.0, size=(50, 4)).astype(float)
+    with pytest.raises(ValueError, match="center_latents"):
+        GPFA(observations="poisson", n_latents=1, center_latents="yes").fit(x)

@@ -491,8 +491,9 @@ class GPFA(BaseEstimator):
             over the training segments into the offset (:func:`center_latents`). The move keeps
             the rates and never raises the KL term; it helps a fit out of optima where a latent
             carries the baseline (docs/benchmarks/hmm-gpfa.md). Off by default, so fits made
-            before it existed are reproduced; costs one extra triangular solve per latent and
-            step with the exact prior.
+            before it existed are reproduced. Per step it costs one more factor of the prior
+            per latent (a Cholesky factorisation and a triangular solve with the exact prior; a
+            D × D solve with the spectral one).
         random_state: seed; verbose: progress bar.
 
     Attributes:
@@ -574,6 +575,8 @@ class GPFA(BaseEstimator):
             isinstance(self.n_basis, bool) or int(self.n_basis) != self.n_basis or self.n_basis < 2
         ):
             raise ValueError(f"n_basis must be an integer ≥ 2 or None; got {self.n_basis!r}")
+        if not isinstance(self.center_latents, (bool, np.bool_)):
+            raise ValueError(f"center_latents must be True or False; got {self.center_latents!r}")
         if self.length_scale_init <= 0:
             raise ValueError(f"length_scale_init must be > 0 bins; got {self.length_scale_init}")
 
