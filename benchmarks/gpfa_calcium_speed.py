@@ -391,7 +391,8 @@ def main() -> None:
         nargs="+",
         default=None,
         help="tune the spectral step size and count on these simulation seeds (not evaluated), "
-        "write gpfa_calcium_tuning.json and stop (with --fits-only: cache the runs only)",
+        "write gpfa_calcium_tuning.json (with --center: gpfa_calcium_tuning_centered.json) and "
+        "stop (with --fits-only: cache the runs only)",
     )
     parser.add_argument(
         "--center",
@@ -409,6 +410,8 @@ def main() -> None:
     provenance = run_record(
         command_line(), seeds=args.tune_seeds or args.seeds, threads=args.threads
     )
+    if args.center and args.tune_seeds is None:
+        raise SystemExit("--center tunes the centred spectral fit: it needs --tune-seeds")
     if args.heldout_elbo:
         if args.fits_only:
             for method in args.methods:
