@@ -79,24 +79,13 @@ def test_constant_weights_reproduce_the_constant():
         assert float((ones - 1.0).abs().max()) < tol
 
 
-def test_centred_fit_ends_with_zero_gls_mean(gpfa_sim):
+def test_centred_fit_ends_with_zero_gls_mean(gpfa_sim, small_gpfa):
     """After the last step of a centred exact-prior fit the GLS mean of every latent over the
     training segments, Σ_s 1ᵀK⁻¹x_s / (n_seg 1ᵀK⁻¹1) from the returned latents, is 0; the
     uncentred fit of the same data leaves it away from 0."""
     gls = {}
     for center in (False, True):
-        torch.manual_seed(0)
-        model = GPFA(
-            n_latents=2,
-            observations="calcium",
-            ar_order=2,
-            segment_length=120,
-            length_scale_init=25.0,
-            n_iter=40,
-            learning_rate=0.05,
-            init_smoothing_bins=5.0,
-            center_latents=center,
-        ).fit(gpfa_sim.calcium)
+        model = small_gpfa(n_iter=40, center_latents=center).fit(gpfa_sim.calcium)
         x = model.train_latents_[0].reshape(2, 120, 2)  # (segment, bin, latent)
         means = []
         for j, ell in enumerate(model.length_scales_):
@@ -113,27 +102,14 @@ def test_center_latents_must_be_a_bool():
         GPFA(observations="poisson", n_latents=1, center_latents="yes").fit(x)
 
 
-def test_centred_fits_match_the_uncentred_ones_where_those_converge(gpfa_sim):
+def test_centred_fits_match_the_uncentred_ones_where_those_converge(gpfa_sim, small_gpfa):
     """On data without a baseline to carry, centring changes neither prior's fit: latent R²
     within 0.02 of the uncentred fit (measured exact 0.9106 / 0.9103, spectral 0.9019 / 0.8967)
     and the mean ELBO per bin of the last 8 steps within 0.01 nats (measured ±0.004)."""
     for basis in ("exact", "spectral"):
         scores = {}
         for center in (False, True):
-            torch.manual_seed(0)
-            model = GPFA(
-                n_latents=2,
-                observations="calcium",
-                ar_order=2,
-                segment_length=120,
-                length_scale_init=25.0,
-                n_iter=150,
-                learning_rate=0.05,
-                init_smoothing_bins=5.0,
-                gp_basis=basis,
-                n_basis=40,
-                center_latents=center,
-            )
+            model = small_gpfa(n_iter=150, gp_basis=basis, n_basis=40, center_latents=center)
             latents = model.fit_transform(gpfa_sim.calcium)
             scores[center] = (
                 linear_latent_r2(latents, gpfa_sim.latents)["r2_mean"],
