@@ -105,6 +105,8 @@ TUNE_TOL = 0.02
 TUNING = OUT.with_name("gpfa_calcium_tuning.json")
 #: tuning of the spectral prior with ``center_latents`` (``--tune-seeds … --center``)
 TUNING_CENTERED = OUT.with_name("gpfa_calcium_tuning_centered.json")
+#: the method each tuning sets: method → whether its tuning centres the latents
+TUNED_METHODS = {"spectral_tuned": False, "spectral_centered": True}
 HELDOUT_ELBO = OUT.with_name("gpfa_calcium_heldout_elbo.json")
 
 
@@ -286,6 +288,11 @@ def _best_elbo(runs: list[dict]) -> float:
     return max(r["final_elbo_per_bin"] for r in runs)
 
 
+def tuning_file(center: bool) -> Path:
+    """The results file of the tuning with or without ``center_latents``."""
+    return TUNING_CENTERED if center else TUNING
+
+
 def tune_prior(center: bool) -> dict:
     """GPFA arguments of the tuned fits besides COMMON and the grid setting."""
     return {"gp_basis": "spectral", **({"center_latents": True} if center else {})}
@@ -406,12 +413,12 @@ def main() -> None:
         help="held-out ELBO of every method (no ground truth): gpfa_calcium_heldout_elbo.json",
     )
     args = parser.parse_args()
+    if args.center and args.tune_seeds is None:
+        raise SystemExit("--center tunes the centred spectral fit: it needs --tune-seeds")
     torch.set_num_threads(args.threads)
     provenance = run_record(
         command_line(), seeds=args.tune_seeds or args.seeds, threads=args.threads
     )
-    if args.center and args.tune_seeds is None:
-        raise SystemExit("--center tunes the centred spectral fit: it needs --tune-seeds")
     if args.heldout_elbo:
         if args.fits_only:
             for method in args.methods:
@@ -430,7 +437,7 @@ def main() -> None:
             for seed in args.tune_seeds:
                 tune_one(seed, args.cache, args.center)
             return
-        out = TUNING_CENTERED if args.center else TUNING
+        out = tuning_file(args.center)
         print(
             json.dumps(tune(args.tune_seeds, args.cache, out, provenance, args.center)["selected"])
         )
@@ -524,7 +531,8 @@ def paired_interval(diffs: np.ndarray) -> list[float] | None:
 def tuning_check() -> dict:
     """Each tuning file's selection, and whether the method tuned by it uses it."""
     out = {}
-    for method, path in (("spectral_tuned", TUNING), ("spectral_centered", TUNING_CENTERED)):
+    for method, center in TUNED_METHODS.items():
+        path = tuning_file(center)
         if method not in METHODS or not path.exists():
             continue
         selected = json.loads(path.read_text())["selected"]

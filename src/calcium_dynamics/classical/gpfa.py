@@ -165,13 +165,8 @@ def center_latents(factors: dict, var_params: dict, model: dict, exact: bool) ->
         c ``(q,)``: the constant moved out of each latent.
     """
     weights = {n_time: constant_weights(a, exact) for n_time, a in factors.items()}
-    first = next(iter(var_params.values()))[0]
-    num = torch.zeros(first.shape[1], dtype=first.dtype)
-    den = torch.zeros_like(num)
-    for n_time, (mean, _) in var_params.items():
-        w = weights[n_time]
-        num = num + (mean * w[None]).sum(dim=(0, 2))
-        den = den + mean.shape[0] * (w**2).sum(-1)
+    num = sum((mean * weights[n][None]).sum(dim=(0, 2)) for n, (mean, _) in var_params.items())
+    den = sum(mean.shape[0] * (weights[n] ** 2).sum(-1) for n, (mean, _) in var_params.items())
     c = num / den
     for n_time, (mean, _) in var_params.items():
         mean -= c[None, :, None] * weights[n_time][None]
