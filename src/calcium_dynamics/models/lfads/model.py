@@ -40,8 +40,11 @@ from calcium_dynamics.models.lfads.augmentations import (
     SelectiveBackprop,
 )
 from calcium_dynamics.models.lfads.observations import build_observation
+from calcium_dynamics.models.lfads.recurrence import bidirectional_grus, controlled_generator
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: how the recurrent parts run (``LFADS(recurrence=...)``)
+RECURRENCES = ("fused", "autograd")
 
 
 def _gru_step(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -101,6 +104,10 @@ class LFADS(L.LightningModule):
         l2_ci_enc_scale: penalty scales.
         kl_start_epoch, kl_ramp_epochs, l2_start_epoch, l2_ramp_epochs: linear ramps (epochs).
         lr, adam_eps, adam_beta1, adam_beta2, weight_decay: Adam settings.
+        recurrence: 'fused' (default) runs the encoders, controller and generator with the
+            hand-written backward passes of :mod:`.recurrence`; 'autograd' records every
+            operation for autograd, as before them. Same model, same random draws, the same
+            numbers to float rounding.
     """
 
     def __init__(
@@ -140,11 +147,14 @@ class LFADS(L.LightningModule):
         adam_beta1: float = 0.9,
         adam_beta2: float = 0.99,
         weight_decay: float = 0.0,
+        recurrence: str = "fused",
     ):
         super().__init__()
         self.save_hyperparameters()
         if n_neurons < 1 or n_steps < 1:
             raise ValueError(f"n_neurons and n_steps must be >= 1; got {n_neurons}, {n_steps}")
+        if recurrence not in RECURRENCES:
+            raise ValueError(f"recurrence must be one of {RECURRENCES}; got {recurrence!r}")
         self.observation = build_observation(observation, n_neurons, **(observation_kwargs or {}))
         augs = [SelectiveBackprop()] if sbtt else []
         if cd_keep_ratio < 1.0:
@@ -201,6 +211,8 @@ class LFADS(L.LightningModule):
         ``u`` (B, T, co_dim). ``sample=False`` uses posterior means (inference).
         """
         hp = self.hparams
+        if hp.get("recurrence", "fused") == "fused" and self.use_controller:
+            return self._forward_fused(inputs, sample)
         batch, n_steps, _ = inputs.shape
         x = self.drop(inputs)
         _, h_n = self.ic_encoder(x)
@@ -253,6 +265,51 @@ class LFADS(L.LightningModule):
         out["params"] = raw.unbind(dim=2)
         out["factors"] = fac
         return out
+
+    def _forward_fused(self, inputs: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
+        """:meth:`forward` with the recurrences of :mod:`.recurrence`: the same operations on
+        the same random draws, in the same order."""
+        hp = self.hparams
+        batch, n_steps, _ = inputs.shape
+        x = self.drop(inputs)
+        if hp.ic_enc_dim == hp.ci_enc_dim:
+            (_, h_n), (ci, _) = bidirectional_grus(x, [self.ic_encoder, self.ci_encoder])
+        else:
+            h_n = bidirectional_grus(x, [self.ic_encoder])[0][1]
+            ci = bidirectional_grus(x, [self.ci_encoder])[0][0]
+        ic_post = self.ic_to_post(self.drop(torch.cat([h_n[0], h_n[1]], dim=-1)))
+        ic_mean, ic_logvar = ic_post.chunk(2, dim=-1)
+        ic_std = torch.sqrt(torch.exp(ic_logvar) + hp.ic_post_var_min)
+        ic = ic_mean + ic_std * torch.randn_like(ic_std) if sample else ic_mean
+        g = torch.clamp(self.ic_to_g0(ic), -hp.cell_clip, hp.cell_clip)
+        f = self.factors(self.drop(g))
+        ci = self._lag(ci, hp.ci_enc_dim, hp.ci_lag)
+        con = self.controller
+        w_ci, w_fac = con.weight_ih.split([2 * hp.ci_enc_dim, hp.fac_dim], dim=1)
+        ci_proj = F.linear(self.drop(ci), w_ci, con.bias_ih)  # (B, T, 3·con_dim)
+        c = torch.clamp(self.con_h0, -hp.cell_clip, hp.cell_clip).expand(batch, -1)
+        if sample:
+            eps = torch.randn(n_steps, batch, hp.co_dim, device=inputs.device)
+        else:
+            eps = torch.zeros(n_steps, batch, hp.co_dim, device=inputs.device)
+        masks = None
+        if self.drop.training and self.drop.p > 0:  # the draws of self.drop(g), bin by bin
+            ones = torch.ones_like(g)
+            masks = torch.stack([self.drop(ones) for _ in range(n_steps)])
+        fac, co_mean, co_std, u = controlled_generator(
+            ci_proj, f, c, g, eps, masks, w_fac, con, self.con_to_co, self.generator, self.factors
+        )
+        fac = fac.transpose(0, 1)
+        raw = self.readout(fac).view(batch, n_steps, self.observation.n_params, hp.n_neurons)
+        return {
+            "ic_mean": ic_mean,
+            "ic_std": ic_std,
+            "co_mean": co_mean.transpose(0, 1),
+            "co_std": co_std.transpose(0, 1),
+            "u": u.transpose(0, 1),
+            "params": raw.unbind(dim=2),
+            "factors": fac,
+        }
 
     @staticmethod
     def _lag(ci: torch.Tensor, size: int, lag: int) -> torch.Tensor:

@@ -1,0 +1,323 @@
+"""LFADS's recurrent parts with hand-written backward passes.
+
+Autograd records every small operation of a recurrence: at the paper sizes (90 bins, batch
+128) the two bidirectional encoders and the controller–generator loop of one LFADS training
+step are tens of thousands of recorded operations, each a few microseconds of bookkeeping
+around a tiny kernel. Here each recurrence is one autograd function:
+
+- :func:`bidirectional_grus`: the four encoder directions (initial condition and controller
+  input, forward and backward in time) advance together, one batched matrix product per bin;
+  the input projections are one matrix product before the loop and one per direction after
+  the backward loop.
+- :func:`controlled_generator`: the controller, the inferred-input sampling, the generator and
+  the factor read-out over all bins.
+
+The backward passes walk the bins once in reverse and compute per bin only what the recurrence
+needs; weight gradients are accumulated or formed by one product over all bins. Parameters stay
+those of the modules (``nn.GRU``, the cells, the linear maps), so state dicts and model files
+are unchanged. GRU equations (PyTorch's gate order r, z, n)::
+
+    r = σ(W_ir x + b_ir + W_hr h + b_hr)
+    z = σ(W_iz x + b_iz + W_hz h + b_hz)
+    n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
+    h' = n + z ⊙ (h − n)
+
+Shapes: B trials, T bins, N inputs, H hidden units, D directions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class _GRURecurrence(torch.autograd.Function):
+    """D GRU recurrences over the same inputs from zero initial states, the first
+    ``n_forward`` read forward in time and the others backward.
+
+    Inputs: ``x`` (B, T, N) (no gradient is returned for it); ``w_ih`` (D·3H, N) and ``b_ih``
+    (D·3H), the directions' input weights stacked; ``w_hh`` (D, 3H, H); ``b_hh`` (D, 3H).
+    Output: the states (T + 1, D, B, H) after 0, 1, …, T bins of each direction's own reading
+    order (index 0 is the zero initial state).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, n_forward: int):
+        batch, n_steps, n_in = x.shape
+        n_dir, three_h, size = w_hh.shape
+        x_t = x.transpose(0, 1).contiguous()  # (T, B, N)
+        gi = torch.addmm(b_ih, x_t.view(-1, n_in), w_ih.t()).view(n_steps, batch, n_dir, three_h)
+        w_t = w_hh.transpose(1, 2)
+        bias = b_hh.unsqueeze(1)
+        states = x.new_empty(n_steps + 1, n_dir, batch, size)
+        states[0] = 0.0
+        gates_rz = x.new_empty(n_steps, n_dir, batch, 2 * size)
+        cand = x.new_empty(n_steps, n_dir, batch, size)
+        hidden_proj = x.new_empty(n_steps, n_dir, batch, three_h)
+        for t in range(n_steps):
+            h = states[t]
+            gh = torch.baddbmm(bias, h, w_t, out=hidden_proj[t])
+            g = torch.cat(
+                (gi[t, :, :n_forward], gi[n_steps - 1 - t, :, n_forward:]), dim=1
+            ).transpose(0, 1)
+            rz = torch.sigmoid(g[..., : 2 * size] + gh[..., : 2 * size], out=gates_rz[t])
+            n = torch.tanh(
+                torch.addcmul(g[..., 2 * size :], rz[..., :size], gh[..., 2 * size :]),
+                out=cand[t],
+            )
+            torch.addcmul(n, rz[..., size:], h - n, out=states[t + 1])
+        ctx.n_forward = n_forward
+        ctx.save_for_backward(x_t, states, gates_rz, cand, hidden_proj, w_hh)
+        return states
+
+    @staticmethod
+    def backward(ctx, d_states):
+        x_t, states, gates_rz, cand, hidden_proj, w_hh = ctx.saved_tensors
+        nf = ctx.n_forward
+        n_steps, n_dir, batch, size = cand.shape
+        new = d_states.new_empty
+        # input-projection gradients of every direction in time order (not reading order)
+        d_gi = new(n_dir, n_steps, batch, 3 * size)
+        d_gi_t, d_gh_t = new(n_dir, batch, 3 * size), new(n_dir, batch, 3 * size)
+        d_w = d_states.new_zeros(n_dir, 3 * size, size)
+        d_b = d_states.new_zeros(n_dir, 3 * size)
+        dh = d_states[n_steps].clone()
+        for t in range(n_steps - 1, -1, -1):
+            if t < n_steps - 1:
+                dh += d_states[t + 1]
+            r, z = gates_rz[t, ..., :size], gates_rz[t, ..., size:]
+            n, h = cand[t], states[t]
+            dz = dh * z
+            # the n, z and r gates' pre-activations
+            an = torch.ops.aten.tanh_backward(dh - dz, n, grad_input=d_gi_t[..., 2 * size :])
+            torch.ops.aten.sigmoid_backward(
+                dh * (h - n), z, grad_input=d_gi_t[..., size : 2 * size]
+            )
+            torch.ops.aten.sigmoid_backward(
+                an * hidden_proj[t, ..., 2 * size :], r, grad_input=d_gi_t[..., :size]
+            )
+            d_gh_t[..., : 2 * size] = d_gi_t[..., : 2 * size]
+            torch.mul(an, r, out=d_gh_t[..., 2 * size :])
+            d_gi[:nf, t] = d_gi_t[:nf]
+            d_gi[nf:, n_steps - 1 - t] = d_gi_t[nf:]
+            d_w.baddbmm_(d_gh_t.transpose(1, 2), h)
+            d_b += d_gh_t.sum(dim=1)
+            dh = torch.baddbmm(dz, d_gh_t, w_hh)
+        flat = d_gi.view(n_dir, -1, 3 * size)
+        x_flat = x_t.view(-1, x_t.shape[-1])
+        d_w_ih = torch.cat([flat[d].t().mm(x_flat) for d in range(n_dir)])
+        d_b_ih = flat.sum(dim=1).view(-1)
+        return None, d_w_ih, d_b_ih, d_w, d_b, None
+
+
+def bidirectional_grus(
+    inputs: torch.Tensor, encoders: Sequence[nn.GRU]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Run single-layer, bidirectional, batch-first GRUs that share their inputs, from zero
+    initial states: the same values as ``encoder(inputs)`` for each encoder.
+
+    Args:
+        inputs: (B, T, N).
+        encoders: ``nn.GRU`` modules with ``bidirectional=True``, ``batch_first=True``,
+            ``num_layers=1``, ``bias=True``, input size N and one hidden size H.
+
+    Returns:
+        For each encoder ``(output, h_n)``: output (B, T, 2H) — forward states, then backward
+        states, per bin — and h_n (2, B, H), the final state of each direction.
+    """
+    sizes = {enc.hidden_size for enc in encoders}
+    for enc in encoders:
+        if not (enc.bidirectional and enc.batch_first and enc.num_layers == 1 and enc.bias):
+            raise ValueError(
+                "bidirectional_grus needs single-layer, bidirectional, batch-first GRUs with bias"
+            )
+    if len(sizes) != 1:
+        raise ValueError(f"bidirectional_grus needs one hidden size; got {sorted(sizes)}")
+    n_enc = len(encoders)
+    fwd = [(enc.weight_ih_l0, enc.bias_ih_l0, enc.weight_hh_l0, enc.bias_hh_l0) for enc in encoders]
+    rev = [
+        (
+            enc.weight_ih_l0_reverse,
+            enc.bias_ih_l0_reverse,
+            enc.weight_hh_l0_reverse,
+            enc.bias_hh_l0_reverse,
+        )
+        for enc in encoders
+    ]
+    directions = fwd + rev
+    w_ih = torch.cat([d[0] for d in directions])
+    b_ih = torch.cat([d[1] for d in directions])
+    w_hh = torch.stack([d[2] for d in directions])
+    b_hh = torch.stack([d[3] for d in directions])
+    states = _GRURecurrence.apply(inputs, w_ih, b_ih, w_hh, b_hh, n_enc)[1:]  # (T, D, B, H)
+    out = []
+    for e in range(n_enc):
+        forward_states, backward_states = states[:, e], states[:, n_enc + e]
+        output = torch.cat((forward_states, backward_states.flip(0)), dim=-1).transpose(0, 1)
+        h_n = torch.stack((forward_states[-1], backward_states[-1]))
+        out.append((output, h_n))
+    return out
+
+
+def _gru_forward(gi, gh, h, rz_out, n_out, h_out) -> None:
+    """One GRU update from input (gi) and hidden (gh) projections (B, 3H), into buffers."""
+    size = h.shape[-1]
+    torch.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size], out=rz_out)
+    torch.tanh(torch.addcmul(gi[:, 2 * size :], rz_out[:, :size], gh[:, 2 * size :]), out=n_out)
+    torch.addcmul(n_out, rz_out[:, size:], h - n_out, out=h_out)
+
+
+def _gru_backward(dh, h, rz, n, gh_n, d_gi_out, d_gh_out) -> torch.Tensor:
+    """Backward of :func:`_gru_forward` for the gradient ``dh`` (B, H) of the new state: fills
+    the gradients of the input and hidden projections (B, 3H) and returns the part of the
+    previous state's gradient that bypasses the hidden projection (dh ⊙ z)."""
+    size = h.shape[-1]
+    r, z = rz[:, :size], rz[:, size:]
+    dz = dh * z
+    d_an = torch.ops.aten.tanh_backward(dh - dz, n, grad_input=d_gi_out[:, 2 * size :])
+    torch.ops.aten.sigmoid_backward(dh * (h - n), z, grad_input=d_gi_out[:, size : 2 * size])
+    torch.ops.aten.sigmoid_backward(d_an * gh_n, r, grad_input=d_gi_out[:, :size])
+    d_gh_out[:, : 2 * size] = d_gi_out[:, : 2 * size]
+    torch.mul(d_an, r, out=d_gh_out[:, 2 * size :])
+    return dz
+
+
+class _ControlledGenerator(torch.autograd.Function):
+    """The LFADS controller and generator over T bins, with a hand-written backward pass.
+
+    Per bin t (B trials; C controller, K inferred-input, G generator and F factor units)::
+
+        c_t = GRU_c(ci_t + W_fac f_{t-1}, c_{t-1})        ci_t: projected encoder output
+        [μ_t, log σ²_t] = W_co c_t + b_co ;  σ_t = exp(log σ²_t / 2) ;  u_t = μ_t + σ_t ε_t
+        g_t = GRU_g(W_gi u_t + b_gi, g_{t-1}) ;  f_t = W_f (m_t ⊙ g_t)
+
+    with ε_t the Gaussian draws (zero for posterior means) and m_t the dropout masks
+    (``None``: no dropout). Outputs, time-major: f (T, B, F), μ, σ and u (T, B, K).
+    """
+
+    @staticmethod
+    def forward(
+        ctx, ci, f0, c0, g0, eps, masks, w_fac, wc_hh, bc_hh, w_co, b_co, wg_ih, bg_ih, wg_hh,
+        bg_hh, w_f,
+    ):  # fmt: skip
+        batch, n_steps, three_c = ci.shape
+        con, gen = three_c // 3, g0.shape[-1]
+        n_fac, n_co = w_f.shape[0], w_co.shape[0] // 2
+        new = ci.new_empty
+        cs, gs = new(n_steps + 1, batch, con), new(n_steps + 1, batch, gen)
+        fs = new(n_steps + 1, batch, n_fac)
+        cs[0], gs[0], fs[0] = c0, g0, f0
+        c_rz, c_n, c_gh = (
+            new(n_steps, batch, 2 * con),
+            new(n_steps, batch, con),
+            new(n_steps, batch, three_c),
+        )
+        g_rz, g_n, g_gh = (
+            new(n_steps, batch, 2 * gen),
+            new(n_steps, batch, gen),
+            new(n_steps, batch, 3 * gen),
+        )
+        g_gi = new(n_steps, batch, 3 * gen)
+        co = new(n_steps, batch, 2 * n_co)
+        stds, us = new(n_steps, batch, n_co), new(n_steps, batch, n_co)
+        gm = new(n_steps, batch, gen) if masks is not None else gs[1:]
+        w_fac_t, wc_hh_t, w_co_t = w_fac.t(), wc_hh.t(), w_co.t()
+        wg_ih_t, wg_hh_t, w_f_t = wg_ih.t(), wg_hh.t(), w_f.t()
+        for t in range(n_steps):
+            gi_c = torch.addmm(ci[:, t], fs[t], w_fac_t)
+            torch.addmm(bc_hh, cs[t], wc_hh_t, out=c_gh[t])
+            _gru_forward(gi_c, c_gh[t], cs[t], c_rz[t], c_n[t], cs[t + 1])
+            torch.addmm(b_co, cs[t + 1], w_co_t, out=co[t])
+            mean, logvar = co[t, :, :n_co], co[t, :, n_co:]
+            torch.exp(0.5 * logvar, out=stds[t])
+            torch.addcmul(mean, stds[t], eps[t], out=us[t])
+            torch.addmm(bg_ih, us[t], wg_ih_t, out=g_gi[t])
+            torch.addmm(bg_hh, gs[t], wg_hh_t, out=g_gh[t])
+            _gru_forward(g_gi[t], g_gh[t], gs[t], g_rz[t], g_n[t], gs[t + 1])
+            if masks is not None:
+                torch.mul(gs[t + 1], masks[t], out=gm[t])
+            torch.mm(gm[t], w_f_t, out=fs[t + 1])
+        ctx.save_for_backward(
+            cs, gs, fs, c_rz, c_n, c_gh, g_rz, g_n, g_gh, stds, us, gm, eps, masks,
+            w_fac, wc_hh, w_co, wg_ih, wg_hh, w_f,
+        )  # fmt: skip
+        return fs[1:], co[:, :, :n_co], stds, us
+
+    @staticmethod
+    def backward(ctx, d_f, d_mean, d_std, d_u):
+        (
+            cs, gs, fs, c_rz, c_n, c_gh, g_rz, g_n, g_gh, stds, us, gm, eps, masks,
+            w_fac, wc_hh, w_co, wg_ih, wg_hh, w_f,
+        ) = ctx.saved_tensors  # fmt: skip
+        n_steps, batch, con = c_n.shape
+        gen, n_co = g_n.shape[-1], stds.shape[-1]
+        new = d_f.new_empty
+        d_ci = new(batch, n_steps, 3 * con)
+        d_c_gh, d_g_gi, d_g_gh = (
+            new(n_steps, batch, 3 * con),
+            new(n_steps, batch, 3 * gen),
+            new(n_steps, batch, 3 * gen),
+        )
+        d_co = new(n_steps, batch, 2 * n_co)
+        d_f_all = d_f.clone()  # gradient of every f_t, including its use by the controller
+        d_gi_c = new(batch, 3 * con)
+        dc = d_f.new_zeros(batch, con)
+        dg = d_f.new_zeros(batch, gen)
+        for t in range(n_steps - 1, -1, -1):
+            d_gm = torch.mm(d_f_all[t], w_f)
+            dg = torch.addcmul(dg, d_gm, masks[t]) if masks is not None else dg + d_gm
+            direct = _gru_backward(dg, gs[t], g_rz[t], g_n[t], g_gh[t, :, 2 * gen :], d_g_gi[t],
+                                   d_g_gh[t])  # fmt: skip
+            dg = torch.addmm(direct, d_g_gh[t], wg_hh)
+            du = torch.addmm(d_u[t], d_g_gi[t], wg_ih)
+            torch.add(d_mean[t], du, out=d_co[t, :, :n_co])
+            # σ = exp(log σ² / 2): d log σ² = (dσ + du ε) σ / 2
+            torch.mul(torch.addcmul(d_std[t], du, eps[t]), stds[t] * 0.5, out=d_co[t, :, n_co:])
+            dc = torch.addmm(dc, d_co[t], w_co)
+            direct = _gru_backward(dc, cs[t], c_rz[t], c_n[t], c_gh[t, :, 2 * con :], d_gi_c,
+                                   d_c_gh[t])  # fmt: skip
+            dc = torch.addmm(direct, d_c_gh[t], wc_hh)
+            d_ci[:, t] = d_gi_c
+            if t > 0:
+                d_f_all[t - 1].addmm_(d_gi_c, w_fac)
+            else:
+                d_f0 = torch.mm(d_gi_c, w_fac)
+
+        def outer(grad, x):  # Σ over bins and trials of grad ⊗ x
+            return grad.reshape(-1, grad.shape[-1]).t().mm(x.reshape(-1, x.shape[-1]))
+
+        flat = d_ci.transpose(0, 1)
+        grads = (
+            d_ci, d_f0, dc, dg, None, None,
+            outer(flat, fs[:-1]),                      # w_fac
+            outer(d_c_gh, cs[:-1]), d_c_gh.sum((0, 1)),  # controller recurrent weights, bias
+            outer(d_co, cs[1:]), d_co.sum((0, 1)),       # controller → inferred input
+            outer(d_g_gi, us), d_g_gi.sum((0, 1)),       # generator input weights, bias
+            outer(d_g_gh, gs[:-1]), d_g_gh.sum((0, 1)),  # generator recurrent weights, bias
+            outer(d_f_all, gm),                          # factors
+        )  # fmt: skip
+        return grads
+
+
+def controlled_generator(ci, f0, c0, g0, eps, masks, w_fac, controller, con_to_co, generator,
+                         factors):  # fmt: skip
+    """Run the LFADS controller and generator (see :class:`_ControlledGenerator`).
+
+    Args:
+        ci: (B, T, 3C) projected controller inputs (encoder output times W_ci, plus b_ci).
+        f0, c0, g0: (B, F), (B, C), (B, G) initial factors, controller and generator states.
+        eps: (T, B, K) standard-normal draws (zeros for posterior means).
+        masks: (T, B, G) dropout masks of the generator states, or None.
+        w_fac: (3C, F) the controller's input weights for the factors.
+        controller, generator: cells with ``weight_hh`` / ``bias_hh`` (and ``weight_ih`` /
+            ``bias_ih`` for the generator); con_to_co, factors: the linear maps.
+
+    Returns: f (T, B, F), μ (T, B, K), σ (T, B, K), u (T, B, K).
+    """
+    return _ControlledGenerator.apply(
+        ci, f0, c0, g0, eps, masks, w_fac, controller.weight_hh, controller.bias_hh,
+        con_to_co.weight, con_to_co.bias, generator.weight_ih, generator.bias_ih,
+        generator.weight_hh, generator.bias_hh, factors.weight,
+    )  # fmt: skip
