@@ -115,6 +115,19 @@ PREVIOUS = "_previous"
 #: a timing variant name ending in this runs with the C library's default allocator settings
 #: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
 SYSTEM_MALLOC = "_system_malloc"
+#: a timing variant name ending in this (before ``_system_malloc``) runs LFADS with
+#: ``recurrence="autograd"``: the same-run baseline of the hand-written recurrences
+AUTOGRAD = "_autograd"
+#: baseline suffixes in the order they may follow a variant name
+SUFFIXES = (PREVIOUS, AUTOGRAD, SYSTEM_MALLOC)
+
+
+def _suffix_combinations() -> list[str]:
+    """Every ordered combination of :data:`SUFFIXES` (a baseline name is variant + one)."""
+    combos = [""]
+    for suffix in SUFFIXES:
+        combos += [c + suffix for c in combos]
+    return [c for c in combos if c]
 
 
 def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
@@ -124,13 +137,17 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
         variant = variant.removesuffix(SYSTEM_MALLOC)
     else:  # as train_lfads does by default (trainer parameter keep_freed_memory)
         keep_freed_memory()
+    recurrence = "fused"
+    if variant.endswith(AUTOGRAD):
+        recurrence = "autograd"
+        variant = variant.removesuffix(AUTOGRAD)
     if variant.endswith(PREVIOUS):
         from calcium_dynamics.likelihoods import calcium
 
         calcium._NEGLIGIBLE = -math.inf  # this process only
         variant = variant.removesuffix(PREVIOUS)
     x = _timing_data(variant, np.random.default_rng(0))
-    model_params = variant_model_params(params["lfads"], variant)
+    model_params = {**variant_model_params(params["lfads"], variant), "recurrence": recurrence}
     torch.manual_seed(0)
     model = build_model(x, variant, model_params)
     model.initialise_from_data(x[:384])
@@ -238,7 +255,7 @@ def timing(
         }
     ratios = {}
     for variant, res in out.items():
-        for suffix in (PREVIOUS, SYSTEM_MALLOC):
+        for suffix in _suffix_combinations():
             base = out.get(variant + suffix)
             if base:
                 ratios[f"{variant}_speedup_vs{suffix}"] = round(
