@@ -16,9 +16,12 @@ Architecture (Sussillo et al. 2016; Pandarinath et al. 2018; sizes from paramete
 - Generator: GRU driven by u(t); factors = linear(generator state); readout: factors → the
   observation model's parameters for every neuron.
 
-Speed: both encoders are fused ``nn.GRU`` layers; the controller and generator run in one
-Python loop of plain matrix products, with the controller's input projection of the encoder
-output computed for all time steps before the loop. GRU states are clipped at ``cell_clip``:
+Speed: by default (``recurrence='fused'``) the encoders and the controller–generator loop are
+autograd functions with hand-written backward passes (:mod:`.recurrence`); with
+``recurrence='autograd'`` both encoders are ``nn.GRU`` layers and the controller and generator
+run in one Python loop of plain matrix products that autograd records. Either way the
+controller's input projection of the encoder output is computed for all time steps before the
+loop. GRU states are clipped at ``cell_clip``:
 a GRU state is a convex combination of its previous value and a tanh, so |h_t| ≤ max(1, |h_0|)
 and clipping the initial states is the same as clipping every step.
 """

@@ -65,7 +65,7 @@ class Observation(nn.Module, abc.ABC):
     ) -> torch.Tensor:
         """Mean negative log-likelihood (nats per entry) over the True entries of ``mask``."""
         ll = self.log_likelihood(data, params)
-        count = mask.sum()
+        count = torch.count_nonzero(mask)
         total = -(ll * mask).sum()
         return total / torch.clamp(count, min=1)
 
@@ -110,11 +110,10 @@ class PoissonObservation(Observation):
         """As :meth:`Observation.nll`; log x! is evaluated only where x > 0 (it is 0 at x = 0)
         and only where the mask is True, instead of on every entry."""
         log_rate = torch.clamp(params[0], max=MAX_LOG_RATE)
-        weight = mask.to(log_rate.dtype)
-        total = ((data * log_rate - torch.exp(log_rate)) * weight).sum()
+        total = torch.where(mask, data * log_rate - torch.exp(log_rate), 0.0).sum()
         counted = (mask & (data > 0)).flatten().nonzero().squeeze(1)
         log_factorial = torch.lgamma(data.flatten().index_select(0, counted) + 1.0).sum()
-        return -(total - log_factorial) / torch.clamp(weight.sum(), min=1)
+        return -(total - log_factorial) / torch.clamp(torch.count_nonzero(mask), min=1)
 
     def check_data(self, data):
         _check_non_negative(data, "Poisson counts")
@@ -217,7 +216,6 @@ class ZIGObservation(Observation):
         nonzero = data > 0
         log_q_min, log_q_max = math.log(self.q_min), math.log1p(-self.q_min)
         log_one_minus_q = torch.clamp(-F.softplus(params[2]), log_q_min, log_q_max)
-        weight = mask.to(params[2].dtype)
         zero_total = (log_one_minus_q * (mask & ~nonzero)).sum()
         idx = (mask & nonzero).flatten().nonzero().squeeze(1)
         neuron = idx % self.n_neurons
@@ -237,7 +235,7 @@ class ZIGObservation(Observation):
             self.loc.index_select(0, neuron),
             check=False,
         )
-        return -(zero_total + log_nz.sum()) / torch.clamp(weight.sum(), min=1)
+        return -(zero_total + log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
 
     def rate(self, params):
         q, shape, scale = self.distribution(params)

@@ -48,7 +48,9 @@ class _GRURecurrence(torch.autograd.Function):
         batch, n_steps, n_in = x.shape
         n_dir, three_h, size = w_hh.shape
         x_t = x.transpose(0, 1).contiguous()  # (T, B, N)
-        gi = torch.addmm(b_ih, x_t.view(-1, n_in), w_ih.t()).view(n_steps, batch, n_dir, three_h)
+        # without the bias: it is added per bin (a full-size bias copy costs as much as a bin)
+        gi = torch.mm(x_t.view(-1, n_in), w_ih.t()).view(n_steps, batch, n_dir, three_h)
+        b_i = b_ih.view(n_dir, three_h)
         w_t = w_hh.transpose(1, 2)
         bias = b_hh.unsqueeze(1)
         states = x.new_empty(n_steps + 1, n_dir, batch, size)
@@ -59,9 +61,8 @@ class _GRURecurrence(torch.autograd.Function):
         for t in range(n_steps):
             h = states[t]
             gh = torch.baddbmm(bias, h, w_t, out=hidden_proj[t])
-            g = torch.cat(
-                (gi[t, :, :n_forward], gi[n_steps - 1 - t, :, n_forward:]), dim=1
-            ).transpose(0, 1)
+            g = torch.cat((gi[t, :, :n_forward], gi[n_steps - 1 - t, :, n_forward:]), dim=1)
+            g = g.add_(b_i).transpose(0, 1)
             rz = torch.sigmoid(g[..., : 2 * size] + gh[..., : 2 * size], out=gates_rz[t])
             n = torch.tanh(
                 torch.addcmul(g[..., 2 * size :], rz[..., :size], gh[..., 2 * size :]),
@@ -286,7 +287,10 @@ class _ControlledGenerator(torch.autograd.Function):
                 d_f0 = torch.mm(d_gi_c, w_fac)
 
         def outer(grad, x):  # Σ over bins and trials of grad ⊗ x
-            return grad.reshape(-1, grad.shape[-1]).t().mm(x.reshape(-1, x.shape[-1]))
+            grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+            if x.shape[1] < grad.shape[1]:  # a narrow result column: 4× faster transposed
+                return x.t().mm(grad).t()
+            return grad.t().mm(x)
 
         flat = d_ci.transpose(0, 1)
         grads = (
