@@ -183,6 +183,8 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     t0 = time.perf_counter()
     trainer.fit(model, datamodule=dm)
     fit_s = time.perf_counter() - t0
+    # the same seeds in every variant of one model: its baselines must reach the same losses
+    losses = {key: float(trainer.callback_metrics[key]) for key in ("train/loss", "valid/loss")}
     model.eval()
     xv = torch.nan_to_num(torch.as_tensor(x[384:]))
     fwd_wall, fwd_cpu = [], []
@@ -207,6 +209,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
         "forward_96_trials_cpu_s": float(np.median(fwd_cpu)),
         "peak_memory_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "load_average_1_5_15_min": {"before": load_before, "after": os.getloadavg()},
+        "losses_after_training": losses,
     }
 
 
@@ -253,11 +256,16 @@ def timing(
             "peak_memory_gib": max(r["peak_memory_gib"] for r in results),
             "repeats": results,
         }
-    ratios = {}
+    ratios, loss_differences = {}, {}
     for variant, res in out.items():
         for suffix in _suffix_combinations():
             base = out.get(variant + suffix)
             if base:
+                first, first_base = runs[variant][0], runs[variant + suffix][0]
+                loss_differences[f"{variant}_vs{suffix}"] = max(
+                    abs(first["losses_after_training"][k] - first_base["losses_after_training"][k])
+                    for k in first["losses_after_training"]
+                )
                 ratios[f"{variant}_speedup_vs{suffix}"] = round(
                     base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
                 )
@@ -271,6 +279,10 @@ def timing(
                     res["train_epoch_cpu_s_median"] / out["autolfads"]["train_epoch_cpu_s_median"],
                     3,
                 )
+    if loss_differences:
+        # largest |difference| of the train / valid losses after the timed epochs, first run
+        out["loss_differences_to_baselines"] = loss_differences
+        log(f"loss differences to the baselines: {loss_differences}")
     if ratios:
         out["same_run_ratios_cpu_s"] = ratios
         log(f"same-run ratios (CPU seconds per training epoch): {ratios}")
