@@ -108,3 +108,21 @@ def test_fused_lfads_equals_autograd_lfads(float64, settings):
 def test_unknown_recurrence_is_rejected():
     with pytest.raises(ValueError, match="recurrence"):
         LFADS(n_neurons=3, n_steps=4, recurrence="cudnn")
+
+
+def test_auto_recurrence_is_fused_on_cpu(float64):
+    """'auto' (the default) takes the fused path on a CPU: the fused model's outputs bit for
+    bit."""
+    kw = dict(n_neurons=7, n_steps=11, **SIZES)
+    torch.manual_seed(2)
+    auto = LFADS(**kw)
+    assert auto.hparams.recurrence == "auto"
+    fused = LFADS(**kw, recurrence="fused")
+    fused.load_state_dict(auto.state_dict())
+    x = torch.rand(4, 11, 7)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        a = auto(x)["factors"]
+        torch.manual_seed(1)
+        f = fused(x)["factors"]
+    assert torch.equal(a, f)

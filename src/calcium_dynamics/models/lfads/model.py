@@ -16,14 +16,14 @@ Architecture (Sussillo et al. 2016; Pandarinath et al. 2018; sizes from paramete
 - Generator: GRU driven by u(t); factors = linear(generator state); readout: factors → the
   observation model's parameters for every neuron.
 
-Speed: by default (``recurrence='fused'``) the encoders and the controller–generator loop are
-autograd functions with hand-written backward passes (:mod:`.recurrence`); with
-``recurrence='autograd'`` both encoders are ``nn.GRU`` layers and the controller and generator
-run in one Python loop of plain matrix products that autograd records. Either way the
-controller's input projection of the encoder output is computed for all time steps before the
-loop. GRU states are clipped at ``cell_clip``:
-a GRU state is a convex combination of its previous value and a tanh, so |h_t| ≤ max(1, |h_0|)
-and clipping the initial states is the same as clipping every step.
+Speed: on a CPU (``recurrence='auto'`` or ``'fused'``) the encoders and the
+controller–generator loop are autograd functions with hand-written backward passes
+(:mod:`.recurrence`); with ``recurrence='autograd'`` (and 'auto' on a GPU) both encoders are
+``nn.GRU`` layers and the controller and generator run in one Python loop of plain matrix
+products that autograd records. Either way the controller's input projection of the encoder
+output is computed for all time steps before the loop. GRU states are clipped at
+``cell_clip``: a GRU state is a convex combination of its previous value and a tanh, so
+|h_t| ≤ max(1, |h_0|) and clipping the initial states is the same as clipping every step.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from calcium_dynamics.models.lfads.recurrence import bidirectional_grus, control
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: how the recurrent parts run (``LFADS(recurrence=...)``)
-RECURRENCES = ("fused", "autograd")
+RECURRENCES = ("auto", "fused", "autograd")
 
 
 def _gru_step(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -107,10 +107,11 @@ class LFADS(L.LightningModule):
         l2_ci_enc_scale: penalty scales.
         kl_start_epoch, kl_ramp_epochs, l2_start_epoch, l2_ramp_epochs: linear ramps (epochs).
         lr, adam_eps, adam_beta1, adam_beta2, weight_decay: Adam settings.
-        recurrence: 'fused' (default) runs the encoders, controller and generator with the
-            hand-written backward passes of :mod:`.recurrence`; 'autograd' records every
-            operation for autograd, as before them. Same model, same random draws, the same
-            numbers to float rounding.
+        recurrence: 'fused' runs the encoders, controller and generator with the hand-written
+            backward passes of :mod:`.recurrence`; 'autograd' records every operation for
+            autograd (``nn.GRU`` encoders, cuDNN's on a GPU); 'auto' (default) is 'fused' on a
+            CPU and 'autograd' elsewhere. Same model, same random draws, the same numbers to
+            float rounding.
     """
 
     def __init__(
@@ -150,7 +151,7 @@ class LFADS(L.LightningModule):
         adam_beta1: float = 0.9,
         adam_beta2: float = 0.99,
         weight_decay: float = 0.0,
-        recurrence: str = "fused",
+        recurrence: str = "auto",
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -214,7 +215,10 @@ class LFADS(L.LightningModule):
         ``u`` (B, T, co_dim). ``sample=False`` uses posterior means (inference).
         """
         hp = self.hparams
-        if hp.get("recurrence", "fused") == "fused" and self.use_controller:
+        recurrence = hp.get("recurrence", "auto")
+        if recurrence == "auto":
+            recurrence = "fused" if inputs.device.type == "cpu" else "autograd"
+        if recurrence == "fused" and self.use_controller:
             return self._forward_fused(inputs, sample)
         batch, n_steps, _ = inputs.shape
         x = self.drop(inputs)
