@@ -7,8 +7,8 @@ around a tiny kernel. Here each recurrence is one autograd function:
 
 - :func:`bidirectional_grus`: the four encoder directions (initial condition and controller
   input, forward and backward in time) advance together, one batched matrix product per bin;
-  the input projections are one matrix product before the loop and one per direction after
-  the backward loop.
+  the input projections are one matrix product before the loop, and their weight gradients
+  are accumulated bin by bin in the backward loop.
 - :func:`controlled_generator`: the controller, the inferred-input sampling, the generator and
   the factor read-out over all bins.
 
@@ -78,12 +78,13 @@ class _GRURecurrence(torch.autograd.Function):
         x_t, states, gates_rz, cand, hidden_proj, w_hh = ctx.saved_tensors
         nf = ctx.n_forward
         n_steps, n_dir, batch, size = cand.shape
-        new = d_states.new_empty
-        # input-projection gradients of every direction in time order (not reading order)
-        d_gi = new(n_dir, n_steps, batch, 3 * size)
+        new, zeros = d_states.new_empty, d_states.new_zeros
+        n_in = x_t.shape[-1]
         d_gi_t, d_gh_t = new(n_dir, batch, 3 * size), new(n_dir, batch, 3 * size)
-        d_w = d_states.new_zeros(n_dir, 3 * size, size)
-        d_b = d_states.new_zeros(n_dir, 3 * size)
+        # weight and bias gradients, accumulated bin by bin (a full-size gradient of the input
+        # projections, written out and multiplied once, is slower: its writes miss the cache)
+        d_w_ih, d_b_ih = zeros(n_dir, 3 * size, n_in), zeros(n_dir, 3 * size)
+        d_w, d_b = zeros(n_dir, 3 * size, size), zeros(n_dir, 3 * size)
         dh = d_states[n_steps].clone()
         for t in range(n_steps - 1, -1, -1):
             if t < n_steps - 1:
@@ -101,16 +102,15 @@ class _GRURecurrence(torch.autograd.Function):
             )
             d_gh_t[..., : 2 * size] = d_gi_t[..., : 2 * size]
             torch.mul(an, r, out=d_gh_t[..., 2 * size :])
-            d_gi[:nf, t] = d_gi_t[:nf]
-            d_gi[nf:, n_steps - 1 - t] = d_gi_t[nf:]
+            d_w_ih[:nf].baddbmm_(d_gi_t[:nf].transpose(1, 2), x_t[t].expand(nf, -1, -1))
+            d_w_ih[nf:].baddbmm_(
+                d_gi_t[nf:].transpose(1, 2), x_t[n_steps - 1 - t].expand(n_dir - nf, -1, -1)
+            )
+            d_b_ih += d_gi_t.sum(dim=1)
             d_w.baddbmm_(d_gh_t.transpose(1, 2), h)
             d_b += d_gh_t.sum(dim=1)
             dh = torch.baddbmm(dz, d_gh_t, w_hh)
-        flat = d_gi.view(n_dir, -1, 3 * size)
-        x_flat = x_t.view(-1, x_t.shape[-1])
-        d_w_ih = torch.cat([flat[d].t().mm(x_flat) for d in range(n_dir)])
-        d_b_ih = flat.sum(dim=1).view(-1)
-        return None, d_w_ih, d_b_ih, d_w, d_b, None
+        return None, d_w_ih.view(-1, n_in), d_b_ih.view(-1), d_w, d_b, None
 
 
 def bidirectional_grus(
