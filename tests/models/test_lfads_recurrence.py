@@ -126,3 +126,25 @@ def test_auto_recurrence_is_fused_on_cpu(float64):
         torch.manual_seed(1)
         f = fused(x)["factors"]
     assert torch.equal(a, f)
+
+
+def test_inputs_that_require_a_gradient_get_one(float64):
+    """The fused encoders give no input gradient: such inputs run the recorded path, and the
+    gradient equals the one of recurrence='autograd'."""
+    kw = dict(n_neurons=7, n_steps=11, **SIZES)
+    torch.manual_seed(2)
+    fused = LFADS(**kw, recurrence="fused")
+    reference = LFADS(**kw, recurrence="autograd")
+    reference.load_state_dict(fused.state_dict())
+    grads = []
+    for model in (fused, reference):
+        x = torch.rand(4, 11, 7, requires_grad=True)
+        with torch.no_grad():
+            x.copy_(torch.linspace(0, 1, x.numel()).view_as(x))
+        model(x, sample=False)["factors"].sum().backward()
+        grads.append(x.grad)
+    assert grads[0].abs().max() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+    enc = nn.GRU(7, 3, batch_first=True, bidirectional=True)
+    with pytest.raises(ValueError, match="no gradient for its inputs"):
+        bidirectional_grus(torch.rand(2, 5, 7, requires_grad=True), [enc])

@@ -218,7 +218,8 @@ class LFADS(L.LightningModule):
         recurrence = hp.get("recurrence", "auto")
         if recurrence == "auto":
             recurrence = "fused" if inputs.device.type == "cpu" else "autograd"
-        if recurrence == "fused" and self.use_controller:
+        # the fused encoders return no gradient for the inputs (data, which need none)
+        if recurrence == "fused" and self.use_controller and not inputs.requires_grad:
             return self._forward_fused(inputs, sample)
         batch, n_steps, _ = inputs.shape
         x = self.drop(inputs)

@@ -136,6 +136,11 @@ def bidirectional_grus(
             )
     if len(sizes) != 1:
         raise ValueError(f"bidirectional_grus needs one hidden size; got {sorted(sizes)}")
+    if inputs.requires_grad:
+        raise ValueError(
+            "bidirectional_grus returns no gradient for its inputs; run the nn.GRU modules "
+            "(LFADS does so for inputs that require a gradient)"
+        )
     n_enc = len(encoders)
     fwd = [(enc.weight_ih_l0, enc.bias_ih_l0, enc.weight_hh_l0, enc.bias_hh_l0) for enc in encoders]
     rev = [
