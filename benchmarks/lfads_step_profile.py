@@ -143,7 +143,7 @@ def main(argv=None) -> None:
     for variant in args.variants:
         for recurrence in args.recurrences:
             res = profile_step(variant, recurrence)
-            results["steps"][f"{variant}/{recurrence}"] = res
+            results["steps"][f"{variant}_{recurrence}"] = res
             print(variant, recurrence, res["step_cpu_s_median"], res["profile_share"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
