@@ -215,109 +215,95 @@ class LFADS(L.LightningModule):
         ``u`` (B, T, co_dim). ``sample=False`` uses posterior means (inference).
         """
         hp = self.hparams
-        recurrence = hp.get("recurrence", "auto")
-        if recurrence == "auto":
-            recurrence = "fused" if inputs.device.type == "cpu" else "autograd"
-        # the fused encoders return no gradient for the inputs (data, which need none)
-        if recurrence == "fused" and self.use_controller and not inputs.requires_grad:
-            return self._forward_fused(inputs, sample)
         batch, n_steps, _ = inputs.shape
+        fused = self._fused(inputs)
         x = self.drop(inputs)
-        _, h_n = self.ic_encoder(x)
+        h_n, ci = self._encode(x, fused)
         ic_post = self.ic_to_post(self.drop(torch.cat([h_n[0], h_n[1]], dim=-1)))
         ic_mean, ic_logvar = ic_post.chunk(2, dim=-1)
         ic_std = torch.sqrt(torch.exp(ic_logvar) + hp.ic_post_var_min)
         ic = ic_mean + ic_std * torch.randn_like(ic_std) if sample else ic_mean
         g = torch.clamp(self.ic_to_g0(ic), -hp.cell_clip, hp.cell_clip)
         f = self.factors(self.drop(g))
-
-        gen = self.generator
         out: dict[str, torch.Tensor] = {"ic_mean": ic_mean, "ic_std": ic_std}
-        factors = []
         if self.use_controller:
-            ci, _ = self.ci_encoder(x)
             ci = self._lag(ci, hp.ci_enc_dim, hp.ci_lag)
             con = self.controller
             w_ci, w_fac = con.weight_ih.split([2 * hp.ci_enc_dim, hp.fac_dim], dim=1)
             ci_proj = F.linear(self.drop(ci), w_ci, con.bias_ih)  # (B, T, 3·con_dim)
             c = torch.clamp(self.con_h0, -hp.cell_clip, hp.cell_clip).expand(batch, -1)
-            eps = torch.randn(n_steps, batch, hp.co_dim, device=inputs.device) if sample else None
-            co_means, co_stds, us = [], [], []
-            ci_steps = ci_proj.unbind(1)  # one stack in backward, not a full-size fill per step
-            for t in range(n_steps):
-                gi = torch.addmm(ci_steps[t], f, w_fac.t())
-                c = _gru_step(gi, F.linear(c, con.weight_hh, con.bias_hh), c)
-                co_mean, co_logvar = self.con_to_co(c).chunk(2, dim=-1)
-                co_std = torch.exp(0.5 * co_logvar)
-                u = co_mean + co_std * eps[t] if sample else co_mean
-                g = _gru_step(
-                    F.linear(u, gen.weight_ih, gen.bias_ih),
-                    F.linear(g, gen.weight_hh, gen.bias_hh),
-                    g,
-                )
-                f = self.factors(self.drop(g))
-                factors.append(f)
-                co_means.append(co_mean)
-                co_stds.append(co_std)
-                us.append(u)
-            out["co_mean"] = torch.stack(co_means, dim=1)
-            out["co_std"] = torch.stack(co_stds, dim=1)
-            out["u"] = torch.stack(us, dim=1)
+            draw = torch.randn if sample else torch.zeros  # zeros: u = posterior mean
+            eps = draw(n_steps, batch, hp.co_dim, device=inputs.device)
+            run = self._controlled_generator_fused if fused else self._controlled_generator
+            fac, out["co_mean"], out["co_std"], out["u"] = run(ci_proj, w_fac, c, g, f, eps)
         else:
+            gen, factors = self.generator, []
             gi = gen.bias_ih.expand(batch, -1)
             for _ in range(n_steps):
                 g = _gru_step(gi, F.linear(g, gen.weight_hh, gen.bias_hh), g)
                 factors.append(self.factors(self.drop(g)))
-        fac = torch.stack(factors, dim=1)
+            fac = torch.stack(factors, dim=1)
         raw = self.readout(fac).view(batch, n_steps, self.observation.n_params, hp.n_neurons)
         out["params"] = raw.unbind(dim=2)
         out["factors"] = fac
         return out
 
-    def _forward_fused(self, inputs: torch.Tensor, sample: bool) -> dict[str, torch.Tensor]:
-        """:meth:`forward` with the recurrences of :mod:`.recurrence`: the same operations on
-        the same random draws, in the same order."""
+    def _fused(self, inputs: torch.Tensor) -> bool:
+        """Whether this forward pass runs the recurrences of :mod:`.recurrence`: the
+        ``recurrence`` setting ('auto': on a CPU), with a controller, and for inputs that need
+        no gradient (the fused encoders return none for them)."""
+        recurrence = self.hparams.get("recurrence", "auto")
+        if recurrence == "auto":
+            recurrence = "fused" if inputs.device.type == "cpu" else "autograd"
+        return recurrence == "fused" and self.use_controller and not inputs.requires_grad
+
+    def _encode(self, x: torch.Tensor, fused: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The IC encoder's final states (2, B, ic_enc_dim) and the controller-input encoder's
+        outputs (B, T, 2·ci_enc_dim; None without a controller)."""
         hp = self.hparams
-        batch, n_steps, _ = inputs.shape
-        x = self.drop(inputs)
-        if hp.ic_enc_dim == hp.ci_enc_dim:
+        if not fused:
+            _, h_n = self.ic_encoder(x)
+            return h_n, (self.ci_encoder(x)[0] if self.use_controller else None)
+        if hp.ic_enc_dim == hp.ci_enc_dim:  # the four directions in one recurrence
             (_, h_n), (ci, _) = bidirectional_grus(x, [self.ic_encoder, self.ci_encoder])
-        else:
-            h_n = bidirectional_grus(x, [self.ic_encoder])[0][1]
-            ci = bidirectional_grus(x, [self.ci_encoder])[0][0]
-        ic_post = self.ic_to_post(self.drop(torch.cat([h_n[0], h_n[1]], dim=-1)))
-        ic_mean, ic_logvar = ic_post.chunk(2, dim=-1)
-        ic_std = torch.sqrt(torch.exp(ic_logvar) + hp.ic_post_var_min)
-        ic = ic_mean + ic_std * torch.randn_like(ic_std) if sample else ic_mean
-        g = torch.clamp(self.ic_to_g0(ic), -hp.cell_clip, hp.cell_clip)
-        f = self.factors(self.drop(g))
-        ci = self._lag(ci, hp.ci_enc_dim, hp.ci_lag)
-        con = self.controller
-        w_ci, w_fac = con.weight_ih.split([2 * hp.ci_enc_dim, hp.fac_dim], dim=1)
-        ci_proj = F.linear(self.drop(ci), w_ci, con.bias_ih)  # (B, T, 3·con_dim)
-        c = torch.clamp(self.con_h0, -hp.cell_clip, hp.cell_clip).expand(batch, -1)
-        if sample:
-            eps = torch.randn(n_steps, batch, hp.co_dim, device=inputs.device)
-        else:
-            eps = torch.zeros(n_steps, batch, hp.co_dim, device=inputs.device)
+            return h_n, ci
+        h_n = bidirectional_grus(x, [self.ic_encoder])[0][1]
+        return h_n, bidirectional_grus(x, [self.ci_encoder])[0][0]
+
+    def _controlled_generator(self, ci_proj, w_fac, c, g, f, eps):
+        """Controller and generator over the bins, every operation recorded by autograd.
+        Returns factors, μ, σ and u of the inferred inputs, each (B, T, ·)."""
+        con, gen = self.controller, self.generator
+        factors, co_means, co_stds, us = [], [], [], []
+        ci_steps = ci_proj.unbind(1)  # one stack in backward, not a full-size fill per step
+        for t in range(len(ci_steps)):
+            gi = torch.addmm(ci_steps[t], f, w_fac.t())
+            c = _gru_step(gi, F.linear(c, con.weight_hh, con.bias_hh), c)
+            co_mean, co_logvar = self.con_to_co(c).chunk(2, dim=-1)
+            co_std = torch.exp(0.5 * co_logvar)
+            u = co_mean + co_std * eps[t]
+            g = _gru_step(
+                F.linear(u, gen.weight_ih, gen.bias_ih), F.linear(g, gen.weight_hh, gen.bias_hh), g
+            )
+            f = self.factors(self.drop(g))
+            factors.append(f)
+            co_means.append(co_mean)
+            co_stds.append(co_std)
+            us.append(u)
+        return tuple(torch.stack(v, dim=1) for v in (factors, co_means, co_stds, us))
+
+    def _controlled_generator_fused(self, ci_proj, w_fac, c, g, f, eps):
+        """:meth:`_controlled_generator` as one autograd function (:mod:`.recurrence`), with
+        the dropout masks of the generator states drawn as that method draws them."""
         masks = None
-        if self.drop.training and self.drop.p > 0:  # the draws of self.drop(g), bin by bin
+        if self.drop.training and self.drop.p > 0:
             ones = torch.ones_like(g)
-            masks = torch.stack([self.drop(ones) for _ in range(n_steps)])
-        fac, co_mean, co_std, u = controlled_generator(
-            ci_proj, f, c, g, eps, masks, w_fac, con, self.con_to_co, self.generator, self.factors
-        )
-        fac = fac.transpose(0, 1)
-        raw = self.readout(fac).view(batch, n_steps, self.observation.n_params, hp.n_neurons)
-        return {
-            "ic_mean": ic_mean,
-            "ic_std": ic_std,
-            "co_mean": co_mean.transpose(0, 1),
-            "co_std": co_std.transpose(0, 1),
-            "u": u.transpose(0, 1),
-            "params": raw.unbind(dim=2),
-            "factors": fac,
-        }
+            masks = torch.stack([self.drop(ones) for _ in range(eps.shape[0])])
+        outputs = controlled_generator(
+            ci_proj, f, c, g, eps, masks, w_fac, self.controller, self.con_to_co,
+            self.generator, self.factors,
+        )  # fmt: skip
+        return tuple(v.transpose(0, 1) for v in outputs)
 
     @staticmethod
     def _lag(ci: torch.Tensor, size: int, lag: int) -> torch.Tensor:
