@@ -213,6 +213,39 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     }
 
 
+def same_run_comparisons(
+    out: dict[str, dict], runs: dict[str, list[dict]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Ratios of CPU seconds (per epoch and per step) of every timed variant against each of
+    its timed baselines (the variant's name plus a combination of :data:`SUFFIXES`), each
+    variant's epoch cost against Poisson LFADS (``autolfads``), and the largest difference of
+    the losses after training between a variant and a baseline (first runs)."""
+    ratios, loss_differences = {}, {}
+    for variant, res in out.items():
+        for suffix in _suffix_combinations():
+            base = out.get(variant + suffix)
+            if not base:
+                continue
+            losses = runs[variant][0]["losses_after_training"]
+            base_losses = runs[variant + suffix][0]["losses_after_training"]
+            loss_differences[f"{variant}_vs{suffix}"] = max(
+                abs(losses[k] - base_losses[k]) for k in losses
+            )
+            for name, key in (
+                ("", "train_epoch_cpu_s_median"),
+                ("step_", "train_step_cpu_s_median"),
+            ):
+                ratios[f"{variant}_{name}speedup_vs{suffix}"] = round(base[key] / res[key], 3)
+    if "autolfads" in out:
+        poisson = out["autolfads"]["train_epoch_cpu_s_median"]
+        for variant, res in out.items():
+            if variant != "autolfads":
+                ratios[f"{variant}_epoch_cost_vs_poisson"] = round(
+                    res["train_epoch_cpu_s_median"] / poisson, 3
+                )
+    return ratios, loss_differences
+
+
 def timing(
     params: dict, variants: list[str], epochs: int, steps: int = 3, repeats: int = 1
 ) -> dict:
@@ -256,29 +289,7 @@ def timing(
             "peak_memory_gib": max(r["peak_memory_gib"] for r in results),
             "repeats": results,
         }
-    ratios, loss_differences = {}, {}
-    for variant, res in out.items():
-        for suffix in _suffix_combinations():
-            base = out.get(variant + suffix)
-            if base:
-                first, first_base = runs[variant][0], runs[variant + suffix][0]
-                loss_differences[f"{variant}_vs{suffix}"] = max(
-                    abs(first["losses_after_training"][k] - first_base["losses_after_training"][k])
-                    for k in first["losses_after_training"]
-                )
-                ratios[f"{variant}_speedup_vs{suffix}"] = round(
-                    base["train_epoch_cpu_s_median"] / res["train_epoch_cpu_s_median"], 3
-                )
-                ratios[f"{variant}_step_speedup_vs{suffix}"] = round(
-                    base["train_step_cpu_s_median"] / res["train_step_cpu_s_median"], 3
-                )
-    if "autolfads" in out:
-        for variant, res in out.items():
-            if variant != "autolfads":
-                ratios[f"{variant}_epoch_cost_vs_poisson"] = round(
-                    res["train_epoch_cpu_s_median"] / out["autolfads"]["train_epoch_cpu_s_median"],
-                    3,
-                )
+    ratios, loss_differences = same_run_comparisons(out, runs)
     if loss_differences:
         # largest |difference| of the train / valid losses after the timed epochs, first run
         out["loss_differences_to_baselines"] = loss_differences

@@ -39,3 +39,8 @@ def spike_intervals():
 @pytest.fixture(scope="module")
 def gpfa_calcium_speed():
     return _load_benchmark("gpfa_calcium_speed")
+
+
+@pytest.fixture(scope="module")
+def latent_lorenz():
+    return _load_benchmark("latent_lorenz")

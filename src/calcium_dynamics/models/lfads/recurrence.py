@@ -48,7 +48,7 @@ class _GRURecurrence(torch.autograd.Function):
         batch, n_steps, n_in = x.shape
         n_dir, three_h, size = w_hh.shape
         x_t = x.transpose(0, 1).contiguous()  # (T, B, N)
-        # without the bias: it is added per bin (a full-size bias copy costs as much as a bin)
+        # the bias is added bin by bin: adding it to the full product is one more pass over memory
         gi = torch.mm(x_t.view(-1, n_in), w_ih.t()).view(n_steps, batch, n_dir, three_h)
         b_i = b_ih.view(n_dir, three_h)
         w_t = w_hh.transpose(1, 2)

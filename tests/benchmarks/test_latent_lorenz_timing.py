@@ -1,0 +1,45 @@
+"""The LFADS timing benchmark's same-run comparisons: baseline names, ratios, loss checks."""
+
+import pytest
+
+
+def _run(epoch_s: float, step_s: float, loss: float) -> dict:
+    return {
+        "train_epoch_cpu_s_median": epoch_s,
+        "train_step_cpu_s_median": step_s,
+        "losses_after_training": {"train/loss": loss, "valid/loss": loss + 0.5},
+    }
+
+
+def test_suffix_combinations_keep_their_order(latent_lorenz):
+    combos = latent_lorenz._suffix_combinations()
+    assert combos == [
+        "_previous",
+        "_autograd",
+        "_previous_autograd",
+        "_system_malloc",
+        "_previous_system_malloc",
+        "_autograd_system_malloc",
+        "_previous_autograd_system_malloc",
+    ]
+
+
+def test_same_run_comparisons(latent_lorenz):
+    runs = {
+        "autolfads": [_run(1.5, 0.5, 0.25)],
+        "autolfads_autograd_system_malloc": [_run(1.8, 0.6, 0.25)],
+        "calcium_lfads": [_run(2.0, 0.7, 0.5)],
+        "calcium_lfads_previous_autograd_system_malloc": [_run(3.0, 1.05, 0.5 + 2**-20)],
+    }
+    out = {name: r[0] for name, r in runs.items()}
+    ratios, losses = latent_lorenz.same_run_comparisons(out, runs)
+    assert ratios["autolfads_speedup_vs_autograd_system_malloc"] == pytest.approx(1.2)
+    assert ratios["autolfads_step_speedup_vs_autograd_system_malloc"] == pytest.approx(1.2)
+    assert ratios["calcium_lfads_speedup_vs_previous_autograd_system_malloc"] == 1.5
+    assert ratios["calcium_lfads_step_speedup_vs_previous_autograd_system_malloc"] == 1.5
+    assert ratios["calcium_lfads_epoch_cost_vs_poisson"] == pytest.approx(1.333)
+    assert "autolfads_speedup_vs_previous" not in ratios  # only timed baselines
+    assert losses == {
+        "autolfads_vs_autograd_system_malloc": 0.0,
+        "calcium_lfads_vs_previous_autograd_system_malloc": 2**-20,
+    }
