@@ -120,6 +120,10 @@ SYSTEM_MALLOC = "_system_malloc"
 AUTOGRAD = "_autograd"
 #: baseline suffixes in the order they may follow a variant name
 SUFFIXES = (PREVIOUS, AUTOGRAD, SYSTEM_MALLOC)
+#: a timing variant name whose model name is followed by this (``autolfads_bf16``) runs with
+#: ``torch.set_float32_matmul_precision("medium")`` (the trainer parameter
+#: ``float32_matmul_precision``): compared with the same name without it (float32 products)
+BF16 = "_bf16"
 
 
 def _suffix_combinations() -> list[str]:
@@ -146,6 +150,9 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
 
         calcium._NEGLIGIBLE = -math.inf  # this process only
         variant = variant.removesuffix(PREVIOUS)
+    if variant.endswith(BF16):
+        torch.set_float32_matmul_precision("medium")  # this process only
+        variant = variant.removesuffix(BF16)
     x = _timing_data(variant, np.random.default_rng(0))
     model_params = {**variant_model_params(params["lfads"], variant), "recurrence": recurrence}
     torch.manual_seed(0)
@@ -222,27 +229,32 @@ def same_run_comparisons(
     the losses after training between a variant and a baseline (first runs)."""
     ratios, loss_differences = {}, {}
     for variant, res in out.items():
-        for suffix in _suffix_combinations():
-            base = out.get(variant + suffix)
+        baselines = [(variant + suffix, suffix) for suffix in _suffix_combinations()]
+        if variant.endswith(BF16):  # against float32 products, and the baselines of those
+            fp32 = variant.removesuffix(BF16)
+            baselines += [
+                (fp32 + suffix, "_fp32" + suffix) for suffix in ("", *_suffix_combinations())
+            ]
+        for name_base, label in baselines:
+            base = out.get(name_base)
             if not base:
                 continue
             losses = runs[variant][0]["losses_after_training"]
-            base_losses = runs[variant + suffix][0]["losses_after_training"]
-            loss_differences[f"{variant}_vs{suffix}"] = max(
+            base_losses = runs[name_base][0]["losses_after_training"]
+            loss_differences[f"{variant}_vs{label}"] = max(
                 abs(losses[k] - base_losses[k]) for k in losses
             )
             for name, key in (
                 ("", "train_epoch_cpu_s_median"),
                 ("step_", "train_step_cpu_s_median"),
             ):
-                ratios[f"{variant}_{name}speedup_vs{suffix}"] = round(base[key] / res[key], 3)
-    if "autolfads" in out:
-        poisson = out["autolfads"]["train_epoch_cpu_s_median"]
-        for variant, res in out.items():
-            if variant != "autolfads":
-                ratios[f"{variant}_epoch_cost_vs_poisson"] = round(
-                    res["train_epoch_cpu_s_median"] / poisson, 3
-                )
+                ratios[f"{variant}_{name}speedup_vs{label}"] = round(base[key] / res[key], 3)
+    for variant, res in out.items():  # against Poisson LFADS with the same products
+        poisson = "autolfads" + (BF16 if variant.endswith(BF16) else "")
+        if variant != poisson and poisson in out:
+            ratios[f"{variant}_epoch_cost_vs_poisson"] = round(
+                res["train_epoch_cpu_s_median"] / out[poisson]["train_epoch_cpu_s_median"], 3
+            )
     return ratios, loss_differences
 
 
@@ -666,6 +678,13 @@ def main(argv=None) -> None:
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
+        "--float32-matmul-precision",
+        choices=["highest", "high", "medium"],
+        default=None,
+        help="trainer parameter float32_matmul_precision of the trained variants (medium: "
+        "bfloat16 matrix products where the CPU has them)",
+    )
+    ap.add_argument(
         "--measurement-noise-sd",
         type=float,
         default=None,
@@ -767,6 +786,8 @@ def main(argv=None) -> None:
         params["lfads"]["trainer"]["logger"] = args.log_dir
     if args.batch_size is not None:
         params["lfads"]["trainer"]["batch_size"] = args.batch_size
+    if args.float32_matmul_precision is not None:
+        params["lfads"]["trainer"]["float32_matmul_precision"] = args.float32_matmul_precision
     if args.measurement_noise_sd is not None:
         params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
     params["hyperparameters"] = _hyperparameters(args, list(args.variants))

@@ -43,3 +43,25 @@ def test_same_run_comparisons(latent_lorenz):
         "autolfads_vs_autograd_system_malloc": 0.0,
         "calcium_lfads_vs_previous_autograd_system_malloc": 2**-20,
     }
+
+
+def test_bf16_variants_are_compared_with_float32_products(latent_lorenz):
+    runs = {
+        "autolfads": [_run(1.5, 0.5, 0.25)],
+        "autolfads_autograd_system_malloc": [_run(1.8, 0.6, 0.25)],
+        "autolfads_bf16": [_run(1.2, 0.4, 0.25 + 2**-10)],
+        "calcium_lfads": [_run(2.0, 0.7, 0.5)],
+        "calcium_lfads_bf16": [_run(1.6, 0.56, 0.5)],
+    }
+    out = {name: r[0] for name, r in runs.items()}
+    ratios, losses = latent_lorenz.same_run_comparisons(out, runs)
+    assert ratios["autolfads_bf16_speedup_vs_fp32"] == 1.25
+    assert ratios["autolfads_bf16_step_speedup_vs_fp32"] == 1.25
+    assert ratios["autolfads_bf16_speedup_vs_fp32_autograd_system_malloc"] == 1.5
+    assert ratios["calcium_lfads_bf16_speedup_vs_fp32"] == 1.25
+    # each variant's cost against Poisson LFADS with the same products
+    assert ratios["calcium_lfads_bf16_epoch_cost_vs_poisson"] == pytest.approx(1.333)
+    assert ratios["calcium_lfads_epoch_cost_vs_poisson"] == pytest.approx(1.333)
+    assert "autolfads_bf16_epoch_cost_vs_poisson" not in ratios
+    assert losses["autolfads_bf16_vs_fp32"] == 2**-10
+    assert losses["calcium_lfads_bf16_vs_fp32"] == 0.0

@@ -46,7 +46,9 @@ from calcium_dynamics.models.lfads.training import (
     _freeze_unused_parameters,
     build_model,
     make_trainer,
+    matmul_precision,
 )
+from calcium_dynamics.models.matmul_precision import float32_matmul_precision
 from calcium_dynamics.tuning.search_space import (
     HyperParameter,
     apply_hyperparameters,
@@ -248,7 +250,8 @@ def _member(
                 {**member_trainer, "max_epochs": generation * settings.epochs_per_generation},
                 callbacks=[_SetLearningRate()],
             )
-            trainer.fit(model, datamodule=dm, ckpt_path=str(restore) if restore else None)
+            with float32_matmul_precision(matmul_precision(member_trainer)):
+                trainer.fit(model, datamodule=dm, ckpt_path=str(restore) if restore else None)
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
             out = work / f"generation_{generation}"
             out.mkdir()

@@ -14,6 +14,11 @@ from calcium_dynamics.models.fit import training_logger
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials, validate_lfads_data
 from calcium_dynamics.models.lfads.model import LFADS
 from calcium_dynamics.models.lfads.observations import build_observation
+from calcium_dynamics.models.matmul_precision import (
+    DEFAULT_PRECISION,
+    check_matmul_precision,
+    float32_matmul_precision,
+)
 
 #: defaults of the named variants (the parameters, ``lfads.variants.NAME``, set them too)
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -139,7 +144,9 @@ def make_trainer(
     before training stops; null: never) and ``restore_best`` (end with the weights of the
     lowest ``valid/recon``) are read by :func:`train_lfads`, as is ``keep_freed_memory``
     (default true: freed activations stay in the process heap between steps, see
-    :mod:`calcium_dynamics.models.allocator`). Unknown keys raise, naming the key.
+    :mod:`calcium_dynamics.models.allocator`) and ``float32_matmul_precision`` ('highest',
+    the default; 'medium': bfloat16 matrix products while fitting where the hardware has them,
+    see :mod:`calcium_dynamics.models.matmul_precision`). Unknown keys raise, naming the key.
     ``logger``: ``false`` or a folder for DVCLive's training curves (``run_name`` sub-folder),
     see :func:`calcium_dynamics.models.fit.training_logger`.
     """
@@ -150,6 +157,7 @@ def make_trainer(
         "early_stopping_patience",
         "restore_best",
         "keep_freed_memory",
+        "float32_matmul_precision",
     }
     unknown = set(trainer_params) - set(_TRAINER_KEYS) - own
     if unknown:
@@ -157,6 +165,7 @@ def make_trainer(
             f"unknown LFADS trainer parameter(s) {sorted(unknown)}; known: "
             f"{sorted({*_TRAINER_KEYS, *own})}"
         )
+    matmul_precision(trainer_params)
     kwargs = {k: trainer_params[k] for k in _TRAINER_KEYS if k in trainer_params}
     logger = training_logger(trainer_params.get("logger") or False, run_name)
     callbacks = list(callbacks or [])
@@ -170,6 +179,11 @@ def make_trainer(
         num_sanity_val_steps=0,
         **kwargs,
     )
+
+
+def matmul_precision(trainer_params: dict[str, Any]) -> str:
+    """The trainer parameter ``float32_matmul_precision`` (default 'highest'), checked."""
+    return check_matmul_precision(trainer_params.get("float32_matmul_precision", DEFAULT_PRECISION))
 
 
 def _freeze_unused_parameters(model: LFADS) -> None:
@@ -202,6 +216,7 @@ def train_lfads(
         The trained model (eval mode) and a summary: train / valid trial indices, seconds per
         training epoch, and the final training and validation losses.
     """
+    precision = matmul_precision(trainer_params)  # a bad value fails before any work
     L.seed_everything(seed, workers=True, verbose=False)
     if trainer_params.get("keep_freed_memory", True):
         keep_freed_memory()
@@ -224,7 +239,8 @@ def train_lfads(
     trainer = make_trainer(
         trainer_params, callbacks=[timer, best, *(callbacks or [])], run_name=variant
     )
-    trainer.fit(model, datamodule=dm)
+    with float32_matmul_precision(precision):
+        trainer.fit(model, datamodule=dm)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if trainer_params.get("restore_best", False):
         best.restore(model)
