@@ -224,3 +224,30 @@ def test_skipped_negligible_spike_counts_change_nothing_in_float32(monkeypatch):
     for g, e, x in zip(got, every_k, exact):
         torch.testing.assert_close(g, e, rtol=1e-6, atol=1e-6 * float(e.abs().max()))
         torch.testing.assert_close(g, x, rtol=1e-3, atol=1e-4 * float(x.abs().max()))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spike_count_top_equals_the_entry_by_entry_test(seed):
+    """The largest non-negligible spike count of a block, found from each neuron's largest
+    ``a`` alone, equals the test over every entry (float64 brute force)."""
+    from calcium_dynamics.likelihoods.calcium import _NEGLIGIBLE, _spike_count_top
+
+    g = torch.Generator().manual_seed(seed)
+    rows, n, max_spikes = 200, 7, 10
+    # spread and offset of a, scale of c² / 2σ²: blocks whose top is 3, 3, 5, 4, 7 and 10
+    spread, offset, scale = [
+        (0.3, -3, 6),
+        (0.5, -2, 6),
+        (1, -2, 4),
+        (1, 0, 6),
+        (2, 0, 3),
+        (3, 2, 1),
+    ][seed]
+    a = torch.randn(rows, n, generator=g, dtype=torch.float64) * spread + offset
+    c2_inv = (torch.rand(n, generator=g, dtype=torch.float64) + 0.5) * scale
+    k = torch.arange(max_spikes + 1, dtype=torch.float64)
+    f = k[:, None, None] * a - (torch.lgamma(k + 1.0)[:, None] + k[:, None] ** 2 * c2_inv)[:, None]
+    gaps = f - f.amax(dim=0)  # (R + 1, rows, N)
+    kept = [kk for kk in range(max_spikes + 1) if bool((gaps[kk] >= _NEGLIGIBLE).any())]
+    assert _spike_count_top(a, c2_inv, max_spikes) == max(kept) == [3, 3, 5, 4, 7, 10][seed]
+    assert _spike_count_top(a.float(), c2_inv.float(), max_spikes) == max(kept)

@@ -129,24 +129,36 @@ _BLOCK_ENTRIES = 1 << 17  # entries per block of the spike-count loop (bounds th
 _NEGLIGIBLE = -60.0
 
 
+def _spike_count_top(a, c2_inv, max_spikes):
+    """The largest spike count k whose term is not negligible for some entry of a block.
+
+    With ``f_k(a) = k·a − e_k`` (``e_k = log k! + c² k² / 2σ²`` per neuron), an entry's term k
+    is negligible when ``f_k(a) − max_j f_j(a) < _NEGLIGIBLE``. The largest non-negligible k
+    never decreases as ``a`` grows (if k is non-negligible at ``a`` and ``a' > a``, then either
+    the maximiser at ``a'`` is ≥ k, or ``f_k − f_j`` grew by ``(k − j)(a' − a) > 0`` against
+    every ``j < k``), so the entry with the largest ``a`` of each neuron decides: the test runs
+    on (R + 1, N) numbers instead of (R + 1) full blocks."""
+    a_max = a.amax(dim=0)  # (N,)
+    ks = torch.arange(max_spikes + 1, dtype=a.dtype, device=a.device)
+    e = torch.lgamma(ks + 1.0)[:, None] + (ks * ks)[:, None] * c2_inv  # (R + 1, N)
+    f = ks[:, None] * a_max - e
+    kept = (f - f.amax(dim=0) >= _NEGLIGIBLE).any(dim=1).nonzero()
+    return int(kept.max()) if len(kept) else 0
+
+
 def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
     """One block of rows (M, N) of :class:`_SpikeCountSum`'s forward pass, written into ``out``
     and, when given, the three posterior moments E[k], E[k·d], E[d²] (d = r − c k)."""
     two_c_inv, c2_inv, neg_inv_2var = consts
     # pass 1: shift = max_k [k·a − (log k! + c² k² / 2σ²)] − r² / 2σ², a = log λ + c r / σ²
     a = torch.addcmul(log_rate, r, two_c_inv)
-    # term_k + r² / 2σ² in the expanded form, kept for the truncation test below
-    expanded = [
-        torch.sub(a * k, math.lgamma(k + 1.0) + (k * k) * c2_inv) for k in range(max_spikes + 1)
-    ]
-    shift = torch.full_like(a, -math.inf)
-    for term_k in expanded:
-        torch.maximum(shift, term_k, out=shift)
     # the largest k at which some entry's term is not negligible (higher ones add nothing)
-    top = max_spikes
-    while top > 0 and not bool((expanded[top] - shift >= _NEGLIGIBLE).any()):
-        top -= 1
-    del expanded
+    top = _spike_count_top(a, c2_inv, max_spikes)
+    shift = torch.zeros_like(a)  # the k = 0 term of the expanded form
+    for k in range(1, top + 1):
+        torch.maximum(
+            shift, torch.add(-(math.lgamma(k + 1.0) + (k * k) * c2_inv), a, alpha=k), out=shift
+        )
     shift = torch.addcmul(shift, r * r, neg_inv_2var)
     neg_shift = torch.where(torch.isfinite(shift), -shift, torch.zeros_like(shift))
     # pass 2: Σ_k exp(term_k − shift), term_k = k log λ − log k! − (r − c k)² / 2σ²
