@@ -59,6 +59,60 @@ def _get(data, path: str):
 # (text quoted in the README, results file, key path, format of the quoted number)
 README_NUMBERS = [
     (
+        "adds 1.06–1.12× at equal held-out accuracy",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_bf16_speedup_vs_fp32",
+        "{:.2f}",
+    ),
+    (
+        "adds 1.06–1.12× at equal held-out accuracy",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/gaussian_lfads_bf16_speedup_vs_fp32",
+        "{:.2f}",
+    ),
+    (
+        "R² 0.9852 ± 0.0017 against 0.9849 ± 0.0020 in float32",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "R² 0.9852 ± 0.0017 against 0.9849 ± 0.0020 in float32",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "R² 0.9852 ± 0.0017 against 0.9849 ± 0.0020 in float32",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "R² 0.9852 ± 0.0017 against 0.9849 ± 0.0020 in float32",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "1.23–1.31× over the implementation before, calcium-LFADS 2.23×",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/autolfads_bf16_speedup_vs_fp32_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "1.23–1.31× over the implementation before, calcium-LFADS 2.23×",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/radical_bf16_speedup_vs_fp32_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "1.23–1.31× over the implementation before, calcium-LFADS 2.23×",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_bf16_speedup_vs_fp32_previous_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
         "fits 48.9×",
         "gpfa_calcium_speed.json",
         "summary/spectral_centered/speed_ratio_vs_reference",
@@ -312,6 +366,459 @@ README_NUMBERS = [
 
 # (page under docs/, quoted text, results file, key path, format of the quoted number)
 DOC_NUMBERS = [
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/autolfads/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/autolfads_bf16/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/autolfads_autograd_system_malloc/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/autolfads_speedup_vs_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/autolfads_bf16_speedup_vs_fp32_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| autolfads (Poisson) | 1.60 (1.49) | 1.83 | 1.14× | 1.23× | 1.05 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/autolfads_bf16/peak_memory_gib",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/calcium_lfads/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/calcium_lfads_bf16/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/calcium_lfads_previous_autograd_system_malloc/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_speedup_vs_previous_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_bf16_speedup_vs_fp32_previous_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 1.91 (1.79) | 4.00 | 2.10× | 2.23× | 1.38 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/calcium_lfads_bf16/peak_memory_gib",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/gaussian_lfads/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/gaussian_lfads_bf16/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/gaussian_lfads_autograd_system_malloc/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/gaussian_lfads_speedup_vs_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/gaussian_lfads_bf16_speedup_vs_fp32_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 1.68 (1.49) | 1.91 | 1.14× | 1.28× | 1.10 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/gaussian_lfads_bf16/peak_memory_gib",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/radical/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/radical_bf16/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/radical_autograd_system_malloc/train_epoch_cpu_s_median",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/radical_speedup_vs_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/radical_bf16_speedup_vs_fp32_autograd_system_malloc",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| radical | 1.91 (1.73) | 2.27 | 1.19× | 1.31× | 1.17 GiB |",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/radical_bf16/peak_memory_gib",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "bfloat16 products alone: 1.06–1.12× per epoch",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_bf16_speedup_vs_fp32",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "bfloat16 products alone: 1.06–1.12× per epoch",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/gaussian_lfads_bf16_speedup_vs_fp32",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "differ from float32 by at most 1.3e-06",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/loss_differences_to_baselines/radical_bf16_vs_fp32",
+        "{:.1e}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed0/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed1/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed2/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed0/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed1/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed2/calcium_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| calcium_lfads | 0.9870 / 0.9830 / 0.9847 (0.9849 ± 0.0020) | 0.9871 / 0.9837 / 0.9847 "
+        "(0.9852 ± 0.0017) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/calcium_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed0/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed1/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seed2/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_fp32.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed0/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed1/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seed2/gaussian_lfads/r2_mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/mean",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "| gaussian_lfads | 0.9702 / 0.9568 / 0.9732 (0.9667 ± 0.0088) | 0.9703 / 0.9569 / 0.9731 "
+        "(0.9668 ± 0.0087) |",
+        "latent_lorenz_heldout_bf16.json",
+        "calcium_lorenz_seeds/gaussian_lfads/r2_mean/sd",
+        "{:.4f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 0.138 CPU s against 0.191 s for the code before it, 1.38×",
+        "calcium_sum_speed.json",
+        "cpu_s_per_call_median/current",
+        "{:.3f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 0.138 CPU s against 0.191 s for the code before it, 1.38×",
+        "calcium_sum_speed.json",
+        "cpu_s_per_call_median/baseline",
+        "{:.3f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 0.138 CPU s against 0.191 s for the code before it, 1.38×",
+        "calcium_sum_speed.json",
+        "speedup_vs_baseline",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "(largest difference 0 at the paper sizes;",
+        "calcium_sum_speed.json",
+        "largest_abs_difference/log_likelihood",
+        "{:.0f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "(largest difference 0 at the paper sizes;",
+        "calcium_sum_speed.json",
+        "largest_abs_difference/grad_noise_var",
+        "{:.0f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "Calcium-LFADS costs 1.19× Poisson LFADS per epoch in this run",
+        "latent_lorenz_bf16_timing.json",
+        "timing/variants/same_run_ratios_cpu_s/calcium_lfads_epoch_cost_vs_poisson",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/float32_highest/ms",
+        "{:.1f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/float32_medium/ms",
+        "{:.1f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/float32_medium/speedup_vs_float32",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/bfloat16_tensors/ms",
+        "{:.1f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/bfloat16_with_conversions/ms",
+        "{:.1f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "takes 40.4 ms in float32, 25.8 ms with `medium` (1.57×), 3.8 ms as a product of bfloat16 "
+        "tensors but 18.9 ms once the conversions from and to float32 are counted (2.14×)",
+        "bf16_products.json",
+        "products/input_projection/bfloat16_with_conversions/speedup_vs_float32",
+        "{:.2f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "gains 2.0× with `medium` and loses with conversions (0.91×)",
+        "bf16_products.json",
+        "products/recurrent_batched/float32_medium/speedup_vs_float32",
+        "{:.1f}",
+    ),
+    (
+        "benchmarks/lfads.md",
+        "gains 2.0× with `medium` and loses with conversions (0.91×)",
+        "bf16_products.json",
+        "products/recurrent_batched/bfloat16_with_conversions/speedup_vs_float32",
+        "{:.2f}",
+    ),
     (
         "benchmarks/lfads.md",
         "| autolfads (Poisson) | 1.57 (1.86) | 0.47 s (0.56 s) | 1.19× (1.18×)",
