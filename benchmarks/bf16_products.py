@@ -94,14 +94,10 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    command = command_line(__file__, sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)
     result = {
-        "provenance": run_record(
-            command_line(__file__, sys.argv[1:] if argv is None else argv),
-            seeds=args.seed,
-            threads=1,
-            cwd=ROOT,
-        ),
+        "provenance": run_record(command, seeds=args.seed, threads=1, cwd=ROOT),
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "products": time_products(args.repeats, args.seed),

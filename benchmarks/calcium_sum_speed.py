@@ -100,6 +100,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
+    command = command_line(__file__, sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(1)
     baseline = module_at(args.baseline_commit)
     inputs = step_inputs(args.seed)
@@ -116,12 +117,7 @@ def main(argv=None) -> None:
     differences = {n: float((a - b).abs().max()) for n, a, b in zip(names, now, before)}
     medians = {k: float(np.median(v)) for k, v in seconds.items()}
     result = {
-        "provenance": run_record(
-            command_line(__file__, sys.argv[1:] if argv is None else argv),
-            seeds=args.seed,
-            threads=1,
-            cwd=ROOT,
-        ),
+        "provenance": run_record(command, seeds=args.seed, threads=1, cwd=ROOT),
         "baseline_commit": subprocess.run(
             ["git", "rev-parse", args.baseline_commit],
             cwd=ROOT,

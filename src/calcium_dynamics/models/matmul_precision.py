@@ -5,7 +5,7 @@ parameter ``float32_matmul_precision`` and sets it only while it fits, so infere
 models and the caller's own setting are untouched:
 
 - ``"highest"`` (the default): IEEE float32 products.
-- ``"high"``: TF32 products on GPUs that have them; float32 on CPUs.
+- ``"high"``: TF32 products where the hardware has them (recent GPUs), float32 elsewhere.
 - ``"medium"``: bfloat16 products with float32 accumulation where the hardware has them (CPUs
   with AMX or AVX-512-BF16, recent GPUs); elsewhere as ``"high"``. Inputs of each product are
   rounded to 8 significant bits; sums, element-wise operations, parameters and optimiser
