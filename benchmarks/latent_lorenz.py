@@ -53,6 +53,7 @@ from calcium_dynamics.models.lfads.training import (
     train_lfads,
     variant_model_params,
 )
+from calcium_dynamics.models.matmul_precision import PRECISIONS
 from calcium_dynamics.provenance import command_line, run_record
 from calcium_dynamics.simulate import lorenz_datasets
 from calcium_dynamics.tuning.search_space import (
@@ -679,7 +680,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument(
         "--float32-matmul-precision",
-        choices=["highest", "high", "medium"],
+        choices=PRECISIONS,
         default=None,
         help="trainer parameter float32_matmul_precision of the trained variants (medium: "
         "bfloat16 matrix products where the CPU has them)",

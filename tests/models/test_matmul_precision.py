@@ -33,9 +33,9 @@ def test_context_sets_and_restores_the_setting_also_on_error():
 
 @pytest.mark.parametrize("value", ["low", "bf16", None, 32])
 def test_bad_values_are_refused_by_name(value):
-    refused = pytest.raises(ValueError, match="float32_matmul_precision")
-    with refused, float32_matmul_precision(value):
-        pass
+    with pytest.raises(ValueError, match="float32_matmul_precision") as refused:
+        float32_matmul_precision(value).__enter__()
+    assert repr(value) in str(refused.value)
     with pytest.raises(ValueError, match="float32_matmul_precision"):
         make_trainer({"max_epochs": 1, "float32_matmul_precision": value})
     assert torch.get_float32_matmul_precision() == "highest"
