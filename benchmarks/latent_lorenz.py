@@ -46,6 +46,12 @@ from calcium_dynamics.config import project_parameters
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
+from calcium_dynamics.models.lfads.observations import (
+    MAX_LOG_RATE,
+    GaussianObservation,
+    Observation,
+    PoissonObservation,
+)
 from calcium_dynamics.models.lfads.training import (
     EpochTimer,
     build_model,
@@ -110,8 +116,9 @@ class _CpuEpochTimer(EpochTimer):
         self.cpu_s.append(time.process_time() - self._cpu)
 
 
-#: a timing variant name ending in this runs the calcium likelihood as before its speed-up
-#: (every spike count summed, no exponent floor): the same-run baseline of ``calcium_lfads``
+#: a timing variant name ending in this runs the likelihoods as before their speed-ups: the
+#: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian costs as
+#: autograd expressions (:func:`_previous_nll`); the same-run baseline of those changes
 PREVIOUS = "_previous"
 #: a timing variant name ending in this runs with the C library's default allocator settings
 #: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
@@ -125,6 +132,22 @@ SUFFIXES = (PREVIOUS, AUTOGRAD, SYSTEM_MALLOC)
 #: ``torch.set_float32_matmul_precision("medium")`` (the trainer parameter
 #: ``float32_matmul_precision``): compared with the same name without it (float32 products)
 BF16 = "_bf16"
+
+
+def _previous_poisson_nll(self, data, params, mask):
+    """``PoissonObservation.nll`` before the hand-written gradient (autograd expressions)."""
+    log_rate = torch.clamp(params[0], max=MAX_LOG_RATE)
+    total = ((data * log_rate - torch.exp(log_rate)) * mask).sum()
+    counted = (mask & (data > 0)).flatten().nonzero().squeeze(1)
+    log_factorial = torch.lgamma(data.flatten().index_select(0, counted) + 1.0).sum()
+    return -(total - log_factorial) / torch.clamp(torch.count_nonzero(mask), min=1)
+
+
+def _previous_nll() -> None:
+    """Run the Poisson and Gaussian costs as autograd expressions (this process only): the
+    Gaussian one as :meth:`Observation.nll` over ``log_likelihood``, as before."""
+    PoissonObservation.nll = _previous_poisson_nll
+    GaussianObservation.nll = Observation.nll
 
 
 def _suffix_combinations() -> list[str]:
@@ -150,6 +173,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
         from calcium_dynamics.likelihoods import calcium
 
         calcium._NEGLIGIBLE = -math.inf  # this process only
+        _previous_nll()
         variant = variant.removesuffix(PREVIOUS)
     if variant.endswith(BF16):
         torch.set_float32_matmul_precision("medium")  # this process only

@@ -65,3 +65,35 @@ def test_bf16_variants_are_compared_with_float32_products(latent_lorenz):
     assert "autolfads_bf16_epoch_cost_vs_poisson" not in ratios
     assert losses["autolfads_bf16_vs_fp32"] == 2**-10
     assert losses["calcium_lfads_bf16_vs_fp32"] == 0.0
+
+
+def test_previous_costs_are_the_autograd_expressions(latent_lorenz):
+    """The ``_previous`` baselines' Poisson and Gaussian costs give the values and gradients of
+    the hand-written ones, to float32 rounding (they differ only in how they are computed)."""
+    import torch
+
+    from calcium_dynamics.models.lfads.observations import (
+        GaussianObservation,
+        Observation,
+        PoissonObservation,
+    )
+
+    gen = torch.Generator().manual_seed(0)
+    data = torch.poisson(torch.full((4, 9, 6), 0.7), generator=gen)
+    mask = torch.rand(data.shape, generator=gen) < 0.5
+    for obs, previous in (
+        (PoissonObservation(6), latent_lorenz._previous_poisson_nll),
+        (GaussianObservation(6), Observation.nll),
+    ):
+        raw = torch.randn(obs.n_params, *data.shape, generator=gen) - 0.5
+        raw[:, 0, 0, :3] = torch.tensor([20.0, -20.0, 6.0])  # beyond the clamps
+        grads = []
+        for nll in (type(obs).nll, previous):
+            params = tuple(p.clone().requires_grad_() for p in raw)
+            value = nll(obs, data, params, mask)
+            value.backward()
+            grads.append((float(value), [p.grad for p in params]))
+        (new, new_grads), (old, old_grads) = grads
+        assert abs(new - old) <= 1e-6 * abs(old)
+        for a, b in zip(new_grads, old_grads, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -52,7 +52,7 @@ class CoordinatedDropout(Augmentation):
             torch.rand(inputs.shape, generator=self.generator, device=inputs.device)
             < self.keep_ratio
         )
-        return inputs * keep / self.keep_ratio, cost_mask & ~keep
+        return (inputs * keep).div_(self.keep_ratio), cost_mask & ~keep  # no second full copy
 
 
 class AugmentationStack(Augmentation):

@@ -389,7 +389,8 @@ class LFADS(L.LightningModule):
         target = torch.nan_to_num(data, nan=0.0) if hp.sbtt else data
         out = self(inputs, sample=True)
         recon = self.observation.nll(target, out["params"], cost_mask)
-        per_trial = torch.clamp(torch.count_nonzero(sampled) / data.shape[0], min=1.0)
+        n_sampled = torch.count_nonzero(sampled) if hp.sbtt else data.numel()
+        per_trial = torch.clamp(torch.as_tensor(n_sampled / data.shape[0]), min=1.0)
         kl_ic = self.kl_ic(out["ic_mean"], out["ic_std"]).mean() / per_trial
         kl_co = (
             self.kl_co(out["co_mean"], out["co_std"], out["u"]).mean() / per_trial
