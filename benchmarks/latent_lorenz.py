@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from calcium_dynamics.config import project_parameters
+from calcium_dynamics.likelihoods.zig import zig_log_likelihood
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
@@ -51,6 +52,7 @@ from calcium_dynamics.models.lfads.observations import (
     GaussianObservation,
     Observation,
     PoissonObservation,
+    ZIGObservation,
 )
 from calcium_dynamics.models.lfads.training import (
     EpochTimer,
@@ -117,8 +119,8 @@ class _CpuEpochTimer(EpochTimer):
 
 
 #: a timing variant name ending in this runs the likelihoods as before their speed-ups: the
-#: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian costs as
-#: autograd expressions (:func:`_previous_nll`); the same-run baseline of those changes
+#: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian / ZIG
+#: costs as autograd expressions (:func:`_previous_nll`); the same-run baseline of those changes
 PREVIOUS = "_previous"
 #: a timing variant name ending in this runs with the C library's default allocator settings
 #: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
@@ -143,11 +145,39 @@ def _previous_poisson_nll(self, data, params, mask):
     return -(total - log_factorial) / torch.clamp(torch.count_nonzero(mask), min=1)
 
 
+def _previous_zig_nll(self, data, params, mask):
+    """``ZIGObservation.nll`` before the hand-written gradient of its zero entries' cost."""
+    nonzero = data > 0
+    log_q_min, log_q_max = math.log(self.q_min), math.log1p(-self.q_min)
+    log_one_minus_q = torch.clamp(-torch.nn.functional.softplus(params[2]), log_q_min, log_q_max)
+    zero_total = (log_one_minus_q * (mask & ~nonzero)).sum()
+    idx = (mask & nonzero).flatten().nonzero().squeeze(1)
+    neuron = idx % self.n_neurons
+    sig = torch.exp(self.log_sig)
+
+    def pick(x):
+        return x.flatten().index_select(0, idx)
+
+    scale = sig[0].index_select(0, neuron) * torch.sigmoid(pick(params[0]))
+    shape = sig[1].index_select(0, neuron) * torch.sigmoid(pick(params[1]))
+    q = torch.clamp(torch.sigmoid(pick(params[2])), self.q_min, 1.0 - self.q_min)
+    log_nz = zig_log_likelihood(
+        pick(data),
+        q,
+        shape + self.param_floor,
+        scale + self.param_floor,
+        self.loc.index_select(0, neuron),
+        check=False,
+    )
+    return -(zero_total + log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
+
+
 def _previous_nll() -> None:
-    """Run the Poisson and Gaussian costs as autograd expressions (this process only): the
-    Gaussian one as :meth:`Observation.nll` over ``log_likelihood``, as before."""
+    """Run the Poisson, Gaussian and ZIG costs as autograd expressions (this process only):
+    the Gaussian one as :meth:`Observation.nll` over ``log_likelihood``, as before."""
     PoissonObservation.nll = _previous_poisson_nll
     GaussianObservation.nll = Observation.nll
+    ZIGObservation.nll = _previous_zig_nll
 
 
 def _suffix_combinations() -> list[str]:

@@ -68,25 +68,29 @@ def test_bf16_variants_are_compared_with_float32_products(latent_lorenz):
 
 
 def test_previous_costs_are_the_autograd_expressions(latent_lorenz):
-    """The ``_previous`` baselines' Poisson and Gaussian costs give the values and gradients of
-    the hand-written ones, to float32 rounding (they differ only in how they are computed)."""
+    """The ``_previous`` baselines' Poisson, Gaussian and ZIG costs give the values and
+    gradients of the hand-written ones, to float32 rounding (they differ only in how they are
+    computed)."""
     import torch
 
     from calcium_dynamics.models.lfads.observations import (
         GaussianObservation,
         Observation,
         PoissonObservation,
+        ZIGObservation,
     )
 
     gen = torch.Generator().manual_seed(0)
-    data = torch.poisson(torch.full((4, 9, 6), 0.7), generator=gen)
+    data = torch.poisson(torch.full((4, 9, 6), 0.7), generator=gen) * 0.3
     mask = torch.rand(data.shape, generator=gen) < 0.5
     for obs, previous in (
         (PoissonObservation(6), latent_lorenz._previous_poisson_nll),
         (GaussianObservation(6), Observation.nll),
+        (ZIGObservation(6, s_min=0.2), latent_lorenz._previous_zig_nll),
     ):
         raw = torch.randn(obs.n_params, *data.shape, generator=gen) - 0.5
         raw[:, 0, 0, :3] = torch.tensor([20.0, -20.0, 6.0])  # beyond the clamps
+        raw[:, 1, 0, :2] = torch.tensor([14.0, -14.0])  # q beyond its clamp (ZIG)
         grads = []
         for nll in (type(obs).nll, previous):
             params = tuple(p.clone().requires_grad_() for p in raw)

@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from calcium_dynamics.likelihoods.gaussian import gaussian_log_likelihood
-from calcium_dynamics.likelihoods.masked_nll import masked_gaussian_nll_sum, masked_poisson_nll_sum
+from calcium_dynamics.likelihoods.masked_nll import (
+    masked_gaussian_nll_sum,
+    masked_poisson_nll_sum,
+    masked_zig_zero_nll_sum,
+)
 
 SHAPE = (3, 7, 5)
 
@@ -118,3 +122,25 @@ def test_strided_views_as_the_readout_gives_them():
     m, v = ref_raw.unbind(dim=2)
     (-(gaussian_log_likelihood(data, m, torch.clamp(v, -10.0, 5.0)) * mask).sum()).backward()
     torch.testing.assert_close(raw.grad, ref_raw.grad, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("saturate", [False, True])
+def test_zig_zero_cost_and_gradient_equal_autograd_in_float64(saturate):
+    """−log(1 − q) with q = clamp(σ(c), q_min, 1 − q_min), against the expression in q."""
+    raw, _, mask = _inputs(torch.float64, seed=5)
+    q_min = 1e-3
+    if saturate:  # q beyond both clamps: σ(c) > 1 − q_min and σ(c) < q_min
+        raw.view(-1)[::5] = 9.0
+        raw.view(-1)[1::7] = -9.0
+    a = raw.clone().requires_grad_()
+    fused = masked_zig_zero_nll_sum(a, mask, q_min)
+    (2.5 * fused).backward()
+    b = raw.clone().requires_grad_()
+    q = torch.clamp(torch.sigmoid(b), q_min, 1.0 - q_min)
+    ref = -(torch.log1p(-q) * mask).sum()
+    (2.5 * ref).backward()
+    assert abs(float(fused) - float(ref)) <= 1e-12 * abs(float(ref))
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-12, atol=1e-14)
+    if saturate:
+        assert float(a.grad.view(-1)[::5].abs().max()) == 0.0
+        assert float(a.grad.view(-1)[1::7].abs().max()) == 0.0

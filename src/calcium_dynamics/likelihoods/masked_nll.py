@@ -8,8 +8,9 @@ masked sum as one dot product, and return the analytic gradient in two or three 
 values are the same up to float32 rounding (the sum runs in another order); the tests compare
 values and gradients with the autograd expressions in float64.
 
-Both return the masked **sum** (a 0-d tensor); callers divide by the number of cost entries.
-Gradients flow to the model outputs (log rate; mean and log variance), not to data or mask.
+All return the masked **sum** (a 0-d tensor); callers divide by the number of cost entries.
+Gradients flow to the model outputs (log rate; mean and log variance; the logit of q), not to
+data or mask.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 
 import torch
 
-__all__ = ["masked_gaussian_nll_sum", "masked_poisson_nll_sum"]
+__all__ = ["masked_gaussian_nll_sum", "masked_poisson_nll_sum", "masked_zig_zero_nll_sum"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -118,3 +119,45 @@ def masked_gaussian_nll_sum(
     """
     weight = mask.to(mean.dtype)
     return _MaskedGaussian.apply(mean, raw_log_var, data, weight, min_log_var, max_log_var)
+
+
+class _MaskedZIGZero(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logit_q, weight, low, high):
+        cost = torch.nn.functional.softplus(logit_q)  # −log(1 − σ(c))
+        least, most = torch.aminmax(cost)
+        outside = None
+        if bool(least < low) or bool(most > high):  # the clamp passes no gradient there
+            outside = (cost < low) | (cost > high)
+        cost.clamp_(low, high)
+        ctx.outside = outside
+        ctx.save_for_backward(logit_q, weight)
+        return torch.dot(_flat(cost), _flat(weight))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_total):
+        logit_q, weight = ctx.saved_tensors
+        grad = torch.sigmoid(logit_q).mul_(weight).mul_(grad_total)
+        if ctx.outside is not None:
+            grad.masked_fill_(ctx.outside, 0.0)
+        return grad, None, None, None
+
+
+def masked_zig_zero_nll_sum(
+    logit_q: torch.Tensor, mask: torch.Tensor, q_min: float
+) -> torch.Tensor:
+    """Σ over True entries of ``mask`` of −log(1 − q), q = clamp(σ(logit_q), q_min, 1 − q_min):
+    the zero-inflated gamma's cost of its zero entries (RADICaL), as −log(1 − σ(c)) =
+    softplus(c) clamped to [−log(1 − q_min), −log q_min].
+
+    Args:
+        logit_q: readout output, the logit of the probability of a non-zero event, (B, T, N).
+        mask: boolean, the zero entries that carry cost, (B, T, N).
+        q_min: the clamp of q, in (0, 0.5).
+
+    Returns:
+        0-d tensor, nats (a sum over entries, not a mean).
+    """
+    low, high = -math.log1p(-q_min), -math.log(q_min)
+    return _MaskedZIGZero.apply(logit_q, mask.to(logit_q.dtype), low, high)

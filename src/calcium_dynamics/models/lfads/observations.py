@@ -22,10 +22,13 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from calcium_dynamics.likelihoods.gaussian import gaussian_log_likelihood
-from calcium_dynamics.likelihoods.masked_nll import masked_gaussian_nll_sum, masked_poisson_nll_sum
+from calcium_dynamics.likelihoods.masked_nll import (
+    masked_gaussian_nll_sum,
+    masked_poisson_nll_sum,
+    masked_zig_zero_nll_sum,
+)
 from calcium_dynamics.likelihoods.poisson import poisson_log_likelihood
 from calcium_dynamics.likelihoods.zig import zig_log_likelihood, zig_mean
 
@@ -220,12 +223,12 @@ class ZIGObservation(Observation):
 
     def nll(self, data, params, mask):
         """As :meth:`Observation.nll`, computed without per-entry tensors of the gamma terms:
-        log(1 − q) = clamp(−softplus(c)) on the zero entries, and the gamma density only on
-        the non-zero entries that carry cost (gathered once by flat index)."""
+        −log(1 − q) on the zero entries with a hand-written gradient
+        (:func:`~calcium_dynamics.likelihoods.masked_nll.masked_zig_zero_nll_sum`), and the
+        gamma density only on the non-zero entries that carry cost (gathered once by flat
+        index)."""
         nonzero = data > 0
-        log_q_min, log_q_max = math.log(self.q_min), math.log1p(-self.q_min)
-        log_one_minus_q = torch.clamp(-F.softplus(params[2]), log_q_min, log_q_max)
-        zero_total = (log_one_minus_q * (mask & ~nonzero)).sum()
+        zero_cost = masked_zig_zero_nll_sum(params[2], mask & ~nonzero, self.q_min)
         idx = (mask & nonzero).flatten().nonzero().squeeze(1)
         neuron = idx % self.n_neurons
         sig = torch.exp(self.log_sig)
@@ -244,7 +247,7 @@ class ZIGObservation(Observation):
             self.loc.index_select(0, neuron),
             check=False,
         )
-        return -(zero_total + log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
+        return (zero_cost - log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
 
     def rate(self, params):
         q, shape, scale = self.distribution(params)
