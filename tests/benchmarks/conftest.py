@@ -44,3 +44,8 @@ def gpfa_calcium_speed():
 @pytest.fixture(scope="module")
 def latent_lorenz():
     return _load_benchmark("latent_lorenz")
+
+
+@pytest.fixture(scope="module")
+def precision_pairs():
+    return _load_benchmark("precision_pairs")
