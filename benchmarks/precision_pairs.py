@@ -1,11 +1,13 @@
-"""Held-out accuracy with bfloat16 matrix products against float32, paired by seed.
+"""Held-out accuracy of two ways of training LFADS, paired by seed (bfloat16 products against
+float32, or one implementation against another).
 
-Reads the per-seed results of ``latent_lorenz.py --speeds`` run with
-``--float32-matmul-precision highest`` (float32) and ``medium`` (bfloat16 products), one pair
-of files per batch of seeds, and writes, per model, the latent R² (x, y, z and their mean) of
-each seed under both precisions, the paired differences (bf16 − fp32), their mean, a bootstrap
-95 % interval of the mean (seeds resampled), a Wilcoxon signed-rank test, the number of seeds
-on which bf16 is lower, and the seed-to-seed standard deviation under float32 for scale.
+Reads the per-seed results of ``latent_lorenz.py --speeds`` of a baseline (by default
+``--float32-matmul-precision highest``, float32) and a candidate (``medium``, bfloat16
+products), one or more files each, and writes, per model, the latent R² (x, y, z and their
+mean) of each seed under both, the paired differences (candidate − baseline), their mean, a
+paired t and a bootstrap 95 % interval of the mean (seeds resampled), a Wilcoxon signed-rank
+test, the number of seeds on which the candidate is lower, and the seed-to-seed standard
+deviation of the baseline for scale.
 
 Decision rule (fixed before the second batch of seeds was run), on the paired t 95 % interval
 of the mean difference, for z and for the mean over x, y, z alike:
@@ -15,10 +17,10 @@ of the mean difference, for z and for the mean over x, y, z alike:
 - otherwise **no difference detected, equality not shown** (too few seeds for the margin).
 
     python benchmarks/precision_pairs.py \\
-        --fp32 benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_fp32.json \\
-               benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_fp32_seeds3to7.json \\
-        --bf16 benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_bf16.json \\
-               benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_bf16_seeds3to7.json
+        --baseline benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_fp32.json \\
+            benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_fp32_seeds3to7.json \\
+        --candidate benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_bf16.json \\
+            benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_bf16_seeds3to7.json
 """
 
 from __future__ import annotations
@@ -84,31 +86,34 @@ def verdict(intervals: list[list[float]]) -> str:
     return "no difference detected, equality not shown"
 
 
-def compare(fp32: dict[int, dict], bf16: dict[int, dict], model: str) -> dict:
+def compare(
+    base: dict[int, dict], cand: dict[int, dict], model: str, names: tuple[str, str]
+) -> dict:
     """Paired summary of one model at one speed over the seeds present under both."""
-    seeds = sorted(s for s in set(fp32) & set(bf16) if model in fp32[s] and model in bf16[s])
+    seeds = sorted(s for s in set(base) & set(cand) if model in base[s] and model in cand[s])
+    b_name, c_name = names
     if len(seeds) < 3:
         raise ValueError(f"{model}: {len(seeds)} paired seeds; at least 3 are needed")
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     res: dict = {"seeds": seeds, "margin_r2": MARGIN}
     intervals = []
     for label, pick in (("z", lambda r: r[2]), ("mean_xyz", lambda r: float(np.mean(r)))):
-        a = np.array([pick(fp32[s][model]["r2_xyz"]) for s in seeds])
-        b = np.array([pick(bf16[s][model]["r2_xyz"]) for s in seeds])
+        a = np.array([pick(base[s][model]["r2_xyz"]) for s in seeds])
+        b = np.array([pick(cand[s][model]["r2_xyz"]) for s in seeds])
         d = b - a
         interval = t_interval(d)
         res[label] = {
-            "fp32": a.round(4).tolist(),
-            "bf16": b.round(4).tolist(),
-            "difference_bf16_minus_fp32": d.round(4).tolist(),
+            b_name: a.round(4).tolist(),
+            c_name: b.round(4).tolist(),
+            f"difference_{c_name}_minus_{b_name}": d.round(4).tolist(),
             "mean_difference": round(float(d.mean()), 4),
             "t_95_interval_of_mean_difference": [round(v, 4) for v in interval],
             "bootstrap_95_interval_of_mean_difference": [
                 round(v, 4) for v in bootstrap_interval(d, rng)
             ],
             "wilcoxon_p": round(float(wilcoxon(d).pvalue), 4),
-            "seeds_bf16_lower": int((d < 0).sum()),
-            "fp32_seed_sd": round(float(a.std(ddof=1)), 4),
+            f"seeds_{c_name}_lower": int((d < 0).sum()),
+            f"{b_name}_seed_sd": round(float(a.std(ddof=1)), 4),
         }
         intervals.append(interval)
     res["verdict"] = verdict(intervals)
@@ -123,30 +128,35 @@ def _shown(path: Path) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--fp32", type=Path, nargs="+", required=True)
-    ap.add_argument("--bf16", type=Path, nargs="+", required=True)
+    ap.add_argument("--baseline", type=Path, nargs="+", required=True)
+    ap.add_argument("--candidate", type=Path, nargs="+", required=True)
+    ap.add_argument("--names", nargs=2, default=["fp32", "bf16"], help="baseline, candidate")
     ap.add_argument("--models", nargs="+", default=["radical", "autolfads"])
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args(argv)
-    fp32, bf16 = per_seed(args.fp32), per_seed(args.bf16)
+    base, cand = per_seed(args.baseline), per_seed(args.candidate)
+    names = tuple(args.names)
     results: dict = {
         "provenance": run_record(command_line(argv=argv), seeds=[BOOTSTRAP_SEED], threads=1),
-        "inputs": {"fp32": [_shown(p) for p in args.fp32], "bf16": [_shown(p) for p in args.bf16]},
+        "inputs": {
+            names[0]: [_shown(p) for p in args.baseline],
+            names[1]: [_shown(p) for p in args.candidate],
+        },
         "decision_rule": (
-            f"paired t 95 % intervals of the mean difference (bf16 − fp32) of z and of the mean "
-            f"over x, y, z: 'equal' when both lie within ±{MARGIN}, 'lower' / 'higher' when "
+            f"paired t 95 % intervals of the mean difference ({names[1]} − {names[0]}) of z and "
+            f"of the mean over x, y, z: 'equal' when both lie within ±{MARGIN}, 'lower' / 'higher' when "
             "one lies entirely below / above 0, else 'no difference detected, equality not shown'"
         ),
     }
-    for speed in sorted(set(fp32) & set(bf16)):
+    for speed in sorted(set(base) & set(cand)):
         for model in args.models:
-            res = compare(fp32[speed], bf16[speed], model)
+            res = compare(base[speed], cand[speed], model, names)
             results[f"{model}_{speed}"] = res
             z = res["z"]
             print(
                 f"{model} {speed}: z R² difference {z['mean_difference']:+.4f} "
                 f"(95 % {z['t_95_interval_of_mean_difference']}), lower on "
-                f"{z['seeds_bf16_lower']} of {len(res['seeds'])} seeds; {res['verdict']}"
+                f"{z[f'seeds_{names[1]}_lower']} of {len(res['seeds'])} seeds; {res['verdict']}"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")

@@ -43,7 +43,7 @@ def test_files_are_paired_by_seed_and_summarised(precision_pairs, tmp_path):
             paths.setdefault(name, []).append(path)
     out = tmp_path / "pairs.json"
     precision_pairs.main(
-        ["--fp32", *map(str, paths["fp32"]), "--bf16", *map(str, paths["bf16"]),
+        ["--baseline", *map(str, paths["fp32"]), "--candidate", *map(str, paths["bf16"]),
          "--models", "radical", "--out", str(out)]
     )  # fmt: skip
     res = json.loads(out.read_text())["radical_10hz"]
