@@ -144,8 +144,9 @@ def main(argv=None) -> None:
         },
         "decision_rule": (
             f"paired t 95 % intervals of the mean difference ({names[1]} − {names[0]}) of z and "
-            f"of the mean over x, y, z: 'equal' when both lie within ±{MARGIN}, 'lower' / 'higher' when "
-            "one lies entirely below / above 0, else 'no difference detected, equality not shown'"
+            f"of the mean over x, y, z: 'equal' when both lie within ±{MARGIN}, 'lower' / "
+            "'higher' when one lies entirely below / above 0, else 'no difference detected, "
+            "equality not shown'"
         ),
     }
     for speed in sorted(set(base) & set(cand)):
