@@ -1,4 +1,5 @@
-"""Masked sums of Poisson and Gaussian log-likelihood terms, with hand-written gradients.
+"""Masked sums of LFADS reconstruction costs (Poisson, Gaussian, ZIG zeros) with hand-written
+gradients.
 
 LFADS's reconstruction cost is a mean negative log-likelihood over the entries of a boolean
 cost mask of shape (B, T, N). Written as tensor expressions, autograd records each term as its
