@@ -119,8 +119,9 @@ class _CpuEpochTimer(EpochTimer):
 
 
 #: a timing variant name ending in this runs the likelihoods as before their speed-ups: the
-#: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian / ZIG
-#: costs as autograd expressions (:func:`_previous_nll`); the same-run baseline of those changes
+#: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian / ZIG /
+#: calcium costs' masked sums as autograd expressions (:func:`_previous_nll`); the same-run
+#: baseline of those changes
 PREVIOUS = "_previous"
 #: a timing variant name ending in this runs with the C library's default allocator settings
 #: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
@@ -143,6 +144,12 @@ def _previous_poisson_nll(self, data, params, mask):
     counted = (mask & (data > 0)).flatten().nonzero().squeeze(1)
     log_factorial = torch.lgamma(data.flatten().index_select(0, counted) + 1.0).sum()
     return -(total - log_factorial) / torch.clamp(torch.count_nonzero(mask), min=1)
+
+
+def _previous_nll_mean(self, data, params, mask):
+    """``Observation.nll`` before the masked sum became a dot product (Gaussian, calcium)."""
+    ll = self.log_likelihood(data, params)
+    return -(ll * mask).sum() / torch.clamp(torch.count_nonzero(mask), min=1)
 
 
 def _previous_zig_nll(self, data, params, mask):
@@ -173,11 +180,12 @@ def _previous_zig_nll(self, data, params, mask):
 
 
 def _previous_nll() -> None:
-    """Run the Poisson, Gaussian and ZIG costs as autograd expressions (this process only):
-    the Gaussian one as :meth:`Observation.nll` over ``log_likelihood``, as before."""
+    """Run the Poisson, Gaussian, ZIG and calcium costs as before (this process only): the
+    Gaussian one, as the calcium one, as the mean over ``log_likelihood``."""
     PoissonObservation.nll = _previous_poisson_nll
-    GaussianObservation.nll = Observation.nll
+    GaussianObservation.nll = _previous_nll_mean
     ZIGObservation.nll = _previous_zig_nll
+    Observation.nll = _previous_nll_mean
 
 
 def _suffix_combinations() -> list[str]:

@@ -74,8 +74,8 @@ def test_previous_costs_are_the_autograd_expressions(latent_lorenz):
     import torch
 
     from calcium_dynamics.models.lfads.observations import (
+        CalciumARPoissonObservation,
         GaussianObservation,
-        Observation,
         PoissonObservation,
         ZIGObservation,
     )
@@ -85,14 +85,15 @@ def test_previous_costs_are_the_autograd_expressions(latent_lorenz):
     mask = torch.rand(data.shape, generator=gen) < 0.5
     for obs, previous in (
         (PoissonObservation(6), latent_lorenz._previous_poisson_nll),
-        (GaussianObservation(6), Observation.nll),
+        (GaussianObservation(6), latent_lorenz._previous_nll_mean),
+        (CalciumARPoissonObservation(6, max_spikes=4), latent_lorenz._previous_nll_mean),
         (ZIGObservation(6, s_min=0.2), latent_lorenz._previous_zig_nll),
     ):
         raw = torch.randn(obs.n_params, *data.shape, generator=gen) - 0.5
         raw[:, 0, 0, :3] = torch.tensor([20.0, -20.0, 6.0])  # beyond the clamps
         raw[:, 1, 0, :2] = torch.tensor([14.0, -14.0])  # q beyond its clamp (ZIG)
         grads = []
-        for nll in (type(obs).nll, previous):
+        for nll in (type(obs).nll, previous):  # the class's own, or the generic one
             params = tuple(p.clone().requires_grad_() for p in raw)
             value = nll(obs, data, params, mask)
             value.backward()
