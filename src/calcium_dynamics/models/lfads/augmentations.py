@@ -33,7 +33,7 @@ class SelectiveBackprop(Augmentation):
 
     def __call__(self, inputs, cost_mask, training):
         sampled = ~torch.isnan(inputs)
-        return torch.where(sampled, inputs, torch.zeros_like(inputs)), cost_mask & sampled
+        return torch.where(sampled, inputs, 0.0), cost_mask & sampled
 
 
 class CoordinatedDropout(Augmentation):
