@@ -43,7 +43,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from calcium_dynamics.config import project_parameters
-from calcium_dynamics.likelihoods.zig import zig_log_likelihood
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
@@ -158,25 +157,8 @@ def _previous_zig_nll(self, data, params, mask):
     log_q_min, log_q_max = math.log(self.q_min), math.log1p(-self.q_min)
     log_one_minus_q = torch.clamp(-torch.nn.functional.softplus(params[2]), log_q_min, log_q_max)
     zero_total = (log_one_minus_q * (mask & ~nonzero)).sum()
-    idx = (mask & nonzero).flatten().nonzero().squeeze(1)
-    neuron = idx % self.n_neurons
-    sig = torch.exp(self.log_sig)
-
-    def pick(x):
-        return x.flatten().index_select(0, idx)
-
-    scale = sig[0].index_select(0, neuron) * torch.sigmoid(pick(params[0]))
-    shape = sig[1].index_select(0, neuron) * torch.sigmoid(pick(params[1]))
-    q = torch.clamp(torch.sigmoid(pick(params[2])), self.q_min, 1.0 - self.q_min)
-    log_nz = zig_log_likelihood(
-        pick(data),
-        q,
-        shape + self.param_floor,
-        scale + self.param_floor,
-        self.loc.index_select(0, neuron),
-        check=False,
-    )
-    return -(zero_total + log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
+    log_nz = self.nonzero_log_likelihood_sum(data, params, mask & nonzero)
+    return -(zero_total + log_nz) / torch.clamp(torch.count_nonzero(mask), min=1)
 
 
 def _previous_nll() -> None:

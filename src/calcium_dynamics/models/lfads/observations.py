@@ -230,7 +230,14 @@ class ZIGObservation(Observation):
         index)."""
         nonzero = data > 0
         zero_cost = masked_zig_zero_nll_sum(params[2], mask & ~nonzero, self.q_min)
-        idx = (mask & nonzero).flatten().nonzero().squeeze(1)
+        log_nz = self.nonzero_log_likelihood_sum(data, params, mask & nonzero)
+        return (zero_cost - log_nz) / torch.clamp(torch.count_nonzero(mask), min=1)
+
+    def nonzero_log_likelihood_sum(self, data, params, entries):
+        """Σ of the ZIG log-likelihood (log q + the gamma log density) over the True entries
+        of ``entries`` (non-zero events), evaluated on those entries only (gathered once by
+        flat index). Nats, a 0-d tensor."""
+        idx = entries.flatten().nonzero().squeeze(1)
         neuron = idx % self.n_neurons
         sig = torch.exp(self.log_sig)
 
@@ -240,15 +247,14 @@ class ZIGObservation(Observation):
         scale = sig[0].index_select(0, neuron) * torch.sigmoid(pick(params[0]))
         shape = sig[1].index_select(0, neuron) * torch.sigmoid(pick(params[1]))
         q = torch.clamp(torch.sigmoid(pick(params[2])), self.q_min, 1.0 - self.q_min)
-        log_nz = zig_log_likelihood(
+        return zig_log_likelihood(
             pick(data),
             q,
             shape + self.param_floor,
             scale + self.param_floor,
             self.loc.index_select(0, neuron),
             check=False,
-        )
-        return (zero_cost - log_nz.sum()) / torch.clamp(torch.count_nonzero(mask), min=1)
+        ).sum()
 
     def rate(self, params):
         q, shape, scale = self.distribution(params)
