@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import latent_lorenz as ll  # the timing data, model settings and the previous costs
+import latent_lorenz as ll  # the timing data and the previous costs
+from lfads_step_profile import _model  # the paper-size model of the step profile
 
 from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads.observations import (
@@ -39,31 +40,18 @@ OUT = Path("benchmarks/results/latent_lorenz/lfads_costs_ab.json")
 CLASSES = (PoissonObservation, GaussianObservation, ZIGObservation, Observation)
 
 
-def _model(variant: str, x: np.ndarray):
-    params = ll.paper_parameters()
-    settings = {**ll.variant_model_params(params["lfads"], variant), "recurrence": "fused"}
-    torch.manual_seed(0)
-    model = ll.build_model(x, variant, settings)
-    model.initialise_from_data(x[:384])
-    return model
-
-
 def measure(variant: str, rounds: int, steps: int) -> dict:
     """Median step CPU seconds with each form of the costs, and per-round ratios."""
-    current = {cls: cls.__dict__.get("nll") for cls in CLASSES}
+    current = {cls: cls.__dict__["nll"] for cls in CLASSES}  # each class defines its own
     ll._previous_nll()
-    previous = {cls: cls.__dict__.get("nll") for cls in CLASSES}
+    previous = {cls: cls.__dict__["nll"] for cls in CLASSES}
 
     def use(forms):
         for cls, fn in forms.items():
-            if fn is None:
-                if "nll" in cls.__dict__:
-                    delattr(cls, "nll")
-            else:
-                cls.nll = fn
+            cls.nll = fn
 
     x = ll._timing_data(variant, np.random.default_rng(0))
-    model = _model(variant, x)
+    model = _model(variant, "fused", x)
     batch = torch.as_tensor(x[:128])
 
     def block() -> float:

@@ -46,6 +46,11 @@ def _neuron_means(data: np.ndarray) -> np.ndarray:
     return np.nan_to_num(m)
 
 
+def _per_cost_entry(total: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """A summed cost (nats) divided by the number of cost entries (0 stays 0 when none)."""
+    return total / torch.clamp(torch.count_nonzero(mask), min=1)
+
+
 class Observation(nn.Module, abc.ABC):
     """Base class: subclasses set ``n_params`` and implement ``log_likelihood`` and ``rate``."""
 
@@ -70,9 +75,7 @@ class Observation(nn.Module, abc.ABC):
         """Mean negative log-likelihood (nats per entry) over the True entries of ``mask``
         (the masked sum as one dot product: fewer full-size passes than ``(ll * mask).sum()``)."""
         ll = self.log_likelihood(data, params)
-        count = torch.count_nonzero(mask)
-        total = -torch.dot(ll.reshape(-1), mask.to(ll.dtype).reshape(-1))
-        return total / torch.clamp(count, min=1)
+        return _per_cost_entry(-torch.dot(ll.reshape(-1), mask.to(ll.dtype).reshape(-1)), mask)
 
     def penalty(self) -> torch.Tensor:
         return torch.zeros((), device=self._device())
@@ -118,7 +121,7 @@ class PoissonObservation(Observation):
         total = masked_poisson_nll_sum(params[0], data, mask, MAX_LOG_RATE)
         counted = (mask & (data > 0)).flatten().nonzero().squeeze(1)
         log_factorial = torch.lgamma(data.flatten().index_select(0, counted) + 1.0).sum()
-        return (total + log_factorial) / torch.clamp(torch.count_nonzero(mask), min=1)
+        return _per_cost_entry(total + log_factorial, mask)
 
     def check_data(self, data):
         _check_non_negative(data, "Poisson counts")
@@ -152,7 +155,7 @@ class GaussianObservation(Observation):
         total = masked_gaussian_nll_sum(
             params[0], params[1], data, mask, self.min_log_var, self.max_log_var
         )
-        return total / torch.clamp(torch.count_nonzero(mask), min=1)
+        return _per_cost_entry(total, mask)
 
     def initial_bias(self, data):
         flat = data.reshape(-1, data.shape[-1])
@@ -231,7 +234,7 @@ class ZIGObservation(Observation):
         nonzero = data > 0
         zero_cost = masked_zig_zero_nll_sum(params[2], mask & ~nonzero, self.q_min)
         log_nz = self.nonzero_log_likelihood_sum(data, params, mask & nonzero)
-        return (zero_cost - log_nz) / torch.clamp(torch.count_nonzero(mask), min=1)
+        return _per_cost_entry(zero_cost - log_nz, mask)
 
     def nonzero_log_likelihood_sum(self, data, params, entries):
         """Σ of the ZIG log-likelihood (log q + the gamma log density) over the True entries
