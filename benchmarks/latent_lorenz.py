@@ -45,7 +45,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from calcium_dynamics.config import project_parameters
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.allocator import keep_freed_memory
+from calcium_dynamics.models.lfads import model as lfads_model
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
+from calcium_dynamics.models.lfads.model import LFADS
 from calcium_dynamics.models.lfads.observations import (
     MAX_LOG_RATE,
     GaussianObservation,
@@ -119,8 +121,9 @@ class _CpuEpochTimer(EpochTimer):
 
 #: a timing variant name ending in this runs the likelihoods as before their speed-ups: the
 #: calcium sum over every spike count (no exponent floor) and the Poisson / Gaussian / ZIG /
-#: calcium costs' masked sums as autograd expressions (:func:`_previous_nll`); the same-run
-#: baseline of those changes
+#: calcium costs' masked sums as autograd expressions (:func:`_previous_nll`); and the training
+#: step's own parts as before theirs: the entry-wise NaN test of the inputs and Adam's
+#: per-parameter loop (:func:`_previous_training_step`); the same-run baseline of those changes
 PREVIOUS = "_previous"
 #: a timing variant name ending in this runs with the C library's default allocator settings
 #: (no ``keep_freed_memory``, which training applies): the same-run baseline of that change
@@ -170,6 +173,26 @@ def _previous_nll() -> None:
     Observation.nll = _previous_nll_mean
 
 
+def _previous_configure_optimizers(self):
+    """``LFADS.configure_optimizers`` before the multi-tensor update (a per-parameter loop)."""
+    hp = self.hparams
+    return torch.optim.Adam(
+        self.parameters(),
+        lr=hp.lr,
+        eps=hp.adam_eps,
+        betas=(hp.adam_beta1, hp.adam_beta2),
+        weight_decay=hp.weight_decay,
+        foreach=False,
+    )
+
+
+def _previous_training_step() -> None:
+    """Run the training step's NaN test of the inputs (entry-wise, on every step) and Adam
+    (a loop over the parameters) as before (this process only)."""
+    lfads_model._contains_nan = lambda x: bool(torch.isnan(x).any())
+    LFADS.configure_optimizers = _previous_configure_optimizers
+
+
 def _suffix_combinations() -> list[str]:
     """Every ordered combination of :data:`SUFFIXES` (a baseline name is variant + one)."""
     combos = [""]
@@ -194,6 +217,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
 
         calcium._NEGLIGIBLE = -math.inf  # this process only
         _previous_nll()
+        _previous_training_step()
         variant = variant.removesuffix(PREVIOUS)
     if variant.endswith(BF16):
         torch.set_float32_matmul_precision("medium")  # this process only
@@ -205,7 +229,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
     model.initialise_from_data(x[:384])
     load_before = os.getloadavg()
     # single training steps (forward, backward, Adam) on one batch of 128 trials
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = model.configure_optimizers()
     batch = torch.as_tensor(x[:128])
     step_wall, step_cpu = [], []
     for _ in range(steps + 1):

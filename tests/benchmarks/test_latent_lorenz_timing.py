@@ -102,3 +102,26 @@ def test_previous_costs_are_the_autograd_expressions(latent_lorenz):
         assert abs(new - old) <= 1e-6 * abs(old)
         for a, b in zip(new_grads, old_grads, strict=True):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_previous_training_step_restores_the_entry_wise_nan_test_and_adam_loop(
+    latent_lorenz, monkeypatch
+):
+    import torch
+
+    from calcium_dynamics.models.lfads import model as lfads_model
+
+    monkeypatch.setattr(lfads_model, "_contains_nan", lfads_model._contains_nan)
+    monkeypatch.setattr(
+        lfads_model.LFADS, "configure_optimizers", lfads_model.LFADS.configure_optimizers
+    )
+    m = lfads_model.LFADS(n_neurons=3, n_steps=4, weight_decay=1e-3)
+    assert m.configure_optimizers().defaults["foreach"] is True
+    latent_lorenz._previous_training_step()
+    old = m.configure_optimizers()
+    assert old.defaults["foreach"] is False and old.defaults["weight_decay"] == 1e-3
+    x = torch.zeros(2, 4, 3)
+    x[0, 0, 0], x[1, 1, 1] = float("inf"), float("-inf")
+    assert lfads_model._contains_nan(x) is False
+    x[1, 2, 2] = float("nan")
+    assert lfads_model._contains_nan(x) is True

@@ -144,3 +144,29 @@ def test_zig_zero_cost_and_gradient_equal_autograd_in_float64(saturate):
     if saturate:
         assert float(a.grad.view(-1)[::5].abs().max()) == 0.0
         assert float(a.grad.view(-1)[1::7].abs().max()) == 0.0
+
+
+def test_without_clamped_entries_inputs_stay_unwritten_and_gradients_equal_autograd():
+    """No entry beyond a clamp: the clamp is skipped, the readout output is never written
+    in place, and values and gradients still equal the autograd expressions."""
+    raw, data, mask = _inputs(torch.float64, seed=4)
+    raw = raw.clamp(-5.0, 1.5)
+    before = raw.clone()
+    a = raw.clone().requires_grad_()
+    total = masked_poisson_nll_sum(a, data, mask, 2.0)
+    total.backward()
+    b = raw.clone().requires_grad_()
+    ref = _poisson_reference(b, data, mask, 2.0)
+    ref.backward()
+    assert abs(float(total) - float(ref)) <= 1e-12 * abs(float(ref))
+    torch.testing.assert_close(a.grad, b.grad, rtol=1e-13, atol=1e-14)
+    mean = torch.zeros(SHAPE, dtype=torch.float64, requires_grad=True)
+    v1 = raw.clone().requires_grad_()
+    fused = masked_gaussian_nll_sum(mean, v1, data, mask, -8.0, 2.0)
+    fused.backward()
+    v2 = raw.clone().requires_grad_()
+    ref = -(gaussian_log_likelihood(data, mean.detach(), torch.clamp(v2, -8.0, 2.0)) * mask).sum()
+    ref.backward()
+    assert abs(float(fused) - float(ref)) <= 1e-12 * abs(float(ref))
+    torch.testing.assert_close(v1.grad, v2.grad, rtol=1e-13, atol=1e-14)
+    assert torch.equal(a.detach(), before) and torch.equal(v1.detach(), before)

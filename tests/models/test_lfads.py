@@ -278,3 +278,40 @@ def test_variants_are_chosen_by_parameters():
     assert model.observation.name == "calcium" and model.observation.ar_order == 2
     with pytest.raises(ValueError, match=r"lfads\.variants\.plain\.observation"):
         variant_settings("plain", {"gen_dim": 8})
+
+
+def test_compute_loss_finds_a_nan_without_sbtt_also_beside_infinities():
+    """The NaN test sums first; +inf and -inf (a NaN sum without a NaN) are no NaN."""
+    from calcium_dynamics.models.lfads.model import _contains_nan
+
+    x = torch.zeros(2, 12, 3)
+    assert not _contains_nan(x)
+    x[0, 0, 0], x[1, 1, 1] = float("inf"), float("-inf")
+    assert not _contains_nan(x)
+    x[1, 2, 2] = float("nan")
+    assert _contains_nan(x)
+    data = torch.ones(2, 12, 5)
+    data[1, 5, 2] = float("nan")
+    with pytest.raises(ValueError, match="inputs contain NaN but SBTT is off"):
+        _model().compute_loss(data, training=True)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
+def test_multi_tensor_adam_updates_equal_the_per_parameter_loop(weight_decay):
+    """configure_optimizers' foreach Adam gives the per-parameter loop's weights bit for bit."""
+    data = torch.poisson(torch.full((6, 12, 5), 0.5), generator=torch.Generator().manual_seed(0))
+    weights = []
+    for foreach in (True, False):
+        m = _model(observation="poisson", cd_keep_ratio=0.7, dropout=0.1, weight_decay=weight_decay)
+        opt = m.configure_optimizers()
+        if not foreach:
+            opt = torch.optim.Adam(m.parameters(), **{**opt.defaults, "foreach": False})
+        assert opt.defaults["foreach"] is foreach
+        torch.manual_seed(3)
+        for _ in range(3):
+            opt.zero_grad()
+            m.compute_loss(data, training=True)["loss"].backward()
+            opt.step()
+        weights.append([p.detach().clone() for p in m.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+    assert not torch.equal(weights[0][0], _model().state_dict()["ic_encoder.weight_ih_l0"])

@@ -52,6 +52,31 @@ def test_bidirectional_grus_equal_nn_gru(float64):
         torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("wanted", [[False, True], [True, False], [False, False]])
+def test_bidirectional_grus_outputs_not_wanted(float64, wanted):
+    """Outputs left out come back as None; the gradients of what is used equal nn.GRU's."""
+    torch.manual_seed(2)
+    x = torch.randn(3, 7, 5)
+    encoders = [nn.GRU(5, 4, batch_first=True, bidirectional=True) for _ in range(2)]
+    weights = [p for enc in encoders for p in enc.parameters()]
+    probes = [(torch.randn(3, 7, 8), torch.randn(2, 3, 4)) for _ in encoders]
+
+    def loss(pairs):
+        total = 0.0
+        for (out, h_n), (p_out, p_h), w in zip(pairs, probes, wanted, strict=True):
+            total = total + (h_n * p_h).sum() + ((out * p_out).sum() if w else 0.0)
+        return total
+
+    fused = bidirectional_grus(x, encoders, outputs=wanted)
+    assert [out is None for out, _ in fused] == [not w for w in wanted]
+    grads_ref = torch.autograd.grad(loss([enc(x) for enc in encoders]), weights)
+    grads = torch.autograd.grad(loss(fused), weights, allow_unused=True)
+    for g_ref, g in zip(grads_ref, grads, strict=True):
+        torch.testing.assert_close(g, g_ref, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="one flag per encoder"):
+        bidirectional_grus(x, encoders, outputs=[True])
+
+
 def test_bidirectional_grus_rejects_mixed_sizes():
     encoders = [nn.GRU(4, 3, batch_first=True, bidirectional=True), nn.GRU(4, 5, batch_first=True,
                 bidirectional=True)]  # fmt: skip

@@ -32,11 +32,14 @@ def _flat(x: torch.Tensor) -> torch.Tensor:
 class _MaskedPoisson(torch.autograd.Function):
     @staticmethod
     def forward(ctx, raw, data, weight, max_log_rate):
-        log_rate = raw.clamp(max=max_log_rate)
+        # a read-only test first: the clamp (a written copy) only where it changes something
+        clamped = bool(torch.amax(raw) > max_log_rate)
+        log_rate = raw.clamp(max=max_log_rate) if clamped else raw
         term = data * log_rate
-        rate = log_rate.exp_()  # in place: the log rate is not needed any more
+        # in place after a clamp: the log rate is not needed any more
+        rate = log_rate.exp_() if clamped else log_rate.exp()
         term.sub_(rate)
-        ctx.max_log_rate = max_log_rate
+        ctx.max_log_rate, ctx.clamped = max_log_rate, clamped
         ctx.save_for_backward(raw, data, weight, rate)
         return -torch.dot(_flat(term), _flat(weight))
 
@@ -45,7 +48,7 @@ class _MaskedPoisson(torch.autograd.Function):
     def backward(ctx, grad_total):
         raw, data, weight, rate = ctx.saved_tensors
         grad = torch.sub(rate, data).mul_(weight).mul_(grad_total)
-        if bool(torch.amax(raw) > ctx.max_log_rate):  # the clamp passes no gradient there
+        if ctx.clamped:  # the clamp passes no gradient there
             grad.masked_fill_(raw > ctx.max_log_rate, 0.0)
         return grad, None, None, None
 
@@ -73,14 +76,17 @@ def masked_poisson_nll_sum(
 class _MaskedGaussian(torch.autograd.Function):
     @staticmethod
     def forward(ctx, mean, raw_log_var, data, weight, min_log_var, max_log_var):
-        log_var = raw_log_var.clamp(min_log_var, max_log_var)
+        low, high = torch.aminmax(raw_log_var)
+        # a read-only test first: the clamp (a written copy) only where it changes something
+        clamped = bool(low < min_log_var) or bool(high > max_log_var)
+        log_var = raw_log_var.clamp(min_log_var, max_log_var) if clamped else raw_log_var
         precision = log_var.neg().exp_()
         diff = data - mean
         scaled = diff * precision  # (x − μ)/σ²
         square = diff.mul_(scaled)  # (x − μ)²/σ², in place of x − μ
         w = _flat(weight)
         total = torch.dot(_flat(square), w) + torch.dot(_flat(log_var), w)
-        ctx.bounds = (min_log_var, max_log_var)
+        ctx.bounds, ctx.clamped = (min_log_var, max_log_var), clamped
         ctx.save_for_backward(raw_log_var, weight, scaled, square)
         return 0.5 * (total + _LOG_2PI * weight.sum())
 
@@ -91,8 +97,7 @@ class _MaskedGaussian(torch.autograd.Function):
         lo, hi = ctx.bounds
         grad_mean = torch.mul(scaled, weight).mul_(-grad_total)
         grad_log_var = torch.rsub(square, 1.0).mul_(weight).mul_(0.5 * grad_total)
-        low, high = torch.aminmax(raw_log_var)
-        if bool(low < lo) or bool(high > hi):  # the clamp passes no gradient there
+        if ctx.clamped:  # the clamp passes no gradient there
             grad_log_var.masked_fill_((raw_log_var < lo) | (raw_log_var > hi), 0.0)
         return grad_mean, grad_log_var, None, None, None, None
 

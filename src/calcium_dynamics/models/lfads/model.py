@@ -65,6 +65,12 @@ def _gru_step(gi: torch.Tensor, gh: torch.Tensor, h: torch.Tensor) -> torch.Tens
     return n + z * (h - n)
 
 
+def _contains_nan(x: torch.Tensor) -> bool:
+    """Whether ``x`` holds a NaN. A sum is NaN whenever an entry is, so the entry-wise test (a
+    boolean tensor of the full size) runs only when the sum is NaN (a NaN, or +inf and -inf)."""
+    return bool(torch.isnan(x.sum())) and bool(torch.isnan(x).any())
+
+
 def _gru_weights(module: nn.Module, input_size: int, hidden_size: int) -> None:
     bound = 1.0 / math.sqrt(hidden_size)
     module.weight_ih = nn.Parameter(
@@ -265,9 +271,10 @@ class LFADS(L.LightningModule):
             _, h_n = self.ic_encoder(x)
             return h_n, (self.ci_encoder(x)[0] if self.use_controller else None)
         if hp.ic_enc_dim == hp.ci_enc_dim:  # the four directions in one recurrence
-            (_, h_n), (ci, _) = bidirectional_grus(x, [self.ic_encoder, self.ci_encoder])
+            encoders = [self.ic_encoder, self.ci_encoder]
+            (_, h_n), (ci, _) = bidirectional_grus(x, encoders, outputs=[False, True])
             return h_n, ci
-        h_n = bidirectional_grus(x, [self.ic_encoder])[0][1]
+        h_n = bidirectional_grus(x, [self.ic_encoder], outputs=[False])[0][1]
         return h_n, bidirectional_grus(x, [self.ci_encoder])[0][0]
 
     def _controlled_generator(self, ci_proj, w_fac, c, g, f, eps):
@@ -297,8 +304,13 @@ class LFADS(L.LightningModule):
         the dropout masks of the generator states drawn as that method draws them."""
         masks = None
         if self.drop.training and self.drop.p > 0:
-            ones = torch.ones_like(g)
-            masks = torch.stack([self.drop(ones) for _ in range(eps.shape[0])])
+            # as ``self.drop(ones)`` once per bin (the same draws: one Bernoulli draw into a
+            # fresh (B, G) tensor per bin), scaled in one pass; ones × mask is the mask
+            keep = 1.0 - self.drop.p
+            masks = g.new_empty((eps.shape[0], *g.shape), requires_grad=False)
+            for mask in masks:
+                mask.bernoulli_(keep)
+            masks.div_(keep)
         outputs = controlled_generator(
             ci_proj, f, c, g, eps, masks, w_fac, self.controller, self.con_to_co,
             self.generator, self.factors,
@@ -379,7 +391,7 @@ class LFADS(L.LightningModule):
         """
         self._check_inputs(data)
         hp = self.hparams
-        if not hp.sbtt and torch.isnan(data).any():
+        if not hp.sbtt and _contains_nan(data):
             raise ValueError(
                 "inputs contain NaN but SBTT is off (set sbtt: true for NaN-masked data)"
             )
@@ -433,6 +445,9 @@ class LFADS(L.LightningModule):
         )
 
     def configure_optimizers(self):
+        """Adam over all parameters. ``foreach=True``: one multi-tensor update for all
+        parameters (also on a CPU, where PyTorch's default loops over them); the same
+        arithmetic per entry."""
         hp = self.hparams
         return torch.optim.Adam(
             self.parameters(),
@@ -440,6 +455,7 @@ class LFADS(L.LightningModule):
             eps=hp.adam_eps,
             betas=(hp.adam_beta1, hp.adam_beta2),
             weight_decay=hp.weight_decay,
+            foreach=True,
         )
 
     # ------------------------------------------------------------------ inference

@@ -47,9 +47,9 @@ class _GRURecurrence(torch.autograd.Function):
     def forward(ctx, x, w_ih, b_ih, w_hh, b_hh, n_forward: int):
         batch, n_steps, n_in = x.shape
         n_dir, three_h, size = w_hh.shape
-        x_t = x.transpose(0, 1).contiguous()  # (T, B, N)
+        x = x.contiguous()
         # the bias is added bin by bin: adding it to the full product is one more pass over memory
-        gi = torch.mm(x_t.view(-1, n_in), w_ih.t()).view(n_steps, batch, n_dir, three_h)
+        gi = torch.mm(x.view(-1, n_in), w_ih.t()).view(batch, n_steps, n_dir, three_h)
         b_i = b_ih.view(n_dir, three_h)
         w_t = w_hh.transpose(1, 2)
         bias = b_hh.unsqueeze(1)
@@ -61,7 +61,7 @@ class _GRURecurrence(torch.autograd.Function):
         for t in range(n_steps):
             h = states[t]
             gh = torch.baddbmm(bias, h, w_t, out=hidden_proj[t])
-            g = torch.cat((gi[t, :, :n_forward], gi[n_steps - 1 - t, :, n_forward:]), dim=1)
+            g = torch.cat((gi[:, t, :n_forward], gi[:, n_steps - 1 - t, n_forward:]), dim=1)
             g = g.add_(b_i).transpose(0, 1)
             rz = torch.sigmoid(g[..., : 2 * size] + gh[..., : 2 * size], out=gates_rz[t])
             n = torch.tanh(
@@ -70,16 +70,16 @@ class _GRURecurrence(torch.autograd.Function):
             )
             torch.addcmul(n, rz[..., size:], h - n, out=states[t + 1])
         ctx.n_forward = n_forward
-        ctx.save_for_backward(x_t, states, gates_rz, cand, hidden_proj, w_hh)
+        ctx.save_for_backward(x, states, gates_rz, cand, hidden_proj, w_hh)
         return states
 
     @staticmethod
     def backward(ctx, d_states):
-        x_t, states, gates_rz, cand, hidden_proj, w_hh = ctx.saved_tensors
+        x, states, gates_rz, cand, hidden_proj, w_hh = ctx.saved_tensors
         nf = ctx.n_forward
         n_steps, n_dir, batch, size = cand.shape
         new, zeros = d_states.new_empty, d_states.new_zeros
-        n_in = x_t.shape[-1]
+        n_in = x.shape[-1]
         d_gi_t, d_gh_t = new(n_dir, batch, 3 * size), new(n_dir, batch, 3 * size)
         # weight and bias gradients, accumulated bin by bin (a full-size gradient of the input
         # projections, written out and multiplied once, is slower: its writes miss the cache)
@@ -102,9 +102,9 @@ class _GRURecurrence(torch.autograd.Function):
             )
             d_gh_t[..., : 2 * size] = d_gi_t[..., : 2 * size]
             torch.mul(an, r, out=d_gh_t[..., 2 * size :])
-            d_w_ih[:nf].baddbmm_(d_gi_t[:nf].transpose(1, 2), x_t[t].expand(nf, -1, -1))
+            d_w_ih[:nf].baddbmm_(d_gi_t[:nf].transpose(1, 2), x[:, t].expand(nf, -1, -1))
             d_w_ih[nf:].baddbmm_(
-                d_gi_t[nf:].transpose(1, 2), x_t[n_steps - 1 - t].expand(n_dir - nf, -1, -1)
+                d_gi_t[nf:].transpose(1, 2), x[:, n_steps - 1 - t].expand(n_dir - nf, -1, -1)
             )
             d_b_ih += d_gi_t.sum(dim=1)
             d_w.baddbmm_(d_gh_t.transpose(1, 2), h)
@@ -114,8 +114,8 @@ class _GRURecurrence(torch.autograd.Function):
 
 
 def bidirectional_grus(
-    inputs: torch.Tensor, encoders: Sequence[nn.GRU]
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    inputs: torch.Tensor, encoders: Sequence[nn.GRU], outputs: Sequence[bool] | None = None
+) -> list[tuple[torch.Tensor | None, torch.Tensor]]:
     """Run single-layer, bidirectional, batch-first GRUs that share their inputs, from zero
     initial states: the same values as ``encoder(inputs)`` for each encoder.
 
@@ -123,10 +123,13 @@ def bidirectional_grus(
         inputs: (B, T, N).
         encoders: ``nn.GRU`` modules with ``bidirectional=True``, ``batch_first=True``,
             ``num_layers=1``, ``bias=True``, input size N and one hidden size H.
+        outputs: per encoder, whether its full output is needed (default: all); the final
+            states are always returned.
 
     Returns:
         For each encoder ``(output, h_n)``: output (B, T, 2H) — forward states, then backward
-        states, per bin — and h_n (2, B, H), the final state of each direction.
+        states, per bin; None where ``outputs`` says it is not needed — and h_n (2, B, H), the
+        final state of each direction.
     """
     sizes = {enc.hidden_size for enc in encoders}
     for enc in encoders:
@@ -157,14 +160,64 @@ def bidirectional_grus(
     b_ih = torch.cat([d[1] for d in directions])
     w_hh = torch.stack([d[2] for d in directions])
     b_hh = torch.stack([d[3] for d in directions])
-    states = _GRURecurrence.apply(inputs, w_ih, b_ih, w_hh, b_hh, n_enc)[1:]  # (T, D, B, H)
-    out = []
-    for e in range(n_enc):
-        forward_states, backward_states = states[:, e], states[:, n_enc + e]
-        output = torch.cat((forward_states, backward_states.flip(0)), dim=-1).transpose(0, 1)
-        h_n = torch.stack((forward_states[-1], backward_states[-1]))
-        out.append((output, h_n))
-    return out
+    states = _GRURecurrence.apply(inputs, w_ih, b_ih, w_hh, b_hh, n_enc)  # (T + 1, D, B, H)
+    wanted = tuple(bool(w) for w in (outputs if outputs is not None else [True] * n_enc))
+    if len(wanted) != n_enc:
+        raise ValueError(f"outputs needs one flag per encoder ({n_enc}); got {len(wanted)}")
+    split = _EncoderOutputs.apply(states, wanted)
+    return [(split[2 * e] if wanted[e] else None, split[2 * e + 1]) for e in range(n_enc)]
+
+
+class _EncoderOutputs(torch.autograd.Function):
+    """Per encoder, the output (B, T, 2H) and final states h_n (2, B, H) of the states
+    (T + 1, D, B, H) of :class:`_GRURecurrence` (E encoders: directions e and E + e).
+
+    The backward pass writes the gradients of all outputs into one gradient of the states;
+    through slicing, autograd would form a zero-filled full-size gradient per slice and add
+    them up. Outputs not ``wanted`` are returned empty (their encoder's h_n still is).
+    """
+
+    @staticmethod
+    def forward(ctx, states, wanted):
+        n_enc = len(wanted)
+        ctx.set_materialize_grads(False)
+        ctx.wanted, ctx.shape = wanted, states.shape
+        out = []
+        for e in range(n_enc):
+            forward_states, backward_states = states[1:, e], states[1:, n_enc + e]
+            output = states.new_empty(0)
+            if wanted[e]:
+                output = torch.cat((forward_states, backward_states.flip(0)), dim=-1)
+                output = output.transpose(0, 1)
+            out += [output, torch.stack((forward_states[-1], backward_states[-1]))]
+        for e in range(n_enc):
+            if not wanted[e]:
+                ctx.mark_non_differentiable(out[2 * e])
+        return tuple(out)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, *grads):
+        n_enc, size = len(ctx.wanted), ctx.shape[-1]
+        given = [g for g in grads if g is not None]
+        if not given:
+            return None, None
+        d_states = given[0].new_empty(ctx.shape)
+        d_states[0] = 0.0  # the zero initial states (not read by the recurrence's backward)
+        for e in range(n_enc):
+            d_output, d_h_n = grads[2 * e], grads[2 * e + 1]
+            fwd, bwd = d_states[1:, e], d_states[1:, n_enc + e]
+            if ctx.wanted[e] and d_output is not None:
+                d_output = d_output.transpose(0, 1)  # (T, B, 2H)
+                fwd.copy_(d_output[..., :size])
+                bwd.copy_(d_output[..., size:].flip(0))
+            else:
+                fwd.zero_()
+                bwd.zero_()
+            if d_h_n is not None:
+                fwd[-1] += d_h_n[0]
+                bwd[-1] += d_h_n[1]
+        return d_states, None
 
 
 def _gru_forward(gi, gh, h, rz_out, n_out, h_out) -> None:
@@ -229,15 +282,18 @@ class _ControlledGenerator(torch.autograd.Function):
         co = new(n_steps, batch, 2 * n_co)
         stds, us = new(n_steps, batch, n_co), new(n_steps, batch, n_co)
         gm = new(n_steps, batch, gen) if masks is not None else gs[1:]
-        w_fac_t, wc_hh_t, w_co_t = w_fac.t(), wc_hh.t(), w_co.t()
+        # the log-variance rows halved (exact: a power of two), so the product gives log σ² / 2
+        half = torch.cat((torch.ones_like(b_co[:n_co]), torch.full_like(b_co[n_co:], 0.5)))
+        w_co_t, b_co = (w_co * half[:, None]).t(), b_co * half
+        w_fac_t, wc_hh_t = w_fac.t(), wc_hh.t()
         wg_ih_t, wg_hh_t, w_f_t = wg_ih.t(), wg_hh.t(), w_f.t()
         for t in range(n_steps):
             gi_c = torch.addmm(ci[:, t], fs[t], w_fac_t)
             torch.addmm(bc_hh, cs[t], wc_hh_t, out=c_gh[t])
             _gru_forward(gi_c, c_gh[t], cs[t], c_rz[t], c_n[t], cs[t + 1])
             torch.addmm(b_co, cs[t + 1], w_co_t, out=co[t])
-            mean, logvar = co[t, :, :n_co], co[t, :, n_co:]
-            torch.exp(0.5 * logvar, out=stds[t])
+            mean, half_logvar = co[t, :, :n_co], co[t, :, n_co:]
+            torch.exp(half_logvar, out=stds[t])
             torch.addcmul(mean, stds[t], eps[t], out=us[t])
             torch.addmm(bg_ih, us[t], wg_ih_t, out=g_gi[t])
             torch.addmm(bg_hh, gs[t], wg_hh_t, out=g_gh[t])
