@@ -33,6 +33,28 @@ import torch
 from torch import nn
 
 
+def _bins(x: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, ...]:
+    """Views of ``x`` per bin (along ``dim``), made in one call: indexing inside the loops
+    over bins would cost one dispatched view operation per use."""
+    return x.unbind(dim)
+
+
+class _GateViews:
+    """Per-bin views of a GRU's gate buffers (T, B, 3H) split as [r z | n] or [r | z | n]."""
+
+    def __init__(self, x: torch.Tensor, size: int):
+        self.all = _bins(x)
+        self.rz = _bins(x[..., : 2 * size])
+        self.r = _bins(x[..., :size])
+        self.z = _bins(x[..., size : 2 * size])
+        self.n = _bins(x[..., 2 * size :])
+
+
+def _bin_views(views: _GateViews, t: int) -> tuple[torch.Tensor, ...]:
+    """Bin t's ``(all, rz, r, z, n)`` views (the gradient buffers of :func:`_gru_backward`)."""
+    return views.all[t], views.rz[t], views.r[t], views.z[t], views.n[t]
+
+
 class _GRURecurrence(torch.autograd.Function):
     """D GRU recurrences over the same inputs from zero initial states, the first
     ``n_forward`` read forward in time and the others backward.
@@ -58,17 +80,17 @@ class _GRURecurrence(torch.autograd.Function):
         gates_rz = x.new_empty(n_steps, n_dir, batch, 2 * size)
         cand = x.new_empty(n_steps, n_dir, batch, size)
         hidden_proj = x.new_empty(n_steps, n_dir, batch, three_h)
+        g_buf = x.new_empty(batch, n_dir, three_h)  # one bin's input projections, all directions
+        g = g_buf.transpose(0, 1)
+        g_rz, g_n = g[..., : 2 * size], g[..., 2 * size :]
+        gi_f, gi_b = _bins(gi[:, :, :n_forward], 1), _bins(gi[:, :, n_forward:], 1)
+        states_, gh, cand_ = _bins(states), _GateViews(hidden_proj, size), _bins(cand)
+        rz_, r_, z_ = _bins(gates_rz), _bins(gates_rz[..., :size]), _bins(gates_rz[..., size:])
         for t in range(n_steps):
-            h = states[t]
-            gh = torch.baddbmm(bias, h, w_t, out=hidden_proj[t])
-            g = torch.cat((gi[:, t, :n_forward], gi[:, n_steps - 1 - t, n_forward:]), dim=1)
-            g = g.add_(b_i).transpose(0, 1)
-            rz = torch.sigmoid(g[..., : 2 * size] + gh[..., : 2 * size], out=gates_rz[t])
-            n = torch.tanh(
-                torch.addcmul(g[..., 2 * size :], rz[..., :size], gh[..., 2 * size :]),
-                out=cand[t],
-            )
-            torch.addcmul(n, rz[..., size:], h - n, out=states[t + 1])
+            torch.baddbmm(bias, states_[t], w_t, out=gh.all[t])
+            torch.cat((gi_f[t], gi_b[n_steps - 1 - t]), dim=1, out=g_buf).add_(b_i)
+            _gru_forward(g_rz, g_n, gh.rz[t], gh.n[t], states_[t], rz_[t], r_[t], z_[t],
+                         cand_[t], states_[t + 1])  # fmt: skip
         ctx.n_forward = n_forward
         ctx.save_for_backward(x, states, gates_rz, cand, hidden_proj, w_hh)
         return states
@@ -80,34 +102,32 @@ class _GRURecurrence(torch.autograd.Function):
         n_steps, n_dir, batch, size = cand.shape
         new, zeros = d_states.new_empty, d_states.new_zeros
         n_in = x.shape[-1]
-        d_gi_t, d_gh_t = new(n_dir, batch, 3 * size), new(n_dir, batch, 3 * size)
+        d_gi, d_gh = (_GateViews(new(1, n_dir, batch, 3 * size), size) for _ in range(2))
+        d_gi_t, d_gh_t = d_gi.all[0], d_gh.all[0]
+        d_gi_bin, d_gh_bin = _bin_views(d_gi, 0), _bin_views(d_gh, 0)
+        d_gi_f, d_gi_b, d_gh_tt = (
+            d_gi_t[:nf].transpose(1, 2),
+            d_gi_t[nf:].transpose(1, 2),
+            d_gh_t.transpose(1, 2),
+        )
         # weight and bias gradients, accumulated bin by bin (a full-size gradient of the input
         # projections, written out and multiplied once, is slower: its writes miss the cache)
         d_w_ih, d_b_ih = zeros(n_dir, 3 * size, n_in), zeros(n_dir, 3 * size)
+        d_w_ih_f, d_w_ih_b = d_w_ih[:nf], d_w_ih[nf:]
         d_w, d_b = zeros(n_dir, 3 * size, size), zeros(n_dir, 3 * size)
+        states_, cand_, d_states_, x_ = _bins(states), _bins(cand), _bins(d_states), _bins(x, 1)
+        r_, z_ = _bins(gates_rz[..., :size]), _bins(gates_rz[..., size:])
+        gh_n = _bins(hidden_proj[..., 2 * size :])
         dh = d_states[n_steps].clone()
         for t in range(n_steps - 1, -1, -1):
             if t < n_steps - 1:
-                dh += d_states[t + 1]
-            r, z = gates_rz[t, ..., :size], gates_rz[t, ..., size:]
-            n, h = cand[t], states[t]
-            dz = dh * z
-            # the n, z and r gates' pre-activations
-            an = torch.ops.aten.tanh_backward(dh - dz, n, grad_input=d_gi_t[..., 2 * size :])
-            torch.ops.aten.sigmoid_backward(
-                dh * (h - n), z, grad_input=d_gi_t[..., size : 2 * size]
-            )
-            torch.ops.aten.sigmoid_backward(
-                an * hidden_proj[t, ..., 2 * size :], r, grad_input=d_gi_t[..., :size]
-            )
-            d_gh_t[..., : 2 * size] = d_gi_t[..., : 2 * size]
-            torch.mul(an, r, out=d_gh_t[..., 2 * size :])
-            d_w_ih[:nf].baddbmm_(d_gi_t[:nf].transpose(1, 2), x[:, t].expand(nf, -1, -1))
-            d_w_ih[nf:].baddbmm_(
-                d_gi_t[nf:].transpose(1, 2), x[:, n_steps - 1 - t].expand(n_dir - nf, -1, -1)
-            )
+                dh += d_states_[t + 1]
+            dz = _gru_backward(dh, states_[t], r_[t], z_[t], cand_[t], gh_n[t], d_gi_bin,
+                               d_gh_bin)  # fmt: skip
+            d_w_ih_f.baddbmm_(d_gi_f, x_[t].expand(nf, -1, -1))
+            d_w_ih_b.baddbmm_(d_gi_b, x_[n_steps - 1 - t].expand(n_dir - nf, -1, -1))
             d_b_ih += d_gi_t.sum(dim=1)
-            d_w.baddbmm_(d_gh_t.transpose(1, 2), h)
+            d_w.baddbmm_(d_gh_tt, states_[t])
             d_b += d_gh_t.sum(dim=1)
             dh = torch.baddbmm(dz, d_gh_t, w_hh)
         return None, d_w_ih.view(-1, n_in), d_b_ih.view(-1), d_w, d_b, None
@@ -220,26 +240,27 @@ class _EncoderOutputs(torch.autograd.Function):
         return d_states, None
 
 
-def _gru_forward(gi, gh, h, rz_out, n_out, h_out) -> None:
-    """One GRU update from input (gi) and hidden (gh) projections (B, 3H), into buffers."""
-    size = h.shape[-1]
-    torch.sigmoid(gi[:, : 2 * size] + gh[:, : 2 * size], out=rz_out)
-    torch.tanh(torch.addcmul(gi[:, 2 * size :], rz_out[:, :size], gh[:, 2 * size :]), out=n_out)
-    torch.addcmul(n_out, rz_out[:, size:], h - n_out, out=h_out)
+def _gru_forward(gi_rz, gi_n, gh_rz, gh_n, h, rz_out, r, z, n_out, h_out) -> None:
+    """One GRU update (B, H) from the input and hidden projections' [r z] and n parts, into
+    buffers; ``r`` and ``z`` are the two halves of ``rz_out``."""
+    torch.sigmoid(gi_rz + gh_rz, out=rz_out)
+    torch.tanh(torch.addcmul(gi_n, r, gh_n), out=n_out)
+    torch.addcmul(n_out, z, h - n_out, out=h_out)
 
 
-def _gru_backward(dh, h, rz, n, gh_n, d_gi_out, d_gh_out) -> torch.Tensor:
+def _gru_backward(dh, h, r, z, n, gh_n, d_gi, d_gh) -> torch.Tensor:
     """Backward of :func:`_gru_forward` for the gradient ``dh`` (B, H) of the new state: fills
-    the gradients of the input and hidden projections (B, 3H) and returns the part of the
-    previous state's gradient that bypasses the hidden projection (dh ⊙ z)."""
-    size = h.shape[-1]
-    r, z = rz[:, :size], rz[:, size:]
+    the gradients of the input and hidden projections (``d_gi``, ``d_gh``: :class:`_GateViews`
+    of one bin, given as ``(all, rz, r, z, n)``) and returns the part of the previous state's
+    gradient that bypasses the hidden projection (dh ⊙ z)."""
+    _, d_gi_rz, d_gi_r, d_gi_z, d_gi_n = d_gi
+    _, d_gh_rz, _, _, d_gh_n = d_gh
     dz = dh * z
-    d_an = torch.ops.aten.tanh_backward(dh - dz, n, grad_input=d_gi_out[:, 2 * size :])
-    torch.ops.aten.sigmoid_backward(dh * (h - n), z, grad_input=d_gi_out[:, size : 2 * size])
-    torch.ops.aten.sigmoid_backward(d_an * gh_n, r, grad_input=d_gi_out[:, :size])
-    d_gh_out[:, : 2 * size] = d_gi_out[:, : 2 * size]
-    torch.mul(d_an, r, out=d_gh_out[:, 2 * size :])
+    d_an = torch.ops.aten.tanh_backward(dh - dz, n, grad_input=d_gi_n)
+    torch.ops.aten.sigmoid_backward(dh * (h - n), z, grad_input=d_gi_z)
+    torch.ops.aten.sigmoid_backward(d_an * gh_n, r, grad_input=d_gi_r)
+    d_gh_rz.copy_(d_gi_rz)
+    torch.mul(d_an, r, out=d_gh_n)
     return dz
 
 
@@ -268,17 +289,10 @@ class _ControlledGenerator(torch.autograd.Function):
         cs, gs = new(n_steps + 1, batch, con), new(n_steps + 1, batch, gen)
         fs = new(n_steps + 1, batch, n_fac)
         cs[0], gs[0], fs[0] = c0, g0, f0
-        c_rz, c_n, c_gh = (
-            new(n_steps, batch, 2 * con),
-            new(n_steps, batch, con),
-            new(n_steps, batch, three_c),
-        )
-        g_rz, g_n, g_gh = (
-            new(n_steps, batch, 2 * gen),
-            new(n_steps, batch, gen),
-            new(n_steps, batch, 3 * gen),
-        )
-        g_gi = new(n_steps, batch, 3 * gen)
+        c_rz, c_n = new(n_steps, batch, 2 * con), new(n_steps, batch, con)
+        c_gi, c_gh = new(n_steps, batch, three_c), new(n_steps, batch, three_c)
+        g_rz, g_n = new(n_steps, batch, 2 * gen), new(n_steps, batch, gen)
+        g_gi, g_gh = new(n_steps, batch, 3 * gen), new(n_steps, batch, 3 * gen)
         co = new(n_steps, batch, 2 * n_co)
         stds, us = new(n_steps, batch, n_co), new(n_steps, batch, n_co)
         gm = new(n_steps, batch, gen) if masks is not None else gs[1:]
@@ -287,20 +301,30 @@ class _ControlledGenerator(torch.autograd.Function):
         w_co_t, b_co = (w_co * half[:, None]).t(), b_co * half
         w_fac_t, wc_hh_t = w_fac.t(), wc_hh.t()
         wg_ih_t, wg_hh_t, w_f_t = wg_ih.t(), wg_hh.t(), w_f.t()
+        ci_, cs_, gs_, fs_ = _bins(ci, 1), _bins(cs), _bins(gs), _bins(fs)
+        c_gi_, c_gh_ = _GateViews(c_gi, con), _GateViews(c_gh, con)
+        g_gi_, g_gh_ = _GateViews(g_gi, gen), _GateViews(g_gh, gen)
+        c_rz_, c_r, c_z = _bins(c_rz), _bins(c_rz[..., :con]), _bins(c_rz[..., con:])
+        g_rz_, g_r, g_z = _bins(g_rz), _bins(g_rz[..., :gen]), _bins(g_rz[..., gen:])
+        c_n_, g_n_, co_ = _bins(c_n), _bins(g_n), _bins(co)
+        means, half_logvars = _bins(co[..., :n_co]), _bins(co[..., n_co:])
+        stds_, us_, eps_, gm_ = _bins(stds), _bins(us), _bins(eps), _bins(gm)
+        masks_ = _bins(masks) if masks is not None else None
         for t in range(n_steps):
-            gi_c = torch.addmm(ci[:, t], fs[t], w_fac_t)
-            torch.addmm(bc_hh, cs[t], wc_hh_t, out=c_gh[t])
-            _gru_forward(gi_c, c_gh[t], cs[t], c_rz[t], c_n[t], cs[t + 1])
-            torch.addmm(b_co, cs[t + 1], w_co_t, out=co[t])
-            mean, half_logvar = co[t, :, :n_co], co[t, :, n_co:]
-            torch.exp(half_logvar, out=stds[t])
-            torch.addcmul(mean, stds[t], eps[t], out=us[t])
-            torch.addmm(bg_ih, us[t], wg_ih_t, out=g_gi[t])
-            torch.addmm(bg_hh, gs[t], wg_hh_t, out=g_gh[t])
-            _gru_forward(g_gi[t], g_gh[t], gs[t], g_rz[t], g_n[t], gs[t + 1])
-            if masks is not None:
-                torch.mul(gs[t + 1], masks[t], out=gm[t])
-            torch.mm(gm[t], w_f_t, out=fs[t + 1])
+            torch.addmm(ci_[t], fs_[t], w_fac_t, out=c_gi_.all[t])
+            torch.addmm(bc_hh, cs_[t], wc_hh_t, out=c_gh_.all[t])
+            _gru_forward(c_gi_.rz[t], c_gi_.n[t], c_gh_.rz[t], c_gh_.n[t], cs_[t], c_rz_[t],
+                         c_r[t], c_z[t], c_n_[t], cs_[t + 1])  # fmt: skip
+            torch.addmm(b_co, cs_[t + 1], w_co_t, out=co_[t])
+            torch.exp(half_logvars[t], out=stds_[t])
+            torch.addcmul(means[t], stds_[t], eps_[t], out=us_[t])
+            torch.addmm(bg_ih, us_[t], wg_ih_t, out=g_gi_.all[t])
+            torch.addmm(bg_hh, gs_[t], wg_hh_t, out=g_gh_.all[t])
+            _gru_forward(g_gi_.rz[t], g_gi_.n[t], g_gh_.rz[t], g_gh_.n[t], gs_[t], g_rz_[t],
+                         g_r[t], g_z[t], g_n_[t], gs_[t + 1])  # fmt: skip
+            if masks_ is not None:
+                torch.mul(gs_[t + 1], masks_[t], out=gm_[t])
+            torch.mm(gm_[t], w_f_t, out=fs_[t + 1])
         ctx.save_for_backward(
             cs, gs, fs, c_rz, c_n, c_gh, g_rz, g_n, g_gh, stds, us, gm, eps, masks,
             w_fac, wc_hh, w_co, wg_ih, wg_hh, w_f,
@@ -324,28 +348,42 @@ class _ControlledGenerator(torch.autograd.Function):
         )
         d_co = new(n_steps, batch, 2 * n_co)
         d_f_all = d_f.clone()  # gradient of every f_t, including its use by the controller
-        d_gi_c = new(batch, 3 * con)
+        d_gi_c = _GateViews(new(1, batch, 3 * con), con)
         dc = d_f.new_zeros(batch, con)
         dg = d_f.new_zeros(batch, gen)
+        cs_, gs_, c_n_, g_n_ = _bins(cs), _bins(gs), _bins(c_n), _bins(g_n)
+        c_r, c_z = _bins(c_rz[..., :con]), _bins(c_rz[..., con:])
+        g_r, g_z = _bins(g_rz[..., :gen]), _bins(g_rz[..., gen:])
+        c_gh_n, g_gh_n = _bins(c_gh[..., 2 * con :]), _bins(g_gh[..., 2 * gen :])
+        d_c_gh_, d_g_gi_, d_g_gh_ = (
+            _GateViews(d_c_gh, con),
+            _GateViews(d_g_gi, gen),
+            _GateViews(d_g_gh, gen),
+        )
+        d_co_, d_co_mean, d_co_lv = _bins(d_co), _bins(d_co[..., :n_co]), _bins(d_co[..., n_co:])
+        d_f_, d_u_, d_mean_, d_std_ = _bins(d_f_all), _bins(d_u), _bins(d_mean), _bins(d_std)
+        eps_, stds_, d_ci_ = _bins(eps), _bins(stds), _bins(d_ci, 1)
+        masks_ = _bins(masks) if masks is not None else None
+        d_gi_c0 = _bin_views(d_gi_c, 0)
         for t in range(n_steps - 1, -1, -1):
-            d_gm = torch.mm(d_f_all[t], w_f)
-            dg = torch.addcmul(dg, d_gm, masks[t]) if masks is not None else dg + d_gm
-            direct = _gru_backward(dg, gs[t], g_rz[t], g_n[t], g_gh[t, :, 2 * gen :], d_g_gi[t],
-                                   d_g_gh[t])  # fmt: skip
-            dg = torch.addmm(direct, d_g_gh[t], wg_hh)
-            du = torch.addmm(d_u[t], d_g_gi[t], wg_ih)
-            torch.add(d_mean[t], du, out=d_co[t, :, :n_co])
+            d_gm = torch.mm(d_f_[t], w_f)
+            dg = torch.addcmul(dg, d_gm, masks_[t]) if masks_ is not None else dg + d_gm
+            direct = _gru_backward(dg, gs_[t], g_r[t], g_z[t], g_n_[t], g_gh_n[t],
+                                   _bin_views(d_g_gi_, t), _bin_views(d_g_gh_, t))  # fmt: skip
+            dg = torch.addmm(direct, d_g_gh_.all[t], wg_hh)
+            du = torch.addmm(d_u_[t], d_g_gi_.all[t], wg_ih)
+            torch.add(d_mean_[t], du, out=d_co_mean[t])
             # σ = exp(log σ² / 2): d log σ² = (dσ + du ε) σ / 2
-            torch.mul(torch.addcmul(d_std[t], du, eps[t]), stds[t] * 0.5, out=d_co[t, :, n_co:])
-            dc = torch.addmm(dc, d_co[t], w_co)
-            direct = _gru_backward(dc, cs[t], c_rz[t], c_n[t], c_gh[t, :, 2 * con :], d_gi_c,
-                                   d_c_gh[t])  # fmt: skip
-            dc = torch.addmm(direct, d_c_gh[t], wc_hh)
-            d_ci[:, t] = d_gi_c
+            torch.mul(torch.addcmul(d_std_[t], du, eps_[t]), stds_[t] * 0.5, out=d_co_lv[t])
+            dc = torch.addmm(dc, d_co_[t], w_co)
+            direct = _gru_backward(dc, cs_[t], c_r[t], c_z[t], c_n_[t], c_gh_n[t], d_gi_c0,
+                                   _bin_views(d_c_gh_, t))  # fmt: skip
+            dc = torch.addmm(direct, d_c_gh_.all[t], wc_hh)
+            d_ci_[t].copy_(d_gi_c0[0])
             if t > 0:
-                d_f_all[t - 1].addmm_(d_gi_c, w_fac)
+                d_f_[t - 1].addmm_(d_gi_c0[0], w_fac)
             else:
-                d_f0 = torch.mm(d_gi_c, w_fac)
+                d_f0 = torch.mm(d_gi_c0[0], w_fac)
 
         def outer(grad, x):  # Σ over bins and trials of grad ⊗ x
             grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
