@@ -49,3 +49,8 @@ def latent_lorenz():
 @pytest.fixture(scope="module")
 def precision_pairs():
     return _load_benchmark("precision_pairs")
+
+
+@pytest.fixture(scope="module")
+def lfads_commit_ab():
+    return _load_benchmark("lfads_commit_ab")
