@@ -6,8 +6,8 @@ folder. In each round, for each variant, one child process per code (this tree's
 the earlier one, the order alternating between rounds so that slow phases of a shared machine
 hit both) builds the paper-size model on the timing data of ``latent_lorenz.py``, runs training
 steps on one batch of 128 trials (forward, backward and the model's own optimiser, after one
-warm-up step) and validation passes on 96 trials (the loss without gradients, as at the end of
-every epoch), and reports their CPU seconds. Per round: the ratio earlier / this tree of the
+warm-up step) and validation passes on 96 trials (the loss in eval mode without gradients, as
+at the end of every epoch), and reports their CPU seconds. Per round: the ratio earlier / this tree of the
 median step, of the median validation pass and of an epoch (3 steps + 1 validation pass, the
 benchmark's 384 training trials); the result is the median over rounds and their range.
 
@@ -69,6 +69,7 @@ def child(variant: str, steps: int, valid: int) -> dict:
         loss.backward()
         opt.step()
         step_s.append(time.process_time() - start)
+    model.eval()  # as Lightning's validation loop: no dropout
     with torch.no_grad():
         for _ in range(valid + 1):
             start = time.process_time()
