@@ -7,9 +7,10 @@ the earlier one, the order alternating between rounds so that slow phases of a s
 hit both) builds the paper-size model on the timing data of ``latent_lorenz.py``, runs training
 steps on one batch of 128 trials (forward, backward and the model's own optimiser, after one
 warm-up step) and validation passes on 96 trials (the loss in eval mode without gradients, as
-at the end of every epoch), and reports their CPU seconds. Per round: the ratio earlier / this tree of the
-median step, of the median validation pass and of an epoch (3 steps + 1 validation pass, the
-benchmark's 384 training trials); the result is the median over rounds and their range.
+at the end of every epoch), and reports their CPU seconds. Per round: the ratio earlier / this
+tree of the median step, of the median validation pass and of an epoch (3 steps + 1 validation
+pass, the benchmark's 384 training trials); the result is the median over rounds and their
+range.
 
 Both codes start from the same seeds; where a change is exact, the loss after the steps and
 the sum of the weights are the same bit for bit (``same_numbers``).
