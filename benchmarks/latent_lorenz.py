@@ -173,24 +173,17 @@ def _previous_nll() -> None:
     Observation.nll = _previous_nll_mean
 
 
-def _previous_configure_optimizers(self):
-    """``LFADS.configure_optimizers`` before the multi-tensor update (a per-parameter loop)."""
-    hp = self.hparams
-    return torch.optim.Adam(
-        self.parameters(),
-        lr=hp.lr,
-        eps=hp.adam_eps,
-        betas=(hp.adam_beta1, hp.adam_beta2),
-        weight_decay=hp.weight_decay,
-        foreach=False,
-    )
-
-
 def _previous_training_step() -> None:
     """Run the training step's NaN test of the inputs (entry-wise, on every step) and Adam
     (a loop over the parameters) as before (this process only)."""
+    current = LFADS.configure_optimizers
+
+    def per_parameter_adam(self):
+        settings = {**current(self).defaults, "foreach": False}
+        return torch.optim.Adam(self.parameters(), **settings)
+
     lfads_model._contains_nan = lambda x: bool(torch.isnan(x).any())
-    LFADS.configure_optimizers = _previous_configure_optimizers
+    LFADS.configure_optimizers = per_parameter_adam
 
 
 def _suffix_combinations() -> list[str]:

@@ -1810,6 +1810,23 @@ def _minus(value: float, fmt: str) -> str:
     return format(value, fmt).replace("-", "\u2212")
 
 
+def _pairs_row(model: str, res: dict) -> str:
+    """The docs' table row of a ``precision_pairs.py`` result: per-seed z differences, the
+    means with their t intervals (z; mean over x, y, z), the verdict."""
+    diffs = " / ".join(
+        _minus(v, "+.3f").replace("+0.000", "0.000").replace("\u22120.000", "0.000")
+        for v in res["z"]["difference_bf16_minus_fp32"]
+    )
+    cells = [
+        f"{_minus(res[k]['mean_difference'], '.4f')} ("
+        + ", ".join(_minus(v, ".4f") for v in res[k]["t_95_interval_of_mean_difference"])
+        + ")"
+        for k in ("z", "mean_xyz")
+    ]
+    verdict = {"equal": "equal"}.get(res["verdict"], "not shown equal")
+    return f"| {model} | {diffs} | {cells[0]} | {cells[1]} | {verdict} |"
+
+
 def test_costs_timing_and_seven_seed_bf16_numbers_are_the_results_files():
     """Docs: the costs' timing table and ratios, the costs alone, the held-out comparisons of
     the masked costs and of bfloat16 over seven seeds (the README quotes the later runs)."""
@@ -1897,18 +1914,7 @@ def test_costs_timing_and_seven_seed_bf16_numbers_are_the_results_files():
     for model in ("radical", "autolfads"):
         res = pairs[f"{model}_10hz"]
         assert res["seeds"] == list(range(7))
-        diffs = " / ".join(
-            _minus(v, "+.3f").replace("+0.000", "0.000").replace("\u22120.000", "0.000")
-            for v in res["z"]["difference_bf16_minus_fp32"]
-        )
-        cells = [
-            f"{_minus(res[k]['mean_difference'], '.4f')} ("
-            + ", ".join(_minus(v, ".4f") for v in res[k]["t_95_interval_of_mean_difference"])
-            + ")"
-            for k in ("z", "mean_xyz")
-        ]
-        verdict = {"equal": "equal"}.get(res["verdict"], "not shown equal")
-        row = f"| {model} | {diffs} | {cells[0]} | {cells[1]} | {verdict} |"
+        row = _pairs_row(model, res)
         assert row in doc, row
     rad = pairs["radical_10hz"]
     assert rad["verdict"] == "equal" and pairs["autolfads_10hz"]["verdict"] != "equal"
@@ -2015,17 +2021,7 @@ def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files()
         assert row in doc, row
     pairs = _json("latent_lorenz_speeds_heldout_bf16_vs_fp32_15seeds.json")["autolfads_10hz"]
     assert pairs["seeds"] == list(range(15)) and pairs["verdict"] == "equal"
-    diffs = " / ".join(
-        _minus(v, "+.3f").replace("+0.000", "0.000").replace("\u22120.000", "0.000")
-        for v in pairs["z"]["difference_bf16_minus_fp32"]
-    )
-    cells = [
-        f"{_minus(pairs[k]['mean_difference'], '.4f')} ("
-        + ", ".join(_minus(v, ".4f") for v in pairs[k]["t_95_interval_of_mean_difference"])
-        + ")"
-        for k in ("z", "mean_xyz")
-    ]
-    assert f"| autolfads | {diffs} | {cells[0]} | {cells[1]} | equal |" in doc
+    assert _pairs_row("autolfads", pairs) in doc
     interval = pairs["z"]["t_95_interval_of_mean_difference"]
     assert (
         f"15 seeds, z R² {_minus(pairs['z']['mean_difference'], '.4f')}, t 95 % interval "
