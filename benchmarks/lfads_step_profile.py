@@ -56,7 +56,7 @@ def profile_step(variant: str, recurrence: str, n_steps: int = 5) -> dict:
     """Step CPU seconds and a categorised profile of three steps."""
     x = ll._timing_data(variant, np.random.default_rng(0))
     model = _model(variant, recurrence, x)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = model.configure_optimizers()  # the optimiser training uses
     batch = torch.as_tensor(x[:128])
 
     def step():
