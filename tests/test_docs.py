@@ -2027,3 +2027,39 @@ def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files()
         f"15 seeds, z R² {_minus(pairs['z']['mean_difference'], '.4f')}, t 95 % interval "
         f"{_minus(interval[0], '.4f')} to {_minus(interval[1], '.4f')}"
     ) in readme
+
+
+def test_step_profile_after_the_views_is_the_results_file():
+    """Docs: where a Poisson step's time goes after the per-bin views."""
+    doc = " ".join((ROOT / "docs" / "benchmarks" / "lfads.md").read_text().split())
+    ops = _json("lfads_step_profile_views.json")["steps"]["autolfads_fused"]
+    ops = ops["largest_ops_ms_per_step"]
+
+    def ms(op, shapes=""):
+        return sum(o["ms"] for o in ops if o["op"] == op and o["shapes"].startswith(shapes))
+
+    projection, gradient = (
+        ms("aten::mm", "[[11520, 278], [278, 768]]"),
+        ms("aten::baddbmm_", "[[2, 192, 278]"),
+    )
+    loops = sum(
+        ms(f)
+        for f in (
+            "_ControlledGeneratorBackward",
+            "_GRURecurrenceBackward",
+            "_ControlledGenerator",
+            "_GRURecurrence",
+        )
+    )
+    draws = (
+        ms("aten::bernoulli_", "[[128, 90, 278]")
+        + ms("aten::bernoulli_", "[[128, 90, 128]")
+        + ms("aten::uniform_", "[[128, 90, 278]")
+    )
+    assert (
+        f"input projection, {projection:.0f} ms, and its weight gradient, {gradient:.0f} ms" in doc
+    )
+    assert f"(their own time, {loops:.0f} ms together)" in doc
+    assert f"encoder outputs ({draws:.0f} ms:" in doc
+    flops = 2 * 11520 * 278 * 768 / 1e9  # one product: (B·T) × N × (4 directions · 3H)
+    assert f"{flops:.1f} GFLOP each" in doc and flops / (projection / 1e3) > 100
