@@ -1953,12 +1953,12 @@ def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files()
     step = ", ".join(f"{n} {ratios[f'{v}_step_speedup_vs_{before}']:.2f}×" for n, v in names)
     assert f"Per training step the float32 speed-ups are {step}." in doc
     auto_step = ratios[f"autolfads_step_speedup_vs_{before}"]
-    assert f"≥ 1.3× per epoch for AutoLFADS ({auto_step:.2f}× per step)" in readme
+    assert f"≥ 1.3× per epoch for AutoLFADS ({auto_step:.2f}× per step), and" in readme
     assert fp32["autolfads"] < 1.3 <= min(fp32["gaussian_lfads"], fp32["radical"])
     bf16 = [ratios[f"{v}_bf16_speedup_vs_fp32"] for _, v in names]
     assert f"adds {min(bf16):.2f}–{max(bf16):.2f}× here" in readme
     cost = ratios["calcium_lfads_epoch_cost_vs_poisson"]
-    assert f"Poisson cost ({cost:.2f}× it)" in readme
+    assert f"Poisson cost (it costs {cost:.2f}× the Poisson model;" in readme
     assert f"Calcium-LFADS costs {cost:.2f}× Poisson LFADS per epoch" in doc
     losses = timing["loss_differences_to_baselines"]
     largest = max(x for k, x in losses.items() if k.endswith(f"_vs_{before}") and "bf16" not in k)
