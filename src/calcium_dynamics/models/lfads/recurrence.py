@@ -28,6 +28,7 @@ Shapes: B trials, T bins, N inputs, H hidden units, D directions.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -40,14 +41,31 @@ def _bins(x: torch.Tensor, dim: int = 0) -> tuple[torch.Tensor, ...]:
 
 
 class _GateViews:
-    """Per-bin views of a GRU's gate buffers (T, B, 3H) split as [r z | n] or [r | z | n]."""
+    """Per-bin views of a GRU's gate buffers (T, B, 3H) split as [r z | n] or [r | z | n],
+    each split made on its first use."""
 
     def __init__(self, x: torch.Tensor, size: int):
-        self.all = _bins(x)
-        self.rz = _bins(x[..., : 2 * size])
-        self.r = _bins(x[..., :size])
-        self.z = _bins(x[..., size : 2 * size])
-        self.n = _bins(x[..., 2 * size :])
+        self._x, self._size = x, size
+
+    @cached_property
+    def all(self):
+        return _bins(self._x)
+
+    @cached_property
+    def rz(self):
+        return _bins(self._x[..., : 2 * self._size])
+
+    @cached_property
+    def r(self):
+        return _bins(self._x[..., : self._size])
+
+    @cached_property
+    def z(self):
+        return _bins(self._x[..., self._size : 2 * self._size])
+
+    @cached_property
+    def n(self):
+        return _bins(self._x[..., 2 * self._size :])
 
 
 def _bin_views(views: _GateViews, t: int) -> tuple[torch.Tensor, ...]:
@@ -210,9 +228,7 @@ class _EncoderOutputs(torch.autograd.Function):
                 output = torch.cat((forward_states, backward_states.flip(0)), dim=-1)
                 output = output.transpose(0, 1)
             out += [output, torch.stack((forward_states[-1], backward_states[-1]))]
-        for e in range(n_enc):
-            if not wanted[e]:
-                ctx.mark_non_differentiable(out[2 * e])
+        ctx.mark_non_differentiable(*(out[2 * e] for e in range(n_enc) if not wanted[e]))
         return tuple(out)
 
     @staticmethod
