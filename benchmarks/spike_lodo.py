@@ -218,6 +218,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="ENS² arithmetic at inference",
     )
     p.add_argument(
+        "--extra-precisions",
+        nargs="+",
+        default=[],
+        choices=["fp32", "bf16"],
+        metavar="P",
+        help="ENS²: also score each fold's held-out neurons in these arithmetics at --stride "
+        "(same trained networks; per-neuron Corr columns corr_P and a paired summary against "
+        "--precision)",
+    )
+    p.add_argument(
         "--train-precision",
         default="32-true",
         help="Lightning training precision of ENS² and CASCADE (e.g. bf16-mixed: bfloat16 "
@@ -537,43 +547,45 @@ def summarize(per_neuron: pd.DataFrame) -> dict:
     return summary
 
 
-def stride_corr_rows(test: pd.DataFrame, model, strides: list[int], precision: str) -> dict:
-    """Per neuron ((dataset, neuron) → {stride: Corr}) of the held-out ``test`` recordings,
-    the neuron's recordings concatenated as in :func:`neuron_rows`."""
+def corr_rows_by_setting(test: pd.DataFrame, model, settings: dict[str, tuple[int, str]]) -> dict:
+    """Per neuron ((dataset, neuron) → {label: Corr}) of the held-out ``test`` recordings at
+    each inference setting ``label → (stride, precision)``, the neuron's recordings
+    concatenated as in :func:`neuron_rows`."""
     out: dict = {}
     for (dataset, neuron), grp in test.groupby(["dataset", "neuron"], sort=True):
-        gts = [row.target_rate for row in grp.itertuples(index=False)]
+        gts = np.concatenate([row.target_rate for row in grp.itertuples(index=False)])
         out[(dataset, neuron)] = {}
-        for s in strides:
+        for label, (stride, precision) in settings.items():
             pds = [
                 predict_model_rate(
                     model,
                     row.dff,
                     row.routing_nu,
-                    stride=s,
+                    stride=stride,
                     precision=precision,
                 )
                 for row in grp.itertuples(index=False)
             ]
-            out[(dataset, neuron)][s] = correlation(np.concatenate(gts), np.concatenate(pds))
+            out[(dataset, neuron)][label] = correlation(gts, np.concatenate(pds))
     return out
 
 
-def stride_summary(per_neuron: pd.DataFrame, base_stride: int, strides: list[int]) -> dict:
-    """Median Corr per stride and the median paired change against ``base_stride``, each with
-    a hierarchical 95 % interval (datasets, then neurons within them)."""
+def paired_setting_summary(per_neuron: pd.DataFrame, columns: dict[str, str], base: str) -> dict:
+    """Median Corr of each per-neuron column (``label → column``) and the median paired change
+    against the run's own setting (column ``corr``, named ``base`` in the keys), each with a
+    hierarchical 95 % interval (datasets, then neurons within them)."""
     groups = per_neuron["dataset"].to_numpy()
     out = {}
-    for s in strides:
-        corr = per_neuron[f"corr_stride{s}"].to_numpy(float)
+    for label, column in columns.items():
+        corr = per_neuron[column].to_numpy(float)
         diff = corr - per_neuron["corr"].to_numpy(float)
         med, lo, hi = hierarchical_median_ci(corr, groups)
         dmed, dlo, dhi = hierarchical_median_ci(diff, groups)
-        out[str(s)] = {
+        out[label] = {
             "corr_median": med,
             "corr_ci95_hierarchical": [lo, hi],
-            f"change_vs_stride{base_stride}_median": dmed,
-            f"change_vs_stride{base_stride}_ci95_hierarchical": [dlo, dhi],
+            f"change_vs_{base}_median": dmed,
+            f"change_vs_{base}_ci95_hierarchical": [dlo, dhi],
         }
     return out
 
@@ -664,6 +676,12 @@ def main(argv=None) -> int:
         return 2
     if args.extra_strides and args.model != "ens2":
         print("--extra-strides applies to --model ens2", file=sys.stderr)
+        return 2
+    if args.extra_precisions and args.model != "ens2":
+        print("--extra-precisions applies to --model ens2", file=sys.stderr)
+        return 2
+    if args.precision in args.extra_precisions:
+        print(f"--extra-precisions repeats --precision {args.precision}", file=sys.stderr)
         return 2
     if args.native_rate and (args.model != "oasis" or args.test_noise_level is not None):
         print("--native-rate applies to --model oasis without --test-noise-level", file=sys.stderr)
@@ -776,11 +794,13 @@ def main(argv=None) -> int:
         if args.save_members is not None:
             save_member_rates(args.save_members, test_name, model, test)
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
-        if args.extra_strides and args.model == "ens2":
-            by_stride = stride_corr_rows(test, model, args.extra_strides, args.precision)
+        if (args.extra_strides or args.extra_precisions) and args.model == "ens2":
+            settings_ = {f"stride{s}": (s, args.precision) for s in args.extra_strides}
+            settings_.update({p: (args.stride, p) for p in args.extra_precisions})
+            by_setting = corr_rows_by_setting(test, model, settings_)
             for r in fold_rows:
-                for s, c in by_stride[(r["dataset"], r["neuron"])].items():
-                    r[f"corr_stride{s}"] = c
+                for label, c in by_setting[(r["dataset"], r["neuron"])].items():
+                    r[f"corr_{label}"] = c
         rows += fold_rows
         if also_single:
             level = model.noise_levels[0]
@@ -845,11 +865,25 @@ def main(argv=None) -> int:
     if routing is not None:
         summary["cascade_routing_native_nu"] = routing
     if args.extra_strides and args.model == "ens2":
-        summary["strides"] = stride_summary(per_neuron, args.stride, args.extra_strides)
+        summary["strides"] = paired_setting_summary(
+            per_neuron,
+            {str(s): f"corr_stride{s}" for s in args.extra_strides},
+            f"stride{args.stride}",
+        )
         for st, v in summary["strides"].items():
             print(
                 f"stride {st}: median Corr {v['corr_median']:.4f}, change against stride "
                 f"{args.stride} {v[f'change_vs_stride{args.stride}_median']:+.4f}",
+                flush=True,
+            )
+    if args.extra_precisions and args.model == "ens2":
+        summary["precisions"] = paired_setting_summary(
+            per_neuron, {p: f"corr_{p}" for p in args.extra_precisions}, args.precision
+        )
+        for p, v in summary["precisions"].items():
+            print(
+                f"{p}: median Corr {v['corr_median']:.4f}, change against {args.precision} "
+                f"{v[f'change_vs_{args.precision}_median']:+.4f}",
                 flush=True,
             )
     return write_results(args, per_neuron, summary)

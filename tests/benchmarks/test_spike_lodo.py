@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from calcium_dynamics.signal import noise_level_nu
 
@@ -92,3 +93,55 @@ def test_native_rate_oasis_events_land_on_the_evaluation_grid(spike_lodo, monkey
         spread[566:575], [0, 1, 2, 2, 2, 2, 2, 1, 0] / np.float32(6), atol=1e-5
     )
     np.testing.assert_allclose(spread.sum(), 2.0, rtol=1e-4)
+
+
+def test_inference_settings_are_scored_per_neuron_on_the_concatenated_recordings(
+    spike_lodo, monkeypatch
+):
+    """Each (stride, precision) setting predicts every recording of a neuron; its Corr is the
+    correlation of the concatenated predictions with the concatenated targets."""
+    rng = np.random.default_rng(0)
+    rows = [
+        {
+            "dataset": f"DS{d}",
+            "neuron": n,
+            "dff": rng.normal(size=40),
+            "routing_nu": 1.0,
+            "target_rate": rng.normal(size=40),
+        }
+        for d in range(2)
+        for n in range(3)
+        for _ in range(2)
+    ]
+    test = pd.DataFrame(rows)
+
+    def fake_predict(model, dff, nu, stride, precision):
+        return dff + (0.5 if precision == "bf16" else 0.0) * dff**2 + 0.1 * stride
+
+    monkeypatch.setattr(spike_lodo, "predict_model_rate", fake_predict)
+    settings = {"stride4": (4, "fp32"), "bf16": (1, "bf16")}
+    got = spike_lodo.corr_rows_by_setting(test, None, settings)
+    assert sorted(got) == [(f"DS{d}", n) for d in range(2) for n in range(3)]
+    for (dataset, neuron), by_label in got.items():
+        grp = test[(test.dataset == dataset) & (test.neuron == neuron)]
+        target = np.concatenate(grp.target_rate.to_list())
+        for label, (stride, precision) in settings.items():
+            pred = np.concatenate([fake_predict(None, x, 1.0, stride, precision) for x in grp.dff])
+            assert by_label[label] == pytest.approx(np.corrcoef(target, pred)[0, 1], abs=1e-12)
+
+
+def test_paired_setting_summary_gives_the_change_against_the_runs_own_setting(spike_lodo):
+    """A column lower than ``corr`` by exactly 0.02 for every neuron: median change −0.02 with
+    a zero-width interval, and its median Corr is the run's median minus 0.02."""
+    rng = np.random.default_rng(1)
+    corr = rng.uniform(0.3, 0.9, size=30)
+    per_neuron = pd.DataFrame(
+        {"dataset": np.repeat(["a", "b", "c"], 10), "corr": corr, "corr_bf16": corr - 0.02}
+    )
+    out = spike_lodo.paired_setting_summary(per_neuron, {"bf16": "corr_bf16"}, "fp32")
+    assert out["bf16"]["change_vs_fp32_median"] == pytest.approx(-0.02, abs=1e-12)
+    assert out["bf16"]["change_vs_fp32_ci95_hierarchical"] == pytest.approx([-0.02, -0.02])
+    base = spike_lodo.paired_setting_summary(
+        per_neuron.assign(corr_same=corr), {"same": "corr_same"}, "fp32"
+    )
+    assert out["bf16"]["corr_median"] == pytest.approx(base["same"]["corr_median"] - 0.02)
