@@ -2063,3 +2063,78 @@ def test_step_profile_after_the_views_is_the_results_file():
     assert f"encoder outputs ({draws:.0f} ms:" in doc
     flops = 2 * 11520 * 278 * 768 / 1e9  # one product: (B·T) × N × (4 directions · 3H)
     assert f"{flops:.1f} GFLOP each" in doc and flops / (projection / 1e3) > 100
+
+
+def test_speed_page_numbers_are_the_results_files():
+    """docs/howto/speed.md: every speed ratio and accuracy cost it quotes."""
+    page = " ".join((ROOT / "docs" / "howto" / "speed.md").read_text().split())
+    scale = _json("recordings_scale.json")["cascade_stride1_1000neurons_events"]
+    secs = scale["seconds"]
+    speed = _json("spike_speed.json")["ratio_to_ens2_stride1_fp32"]
+    lodo = _json("spike_lodo_ens2_60hz_m2.json")
+    views = _json("latent_lorenz_views_timing.json")["timing"]["variants"]["same_run_ratios_cpu_s"]
+    pairs = _json("latent_lorenz_speeds_heldout_bf16_vs_fp32_15seeds.json")["autolfads_10hz"]
+    interval = pairs["z"]["t_95_interval_of_mean_difference"]
+    hmm = _json("hmm_speed.json")["summary"]
+    gpfa = _json("gpfa_calcium_speed.json")["summary"]["spectral_centered"]
+    gpfa_ci = gpfa["heldout_latent_r2_minus_reference_ci95"]
+    before = "previous_autograd_system_malloc"
+    quotes = [
+        f"ΔF/F {secs['dff_s']:.0f} s, rates {secs['inference_rates_s']:.0f} s, events "
+        f"{secs['inference_events_s']:.0f} s; its peak memory is {scale['peak_rss_gib']:.1f} GiB",
+        f"runs {speed['cascade']:.0f}× faster than ENS² at stride 1",
+        f"the {lodo['n_neurons']} held-out neurons",
+        f"1.01× (AutoLFADS) to {views['radical_bf16_speedup_vs_fp32']:.2f}× (RADICaL) per epoch",
+        f"z R² {_minus(pairs['z']['mean_difference'], '.4f')} (t 95 % interval "
+        f"{_minus(interval[0], '.4f')} to {_minus(interval[1], '.4f')}), "
+        f"{len(pairs['seeds'])} seeds: {pairs['verdict']}",
+        f"{hmm['ratio_lbfgs_over_em_s_per_iteration']['mean']:.1f}× per EM iteration | "
+        f"log-likelihood {hmm['test_ll_per_bin_em_minus_lbfgs']['mean']:+.3f} nats / bin",
+        f"{gpfa['speed_ratio_vs_reference']:.1f}× per fit | latent R² "
+        f"{_minus(gpfa['heldout_latent_r2_minus_reference_mean'], '+.3f')} "
+        f"[{_minus(gpfa_ci[0], '+.3f')}, {_minus(gpfa_ci[1], '+.3f')}]",
+        f"an epoch is {views[f'autolfads_speedup_vs_{before}']:.2f}× (AutoLFADS) to "
+        f"{views[f'calcium_lfads_speedup_vs_{before}']:.2f}× (calcium-LFADS) faster",
+    ]
+    assert f"{views['autolfads_bf16_speedup_vs_fp32']:.2f}" == "1.01"
+    assert min(v for k, v in views.items() if k.endswith("bf16_speedup_vs_fp32")) >= 1.01
+    for stride in (4, 8, 16):
+        change = lodo["strides"][str(stride)]
+        lo, hi = change["change_vs_stride1_ci95_hierarchical"]
+        quotes.append(
+            f"{speed[f'ens2_fp32_stride{stride}']:.1f}× | "
+            + ("median Corr change " if stride == 4 else "")
+            + f"{_minus(change['change_vs_stride1_median'], '.4f')} "
+            f"[{_minus(lo, '.4f')}, {_minus(hi, '.4f')}] |"
+        )
+    for quote in quotes:
+        assert quote in page, quote
+
+
+def test_speed_page_parameters_are_the_projects():
+    """Every parameter the speed page names exists in conf/base or is a keyword of the class it
+    is passed to (the HMM's and GPFA's options without a conf/base entry; the recordings'
+    LFADS trainer takes the keys of ``lfads.trainer``)."""
+    import inspect
+
+    import yaml
+
+    from calcium_dynamics.classical.gpfa import GPFA
+    from calcium_dynamics.classical.hmm import HMM
+
+    params: dict = {}
+    for path in sorted((ROOT / "conf" / "base").glob("parameters_*.yml")):
+        params.update(yaml.safe_load(path.read_text()))
+    page = (ROOT / "docs" / "howto" / "speed.md").read_text()
+    keywords = set(inspect.signature(HMM).parameters) | set(inspect.signature(GPFA).parameters)
+    named = re.findall(r"`((?:spike_inference|recordings|lfads|hmm|gpfa)\.[a-z0-9_.]+)", page)
+    assert len(named) >= 8
+    trainer_keys = set(params["lfads"]["trainer"])
+    for dotted in named:
+        node, keys = params, dotted.split(".")
+        accepted = keywords | (trainer_keys if "trainer" in keys else set())
+        for i, key in enumerate(keys):
+            if isinstance(node, dict) and key in node:
+                node = node[key]
+            else:
+                assert i == len(keys) - 1 and key in accepted, dotted
