@@ -13,6 +13,10 @@ bin and the held-out state correlation (Hungarian-matched), so speed is shown at
 accuracy. Also the E-step on trials: the training sequence cut into 20 trials of 100 bins,
 forward–backward one trial at a time against all trials at once (``forward_backward_batch``).
 Writes ``benchmarks/results/hmm_speed/hmm_speed.json``.
+
+``--small``: the smaller simulation of the HMM tests instead (3 states, 12 neurons, 400
+training and 300 test bins), where the two M-steps, two EM algorithms for the same likelihood,
+can stop at different optima.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from calcium_dynamics.simulate.hmm_gpfa import simulate_hmm_calcium
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "hmm_speed" / "hmm_speed.json"
+#: ``--small``: the simulation of ``tests/classical/test_hmm.py``
+SMALL = {"n_states": 3, "neurons_per_state": 4, "n_time_train": 400, "n_time_test": 300}
 
 
-def fit_calcium(sim, how: str, n_iter: int, seed: int) -> dict:
+def fit_calcium(sim, how: str, n_iter: int, seed: int, n_states: int = 5) -> dict:
     start = time.perf_counter()
     model = HMM(
-        n_states=5,
+        n_states=n_states,
         observations="calcium",
         n_iter=n_iter,
         tol=-np.inf,  # a fixed number of iterations: seconds per iteration compare like with like
@@ -61,14 +67,15 @@ def fit_calcium(sim, how: str, n_iter: int, seed: int) -> dict:
     }
 
 
-def fit_gaussian_scale(sim, n_iter: int, seed: int) -> dict:
+def fit_gaussian_scale(sim, n_iter: int, seed: int, n_states: int = 5) -> dict:
     """hmmlearn's and this package's Gaussian HMM (diagonal covariance), same data."""
     out = {}
+    x = sim.calcium_train
     start = time.perf_counter()
-    ref = GaussianHMM(5, "diag", n_iter=n_iter, tol=0.0, random_state=seed).fit(sim.calcium_train)
+    ref = GaussianHMM(n_states, "diag", n_iter=n_iter, tol=0.0, random_state=seed).fit(x)
     out["hmmlearn_gaussian_s_per_iteration"] = (time.perf_counter() - start) / ref.monitor_.iter
     start = time.perf_counter()
-    own = HMM(5, "gaussian", n_iter=n_iter, tol=-np.inf, random_state=seed).fit(sim.calcium_train)
+    own = HMM(n_states, "gaussian", n_iter=n_iter, tol=-np.inf, random_state=seed).fit(x)
     out["gaussian_s_per_iteration"] = (time.perf_counter() - start) / own.n_iter_
     return out
 
@@ -104,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--n-iter", type=int, default=30, help="EM iterations per fit")
+    p.add_argument("--small", action="store_true", help="the HMM tests' smaller simulation")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
+    size = SMALL if args.small else {}
+    n_states = SMALL["n_states"] if args.small else 5
     torch.set_num_threads(1)
     prov = run_record(
         command_line(__file__, sys.argv[1:] if argv is None else argv),
@@ -115,14 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs = []
     for seed in args.seeds:
-        sim = simulate_hmm_calcium(seed=seed)
+        sim = simulate_hmm_calcium(seed=seed, **size)
         row = {"seed": seed}
         for how in ("lbfgs", "em"):
-            row[how] = fit_calcium(sim, how, args.n_iter, seed)
+            row[how] = fit_calcium(sim, how, args.n_iter, seed, n_states)
         row["ratio_lbfgs_over_em_s_per_iteration"] = (
             row["lbfgs"]["s_per_iteration"] / row["em"]["s_per_iteration"]
         )
-        row.update(fit_gaussian_scale(sim, args.n_iter, seed))
+        row.update(fit_gaussian_scale(sim, args.n_iter, seed, n_states))
         row["e_step_trials"] = e_step_on_trials(seed)
         runs.append(row)
         print(
@@ -143,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         return {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0}
 
     result = {
-        "data": "simulate_hmm_calcium (5 states, 25 neurons, 2,000 + 2,000 bins)",
+        "data": (
+            "simulate_hmm_calcium (3 states, 12 neurons, 400 + 300 bins)"
+            if args.small
+            else "simulate_hmm_calcium (5 states, 25 neurons, 2,000 + 2,000 bins)"
+        ),
         "n_iter": args.n_iter,
         "runs": runs,
         "summary": {
@@ -152,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "test_ll_per_bin_em_minus_lbfgs": summary(
                 [r["em"]["test_ll_per_bin"] - r["lbfgs"]["test_ll_per_bin"] for r in runs]
+            ),
+            "seeds_em_test_ll_higher": sum(
+                r["em"]["test_ll_per_bin"] > r["lbfgs"]["test_ll_per_bin"] for r in runs
             ),
             "test_state_correlation_em_minus_lbfgs": summary(
                 [
