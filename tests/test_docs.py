@@ -2138,3 +2138,55 @@ def test_speed_page_parameters_are_the_projects():
                 node = node[key]
             else:
                 assert i == len(keys) - 1 and key in accepted, dotted
+
+
+def test_hmm_m_step_more_seeds_and_small_simulation_are_the_results_files():
+    """The closed-form calcium M-step against L-BFGS: seven more seeds at the paper's size and
+    ten seeds of the tests' smaller simulation (docs, README, speed page)."""
+    doc = " ".join((ROOT / "docs" / "benchmarks" / "hmm-gpfa.md").read_text().split())
+    readme = " ".join(README.read_text().split())
+    page = " ".join((ROOT / "docs" / "howto" / "speed.md").read_text().split())
+    more, small = _json("hmm_speed_seeds3to9.json"), _json("hmm_speed_small.json")
+    ratio, ll = (
+        more["summary"][k]
+        for k in ("ratio_lbfgs_over_em_s_per_iteration", "test_ll_per_bin_em_minus_lbfgs")
+    )
+    n_more, n_small = (
+        more["summary"]["seeds_em_test_ll_higher"],
+        small["summary"]["seeds_em_test_ll_higher"],
+    )
+    (worst,) = [
+        r for r in more["runs"] if r["em"]["test_ll_per_bin"] < r["lbfgs"]["test_ll_per_bin"]
+    ]
+    d_ll = worst["em"]["test_ll_per_bin"] - worst["lbfgs"]["test_ll_per_bin"]
+    d_corr = worst["em"]["test_state_correlation"] - worst["lbfgs"]["test_state_correlation"]
+    s_ratio, s_ll, s_corr = (
+        small["summary"][k]
+        for k in (
+            "ratio_lbfgs_over_em_s_per_iteration",
+            "test_ll_per_bin_em_minus_lbfgs",
+            "test_state_correlation_em_minus_lbfgs",
+        )
+    )
+    quotes = [
+        f"{ratio['mean']:.1f} ± {ratio['sd']:.1f}× faster per iteration, and its held-out "
+        f"log-likelihood is higher on {n_more} of {len(more['runs'])} seeds "
+        f"({ll['mean']:+.3f} ± {ll['sd']:.3f} nats / bin)",
+        f"On seed {worst['seed']} it stopped at a worse optimum: log-likelihood "
+        f"{_minus(d_ll, '.3f')}, and a state correlation {-d_corr:.3f} lower",
+        f"it is {s_ratio['mean']:.1f} ± {s_ratio['sd']:.1f}× faster per iteration",
+        f"higher on only {n_small} of {len(small['runs'])} seeds ({s_ll['mean']:+.3f} ± "
+        f"{s_ll['sd']:.3f} nats / bin), and its state correlation is {-s_corr['mean']:.3f} ± "
+        f"{s_corr['sd']:.3f} lower",
+    ]
+    for quote in quotes:
+        assert quote in doc, quote
+    assert s_corr["mean"] < 0 and d_corr < 0 and d_ll < 0
+    assert (
+        f"it is higher on {n_more} of {len(more['runs'])} more seeds, but on only {n_small} of "
+        f"{len(small['runs'])} seeds of a smaller simulation" in readme
+    )
+    assert (
+        f"higher on {n_more} of {len(more['runs'])} more seeds, on {n_small} of "
+        f"{len(small['runs'])} of a smaller simulation" in page
+    )
