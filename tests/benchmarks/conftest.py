@@ -54,3 +54,8 @@ def precision_pairs():
 @pytest.fixture(scope="module")
 def lfads_commit_ab():
     return _load_benchmark("lfads_commit_ab")
+
+
+@pytest.fixture(scope="module")
+def speed_figure():
+    return _load_benchmark("speed_figure")
