@@ -75,7 +75,7 @@ def draw(points: list[dict], out: Path) -> None:
             capsize=3,
         )
         ax.annotate(p["setting"], (p["speed"], p["change"]), textcoords="offset points",
-                    xytext=(6, 6), fontsize=8)  # fmt: skip
+                    xytext=(6, -14) if bf16 else (6, 6), fontsize=8)  # fmt: skip
     ax.axhline(0.0, color="0.6", lw=0.8)
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
