@@ -2109,6 +2109,24 @@ def test_speed_page_numbers_are_the_results_files():
         )
     for quote in quotes:
         assert quote in page, quote
+    bf16 = _json("spike_lodo_ens2_60hz_m1_bf16_inference.json")
+    change = bf16["precisions"]["bf16"]
+    lo, hi = change["change_vs_fp32_ci95_hierarchical"]
+    held_out = (
+        f"{_minus(change['change_vs_fp32_median'], '+.4f')} [{_minus(lo, '+.4f')}, "
+        f"{_minus(hi, '+.4f')}]"
+    )
+    assert bf16["n_neurons"] == lodo["n_neurons"]
+    assert f"{speed['ens2_bf16_stride1']:.2f}× | {held_out} |" in page
+    assert f"stride 16 in bfloat16 ran {speed['ens2_bf16_stride16']:.1f}× faster" in page
+    readme = " ".join(README.read_text().split())
+    assert (
+        f"ENS² runs {speed['ens2_bf16_stride1']:.2f}× faster again, at a held-out Corr change "
+        f"of {held_out}" in readme
+    )
+    doc = " ".join((ROOT / "docs" / "benchmarks" / "spike-inference.md").read_text().split())
+    assert f"change is {held_out} over the {bf16['n_neurons']} neurons" in doc
+    assert bf16["provenance"]["command"] in doc
 
 
 def test_speed_page_parameters_are_the_projects():
