@@ -225,7 +225,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         metavar="P",
         help="ENS²: also score each fold's held-out neurons in these arithmetics at --stride "
         "(same trained networks; per-neuron Corr columns corr_P and a paired summary against "
-        "--precision)",
+        "--precision) and, with --extra-strides, at each of those strides (corr_strideS_P)",
     )
     p.add_argument(
         "--train-precision",
@@ -797,6 +797,13 @@ def main(argv=None) -> int:
         if (args.extra_strides or args.extra_precisions) and args.model == "ens2":
             settings_ = {f"stride{s}": (s, args.precision) for s in args.extra_strides}
             settings_.update({p: (args.stride, p) for p in args.extra_precisions})
+            settings_.update(
+                {
+                    f"stride{s}_{p}": (s, p)
+                    for s in args.extra_strides
+                    for p in args.extra_precisions
+                }
+            )
             by_setting = corr_rows_by_setting(test, model, settings_)
             for r in fold_rows:
                 for label, c in by_setting[(r["dataset"], r["neuron"])].items():
@@ -884,6 +891,18 @@ def main(argv=None) -> int:
             print(
                 f"{p}: median Corr {v['corr_median']:.4f}, change against {args.precision} "
                 f"{v[f'change_vs_{args.precision}_median']:+.4f}",
+                flush=True,
+            )
+    if args.extra_strides and args.extra_precisions and args.model == "ens2":
+        base = f"stride{args.stride}_{args.precision}"
+        combined = [f"stride{s}_{p}" for s in args.extra_strides for p in args.extra_precisions]
+        summary["strides_and_precisions"] = paired_setting_summary(
+            per_neuron, {c: f"corr_{c}" for c in combined}, base
+        )
+        for c, v in summary["strides_and_precisions"].items():
+            print(
+                f"{c}: median Corr {v['corr_median']:.4f}, change against {base} "
+                f"{v[f'change_vs_{base}_median']:+.4f}",
                 flush=True,
             )
     return write_results(args, per_neuron, summary)
