@@ -590,6 +590,38 @@ def paired_setting_summary(per_neuron: pd.DataFrame, columns: dict[str, str], ba
     return out
 
 
+def setting_summaries(per_neuron: pd.DataFrame, settings: dict) -> dict:
+    """The paired summaries of an ENS² run's extra inference settings (``settings``: the run's
+    arguments): ``strides`` (each extra stride, the run's arithmetic), ``precisions`` (each
+    extra arithmetic, the run's stride) and ``strides_and_precisions`` (each pair), each
+    against the run's own stride and arithmetic (column ``corr``); printed as well."""
+    stride, precision = settings.get("stride", 1), settings.get("precision", "fp32")
+    strides, precisions = (
+        settings.get("extra_strides") or [],
+        settings.get("extra_precisions") or [],
+    )
+    groups = {
+        "strides": ({str(s): f"corr_stride{s}" for s in strides}, f"stride{stride}"),
+        "precisions": ({p: f"corr_{p}" for p in precisions}, precision),
+        "strides_and_precisions": (
+            {f"stride{s}_{p}": f"corr_stride{s}_{p}" for s in strides for p in precisions},
+            f"stride{stride}_{precision}",
+        ),
+    }
+    out = {}
+    for key, (columns, base) in groups.items():
+        if not columns:
+            continue
+        out[key] = paired_setting_summary(per_neuron, columns, base)
+        for label, v in out[key].items():
+            print(
+                f"{label}: median Corr {v['corr_median']:.4f}, change against {base} "
+                f"{v[f'change_vs_{base}_median']:+.4f}",
+                flush=True,
+            )
+    return out
+
+
 def merge_runs(args) -> int:
     """Concatenate per-neuron results of several runs and summarise them as one."""
     frames, folds, settings = [], {}, []
@@ -606,6 +638,8 @@ def merge_runs(args) -> int:
     summary = summarize(per_neuron)
     summary.update({k: first[k] for k in ("model", "frame_rate_hz", "sigma_ms", "class")})
     summary.update({"folds": folds, "merged_from": args.merge, "settings": settings})
+    if first["model"] == "ens2":
+        summary.update(setting_summaries(per_neuron, settings[0]))
     summary["provenance"] = run_record(command_line(__file__, args.argv), cwd=Path(__file__).parent)
     summary["provenance"]["merged_provenance"] = [
         json.loads((args.out / f"spike_lodo_{tag}.json").read_text()).get("provenance")
@@ -871,40 +905,8 @@ def main(argv=None) -> int:
     summary.update({**common, "settings": settings})
     if routing is not None:
         summary["cascade_routing_native_nu"] = routing
-    if args.extra_strides and args.model == "ens2":
-        summary["strides"] = paired_setting_summary(
-            per_neuron,
-            {str(s): f"corr_stride{s}" for s in args.extra_strides},
-            f"stride{args.stride}",
-        )
-        for st, v in summary["strides"].items():
-            print(
-                f"stride {st}: median Corr {v['corr_median']:.4f}, change against stride "
-                f"{args.stride} {v[f'change_vs_stride{args.stride}_median']:+.4f}",
-                flush=True,
-            )
-    if args.extra_precisions and args.model == "ens2":
-        summary["precisions"] = paired_setting_summary(
-            per_neuron, {p: f"corr_{p}" for p in args.extra_precisions}, args.precision
-        )
-        for p, v in summary["precisions"].items():
-            print(
-                f"{p}: median Corr {v['corr_median']:.4f}, change against {args.precision} "
-                f"{v[f'change_vs_{args.precision}_median']:+.4f}",
-                flush=True,
-            )
-    if args.extra_strides and args.extra_precisions and args.model == "ens2":
-        base = f"stride{args.stride}_{args.precision}"
-        combined = [f"stride{s}_{p}" for s in args.extra_strides for p in args.extra_precisions]
-        summary["strides_and_precisions"] = paired_setting_summary(
-            per_neuron, {c: f"corr_{c}" for c in combined}, base
-        )
-        for c, v in summary["strides_and_precisions"].items():
-            print(
-                f"{c}: median Corr {v['corr_median']:.4f}, change against {base} "
-                f"{v[f'change_vs_{base}_median']:+.4f}",
-                flush=True,
-            )
+    if args.model == "ens2":
+        summary.update(setting_summaries(per_neuron, settings))
     return write_results(args, per_neuron, summary)
 
 

@@ -145,3 +145,31 @@ def test_paired_setting_summary_gives_the_change_against_the_runs_own_setting(sp
         per_neuron.assign(corr_same=corr), {"same": "corr_same"}, "fp32"
     )
     assert out["bf16"]["corr_median"] == pytest.approx(base["same"]["corr_median"] - 0.02)
+
+
+def test_setting_summaries_pair_every_extra_setting_with_the_runs_own(spike_lodo):
+    """Extra stride 16 and bfloat16: three summaries (stride, arithmetic, both), each the
+    change of its own column against ``corr``; without extra settings, none."""
+    rng = np.random.default_rng(2)
+    corr = rng.uniform(0.3, 0.9, size=20)
+    per_neuron = pd.DataFrame(
+        {
+            "dataset": np.repeat(["a", "b"], 10),
+            "corr": corr,
+            "corr_stride16": corr - 0.003,
+            "corr_bf16": corr + 0.0001,
+            "corr_stride16_bf16": corr - 0.004,
+        }
+    )
+    settings = {
+        "stride": 1,
+        "precision": "fp32",
+        "extra_strides": [16],
+        "extra_precisions": ["bf16"],
+    }
+    out = spike_lodo.setting_summaries(per_neuron, settings)
+    assert out["strides"]["16"]["change_vs_stride1_median"] == pytest.approx(-0.003)
+    assert out["precisions"]["bf16"]["change_vs_fp32_median"] == pytest.approx(0.0001)
+    combined = out["strides_and_precisions"]["stride16_bf16"]
+    assert combined["change_vs_stride1_fp32_median"] == pytest.approx(-0.004)
+    assert spike_lodo.setting_summaries(per_neuron, {"stride": 1, "precision": "fp32"}) == {}
