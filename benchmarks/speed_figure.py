@@ -5,7 +5,8 @@
 Reads the same-run speed ratios of ``spike_speed/spike_speed.json`` (samples per second against
 ENS² at stride 1 in float32, one thread) and the paired held-out Corr changes of the
 leave-one-dataset-out runs: window strides (``spike_lodo_ens2_60hz_m2.json``, key ``strides``)
-and bfloat16 arithmetic (``spike_lodo_ens2_60hz_m1_bf16_inference.json``, key ``precisions``).
+bfloat16 arithmetic (``spike_lodo_ens2_60hz_m1_bf16_inference.json``, key ``precisions``) and
+both at once (``spike_lodo_ens2_60hz_m1_stride16_bf16.json``, key ``strides_and_precisions``).
 Writes ``benchmarks/results/speed_figure/ens2_speed_accuracy.png`` and, beside it, a ``.json``
 with the plotted numbers, their sources and the provenance of this command. Runs no model.
 """
@@ -30,10 +31,13 @@ RESULTS = ROOT / "benchmarks" / "results"
 SPEED = RESULTS / "spike_speed" / "spike_speed.json"
 STRIDES = RESULTS / "spike_lodo" / "spike_lodo_ens2_60hz_m2.json"
 PRECISIONS = RESULTS / "spike_lodo" / "spike_lodo_ens2_60hz_m1_bf16_inference.json"
+COMBINED = RESULTS / "spike_lodo" / "spike_lodo_ens2_60hz_m1_stride16_bf16.json"
 OUT = RESULTS / "speed_figure" / "ens2_speed_accuracy.png"
 
 
-def speed_accuracy_points(speed: dict, strides: dict, precisions: dict | None) -> list[dict]:
+def speed_accuracy_points(
+    speed: dict, strides: dict, precisions: dict | None, combined: dict | None = None
+) -> list[dict]:
     """One point per ENS² inference setting: the speed ratio to stride 1 in float32 and the
     median paired change in held-out Corr against it, with its 95 % interval (datasets, then
     neurons)."""
@@ -56,6 +60,16 @@ def speed_accuracy_points(speed: dict, strides: dict, precisions: dict | None) -
                 "speed": ratios["ens2_bf16_stride1"],
                 "change": res["change_vs_fp32_median"],
                 "ci95": res["change_vs_fp32_ci95_hierarchical"],
+            }
+        )
+    for label, res in (combined or {}).get("strides_and_precisions", {}).items():
+        stride, precision = label.removeprefix("stride").split("_")
+        points.append(
+            {
+                "setting": f"stride {stride}, {precision}",
+                "speed": ratios[f"ens2_{precision}_stride{stride}"],
+                "change": res["change_vs_stride1_fp32_median"],
+                "ci95": res["change_vs_stride1_fp32_ci95_hierarchical"],
             }
         )
     return points
@@ -95,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
-    sources = [SPEED, STRIDES] + ([PRECISIONS] if PRECISIONS.exists() else [])
-    loaded = [json.loads(path.read_text()) for path in sources]
-    points = speed_accuracy_points(loaded[0], loaded[1], loaded[2] if len(loaded) > 2 else None)
+    sources = [SPEED, STRIDES] + [path for path in (PRECISIONS, COMBINED) if path.exists()]
+    loaded = {path: json.loads(path.read_text()) for path in sources}
+    points = speed_accuracy_points(
+        loaded[SPEED], loaded[STRIDES], loaded.get(PRECISIONS), loaded.get(COMBINED)
+    )
     draw(points, args.out)
     record = {
         "points": points,
