@@ -590,32 +590,34 @@ def paired_setting_summary(per_neuron: pd.DataFrame, columns: dict[str, str], ba
     return out
 
 
-def setting_summaries(per_neuron: pd.DataFrame, settings: dict) -> dict:
-    """The paired summaries of an ENS² run's extra inference settings (``settings``: the run's
-    arguments): ``strides`` (each extra stride, the run's arithmetic), ``precisions`` (each
-    extra arithmetic, the run's stride) and ``strides_and_precisions`` (each pair), each
-    against the run's own stride and arithmetic (column ``corr``); printed as well."""
+def extra_settings(settings: dict) -> dict[str, tuple[str, dict[str, tuple[str, int, str]]]]:
+    """An ENS² run's extra inference settings (``settings``: the run's arguments), by summary
+    group: ``group → (base, {key: (column label, stride, precision)})``. Groups: ``strides``
+    (each extra stride, the run's arithmetic), ``precisions`` (each extra arithmetic, the run's
+    stride) and ``strides_and_precisions`` (each pair); ``base`` names the run's own setting,
+    the per-neuron column ``corr``, and the other columns are ``corr_<label>``."""
     stride, precision = settings.get("stride", 1), settings.get("precision", "fp32")
-    strides, precisions = (
-        settings.get("extra_strides") or [],
-        settings.get("extra_precisions") or [],
-    )
+    strides = settings.get("extra_strides") or []
+    precisions = settings.get("extra_precisions") or []
+    pairs = {f"stride{s}_{p}": (f"stride{s}_{p}", s, p) for s in strides for p in precisions}
     groups = {
-        "strides": ({str(s): f"corr_stride{s}" for s in strides}, f"stride{stride}"),
-        "precisions": ({p: f"corr_{p}" for p in precisions}, precision),
-        "strides_and_precisions": (
-            {f"stride{s}_{p}": f"corr_stride{s}_{p}" for s in strides for p in precisions},
-            f"stride{stride}_{precision}",
-        ),
+        "strides": (f"stride{stride}", {str(s): (f"stride{s}", s, precision) for s in strides}),
+        "precisions": (precision, {p: (p, stride, p) for p in precisions}),
+        "strides_and_precisions": (f"stride{stride}_{precision}", pairs),
     }
+    return {group: v for group, v in groups.items() if v[1]}
+
+
+def setting_summaries(per_neuron: pd.DataFrame, settings: dict) -> dict:
+    """The paired summaries of every group of :func:`extra_settings`, each against the run's
+    own stride and arithmetic (column ``corr``); printed as well."""
     out = {}
-    for key, (columns, base) in groups.items():
-        if not columns:
-            continue
-        out[key] = paired_setting_summary(per_neuron, columns, base)
-        for label, v in out[key].items():
+    for group, (base, keyed) in extra_settings(settings).items():
+        columns = {key: f"corr_{label}" for key, (label, _, _) in keyed.items()}
+        out[group] = paired_setting_summary(per_neuron, columns, base)
+        for key, v in out[group].items():
             print(
-                f"{label}: median Corr {v['corr_median']:.4f}, change against {base} "
+                f"{key}: median Corr {v['corr_median']:.4f}, change against {base} "
                 f"{v[f'change_vs_{base}_median']:+.4f}",
                 flush=True,
             )
@@ -829,15 +831,11 @@ def main(argv=None) -> int:
             save_member_rates(args.save_members, test_name, model, test)
         fold_rows = neuron_rows(test, predict, events_of, args.model, {"fold": test_name})
         if (args.extra_strides or args.extra_precisions) and args.model == "ens2":
-            settings_ = {f"stride{s}": (s, args.precision) for s in args.extra_strides}
-            settings_.update({p: (args.stride, p) for p in args.extra_precisions})
-            settings_.update(
-                {
-                    f"stride{s}_{p}": (s, p)
-                    for s in args.extra_strides
-                    for p in args.extra_precisions
-                }
-            )
+            settings_ = {
+                label: (stride, precision)
+                for _, keyed in extra_settings(vars(args)).values()
+                for label, stride, precision in keyed.values()
+            }
             by_setting = corr_rows_by_setting(test, model, settings_)
             for r in fold_rows:
                 for label, c in by_setting[(r["dataset"], r["neuron"])].items():
