@@ -209,6 +209,7 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
         from calcium_dynamics.likelihoods import calcium
 
         calcium._NEGLIGIBLE = -math.inf  # this process only
+        calcium._SKIP_MARGIN = math.inf
         _previous_nll()
         _previous_training_step()
         variant = variant.removesuffix(PREVIOUS)

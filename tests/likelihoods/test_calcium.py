@@ -217,7 +217,8 @@ def test_skipped_negligible_spike_counts_change_nothing_in_float32(monkeypatch):
         return [ll.detach().double()] + [a.grad.double() for a in args]
 
     got = run(torch.float32, calcium_ar_poisson_log_likelihood)
-    monkeypatch.setattr(calcium, "_NEGLIGIBLE", -math.inf)  # every k, every exponent
+    monkeypatch.setattr(calcium, "_NEGLIGIBLE", -math.inf)  # every exponent
+    monkeypatch.setattr(calcium, "_SKIP_MARGIN", math.inf)  # every k
     every_k = run(torch.float32, calcium_ar_poisson_log_likelihood)
     exact = run(torch.float64, _naive_log_likelihood)
     assert exact[0][150].min() > -10  # the 8-spike bin is explained, not a far tail
@@ -229,12 +230,13 @@ def test_skipped_negligible_spike_counts_change_nothing_in_float32(monkeypatch):
 @pytest.mark.parametrize("seed", range(6))
 def test_spike_count_top_equals_the_entry_by_entry_test(seed):
     """The largest non-negligible spike count of a block, found from each neuron's largest
-    ``a`` alone, equals the test over every entry (float64 brute force)."""
-    from calcium_dynamics.likelihoods.calcium import _NEGLIGIBLE, _spike_count_top
+    ``a`` alone, equals the test over every entry (float64 brute force), at the float64 and
+    the float32 gap."""
+    from calcium_dynamics.likelihoods.calcium import _skip_gap, _spike_count_top
 
     g = torch.Generator().manual_seed(seed)
     rows, n, max_spikes = 200, 7, 10
-    # spread and offset of a, scale of c² / 2σ²: blocks whose top is 3, 3, 5, 4, 7 and 10
+    # spread and offset of a, scale of c² / 2σ²: blocks of small to large tops
     spread, offset, scale = [
         (0.3, -3, 6),
         (0.5, -2, 6),
@@ -248,6 +250,18 @@ def test_spike_count_top_equals_the_entry_by_entry_test(seed):
     k = torch.arange(max_spikes + 1, dtype=torch.float64)
     f = k[:, None, None] * a - (torch.lgamma(k + 1.0)[:, None] + k[:, None] ** 2 * c2_inv)[:, None]
     gaps = f - f.amax(dim=0)  # (R + 1, rows, N)
-    kept = [kk for kk in range(max_spikes + 1) if bool((gaps[kk] >= _NEGLIGIBLE).any())]
-    assert _spike_count_top(a, c2_inv, max_spikes) == max(kept) == [3, 3, 5, 4, 7, 10][seed]
-    assert _spike_count_top(a.float(), c2_inv.float(), max_spikes) == max(kept)
+    expected = {torch.float64: [2, 3, 4, 3, 6, 10], torch.float32: [1, 2, 3, 2, 5, 10]}
+    for dtype, tops in expected.items():
+        gap = _skip_gap(dtype)
+        kept = [kk for kk in range(max_spikes + 1) if bool((gaps[kk] >= gap).any())]
+        top = _spike_count_top(a.to(dtype), c2_inv.to(dtype), max_spikes)
+        assert top == max(kept) == tops[seed]
+
+
+def test_skip_gap_is_eight_nats_below_the_rounding_unit():
+    """Left-out terms are below e^-8 of a rounding unit of the sum (whose largest term is 1)."""
+    from calcium_dynamics.likelihoods.calcium import _skip_gap
+
+    assert _skip_gap(torch.float32) == pytest.approx(math.log(2.0**-23) - 8.0)
+    assert _skip_gap(torch.float64) == pytest.approx(math.log(2.0**-52) - 8.0)
+    assert _skip_gap(torch.float32) == pytest.approx(-23.942, abs=1e-3)

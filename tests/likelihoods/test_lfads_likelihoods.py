@@ -94,6 +94,7 @@ def test_poisson_and_gaussian_reject_bad_data():
 
 def test_calcium_observation_wraps_the_shared_likelihood():
     from calcium_dynamics.likelihoods import calcium
+
     obs = CalciumARPoissonObservation(3, ar_order=2, max_spikes=8)
     y = torch.randn(2, 6, 3)
     params = (torch.randn(2, 6, 3),)

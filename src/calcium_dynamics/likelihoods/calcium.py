@@ -12,7 +12,8 @@ with ``R = max_spikes``. The sum is taken in log space (shifted by its largest t
 ``logsumexp`` does) so it stays finite for large |y| and tiny rates. It runs as a loop over the
 spike count k with a hand-written gradient (``_SpikeCountSum``): no tensor with an extra
 ``R + 1`` axis is formed or kept for the backward pass, so memory stays that of a few
-``(..., T, N)`` tensors. The truncation drops P(s > R), which :func:`poisson_tail_probability`
+``(..., T, N)`` tensors; spike counts whose terms are below the rounding of the sum for
+every entry of a block of rows are left out (:func:`_skip_gap`). The truncation drops P(s > R), which :func:`poisson_tail_probability`
 reports (about 1e-8 for λ = 1 spike / bin and R = 10, far less for smaller λ).
 
 Boundary choice: the first ``p`` bins of every sequence are predicted from a zero-padded past, i.e.
@@ -123,17 +124,31 @@ def calcium_ar_poisson_log_likelihood(
 _BLOCK_ENTRIES = 1 << 17  # entries per block of the spike-count loop (bounds the temporaries)
 
 
-# Terms below exp(_NEGLIGIBLE) times the largest one (≈ 9e-27 of a sum ≥ 1) do not change a
-# float32 sum: spike counts whose every entry in a block is that small are skipped, and smaller
-# exponents are raised to it, since the CPU's exp takes a slow path below ≈ -87 (10-30x slower).
+# Exponents below _NEGLIGIBLE are raised to it before exponentiation (exp(-60) ≈ 9e-27 of a
+# sum ≥ 1 changes no float32 or float64 sum): the CPU's exp takes a slow path below ≈ -87
+# (10-30x slower).
 _NEGLIGIBLE = -60.0
+# A spike count whose term is below exp(log(eps) − _SKIP_MARGIN) times the largest one, for
+# every entry of a block, is skipped (see _skip_gap).
+_SKIP_MARGIN = 8.0
+
+
+def _skip_gap(dtype: torch.dtype) -> float:
+    """Log-ratio to the largest term below which a spike count's term is left out of the sum.
+
+    The largest term of the shifted sum is 1, so leaving out at most R terms each below
+    ``eps · e^-8`` (``eps`` the dtype's relative rounding unit: −23.9 for float32, −44.0 for
+    float64) changes the sum by less than ``R · 3.4e-4`` of a rounding unit (0.003 of one for
+    R = 10), far less than rounding the sum itself does; the same bound holds for the
+    posterior moments. ``_SKIP_MARGIN = inf`` keeps every spike count."""
+    return math.log(torch.finfo(dtype).eps) - _SKIP_MARGIN
 
 
 def _spike_count_top(a, c2_inv, max_spikes):
     """The largest spike count k whose term is not negligible for some entry of a block.
 
     With ``f_k(a) = k·a − e_k`` (``e_k = log k! + c² k² / 2σ²`` per neuron), an entry's term k
-    is negligible when ``f_k(a) − max_j f_j(a) < _NEGLIGIBLE``. The largest non-negligible k
+    is negligible when ``f_k(a) − max_j f_j(a) < _skip_gap(dtype)``. The largest non-negligible k
     never decreases as ``a`` grows (if k is non-negligible at ``a`` and ``a' > a``, then either
     the maximiser at ``a'`` is ≥ k, or ``f_k − f_j`` grew by ``(k − j)(a' − a) > 0`` against
     every ``j < k``), so the entry with the largest ``a`` of each neuron decides: the test runs
@@ -142,13 +157,15 @@ def _spike_count_top(a, c2_inv, max_spikes):
     ks = torch.arange(max_spikes + 1, dtype=a.dtype, device=a.device)
     e = torch.lgamma(ks + 1.0)[:, None] + (ks * ks)[:, None] * c2_inv  # (R + 1, N)
     f = ks[:, None] * a_max - e
-    kept = (f - f.amax(dim=0) >= _NEGLIGIBLE).any(dim=1).nonzero()
+    kept = (f - f.amax(dim=0) >= _skip_gap(a.dtype)).any(dim=1).nonzero()
     return int(kept.max()) if len(kept) else 0
 
 
-def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
+def _spike_count_block(log_rate, r, jump, noise_var, consts, max_spikes, out, moments, factors):
     """One block of rows (M, N) of :class:`_SpikeCountSum`'s forward pass, written into ``out``
-    and, when given, the three posterior moments E[k], E[k·d], E[d²] (d = r − c k)."""
+    and, when given, the three posterior moments E[k], E[k·d], E[d²] (d = r − c k) into
+    ``moments``, or the gradient factors of :class:`_SpikeCountSum` into ``factors`` (entries
+    ``None`` are not wanted)."""
     two_c_inv, c2_inv, neg_inv_2var = consts
     # pass 1: shift = max_k [k·a − (log k! + c² k² / 2σ²)] − r² / 2σ², a = log λ + c r / σ²
     a = torch.addcmul(log_rate, r, two_c_inv)
@@ -159,41 +176,84 @@ def _spike_count_block(log_rate, r, jump, consts, max_spikes, out, moments):
         torch.maximum(
             shift, torch.add(-(math.lgamma(k + 1.0) + (k * k) * c2_inv), a, alpha=k), out=shift
         )
-    shift = torch.addcmul(shift, r * r, neg_inv_2var)
-    neg_shift = torch.where(torch.isfinite(shift), -shift, torch.zeros_like(shift))
-    # pass 2: Σ_k exp(term_k − shift), term_k = k log λ − log k! − (r − c k)² / 2σ²
-    total = torch.zeros_like(a)
+    r2 = r * r
+    neg_shift = torch.addcmul(shift, r2, neg_inv_2var).neg_()
+    neg_shift.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)  # a non-finite shift: none
+    # which sums over k the outputs need: Σ k w_k, Σ k d w_k, Σ d² w_k
     if moments:
         m_k, m_kd, m_d2 = moments
-        for m in moments:
-            m.zero_()
-    for k in range(top + 1):
-        d = r - jump * k
+    else:
+        want_k = factors[0] is not None or factors[1] is not None
+        m_k = torch.empty_like(a) if want_k else None
+        m_kd = torch.empty_like(a) if factors[2] is not None else None
+        m_d2 = torch.empty_like(a) if factors[3] is not None else None
+    # pass 2: Σ_k exp(term_k − shift), term_k = k log λ − log k! − (r − c k)² / 2σ²; the
+    # k = 0 term starts each sum (no k = 0 term in the sums weighted by k)
+    total = neg_shift.addcmul(r2, neg_inv_2var).clamp_min_(_NEGLIGIBLE).exp_()
+    if m_d2 is not None:
+        torch.mul(total, r2, out=m_d2)
+    if top == 0:
+        for m in (m_k, m_kd):
+            if m is not None:
+                m.zero_()
+    for k in range(1, top + 1):
+        d = torch.add(r, jump, alpha=-k)
         d2 = d * d
-        term = torch.add(neg_shift, log_rate, alpha=k) if k else neg_shift.clone()
+        term = torch.add(neg_shift, log_rate, alpha=k)
         term.sub_(math.lgamma(k + 1.0)).addcmul_(d2, neg_inv_2var).clamp_min_(_NEGLIGIBLE).exp_()
         total += term
-        if moments:
-            if k:
+        if k == 1:  # the sums weighted by k start here
+            if m_k is not None:
+                m_k.copy_(term)
+            if m_kd is not None:
+                torch.mul(term, d, out=m_kd)
+        else:
+            if m_k is not None:
                 m_k.add_(term, alpha=k)
+            if m_kd is not None:
                 m_kd.addcmul_(term, d, value=k)
+        if m_d2 is not None:
             m_d2.addcmul_(term, d2)
     torch.sub(torch.log(total), neg_shift, out=out)
-    out -= torch.exp(log_rate)
-    for m in moments:
-        m.div_(total)
+    rate = torch.exp(log_rate)
+    out -= rate
+    for m in (m_k, m_kd, m_d2):
+        if m is not None:
+            m.div_(total)
+    if not moments:
+        _gradient_factors(m_k, m_kd, m_d2, rate, r, jump, noise_var, factors)
 
 
-def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, with_moments):
+def _gradient_factors(m_k, m_kd, m_d2, rate, r, jump, noise_var, factors):
+    """The derivatives of the log-likelihood by log λ, r, c and σ², entry by entry, from the
+    posterior moments E[k], E[k·d], E[d²] (d = r − c k), written into ``factors`` (those not
+    ``None``); see :class:`_SpikeCountSum`. Divisions by σ² come last and are divisions (a
+    rounded 1 / σ² would bias every entry of a neuron alike, and its sums over entries)."""
+    g_log_rate, g_res, g_jump, g_var = factors
+    if g_log_rate is not None:  # E[k] − λ
+        torch.sub(m_k, rate, out=g_log_rate)
+    if g_res is not None:  # −E[d] / σ² = (c E[k] − r) / σ²
+        torch.mul(m_k, jump, out=g_res).sub_(r).div_(noise_var)
+    if g_jump is not None:  # E[k·d] / σ²
+        torch.div(m_kd, noise_var, out=g_jump)
+    if g_var is not None:  # (E[d²] / σ² − 1) / 2σ²
+        torch.div(m_d2, noise_var, out=g_var).sub_(1.0).div_(2.0 * noise_var)
+
+
+def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, with_moments, wanted=None):
     """``log Σ_k Poisson(k; λ) N(r; c k, σ²)`` of the broadcast shape of ``log_rate`` and
-    ``residual`` and, ``with_moments``, the posterior moments E[k], E[k·d], E[d²]
-    (d = r − c k; flat rows of N entries), computed a block of rows at a time."""
+    ``residual`` and either, ``with_moments``, the posterior moments E[k], E[k·d], E[d²]
+    (d = r − c k), or the gradient factors of :class:`_SpikeCountSum` (by log λ, r, c, σ²; those
+    whose flag in ``wanted`` is true, ``None`` for the others); flat rows of N entries,
+    computed a block of rows at a time."""
     shape = torch.broadcast_shapes(log_rate.shape, residual.shape)
     n_neurons = shape[-1]
     log_rate_rows = log_rate.expand(shape).reshape(-1, n_neurons)
     r_rows = residual.expand(shape).reshape(-1, n_neurons)
     out = torch.empty_like(r_rows)
     moments = [torch.empty_like(r_rows) for _ in range(3 if with_moments else 0)]
+    wanted = (False,) * 4 if wanted is None or with_moments else wanted
+    factors = [torch.empty_like(r_rows) if w else None for w in wanted]
     inv_2var = 0.5 / noise_var
     consts = (jump * 2.0 * inv_2var, jump * jump * inv_2var, -inv_2var)
     block = max(1, _BLOCK_ENTRIES // n_neurons)
@@ -203,13 +263,15 @@ def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, with_momen
             log_rate_rows[rows],
             r_rows[rows],
             jump,
+            noise_var,
             consts,
             max_spikes,
             out[rows],
             [m[rows] for m in moments],
+            [None if f is None else f[rows] for f in factors],
         )
     out += -0.5 * (_LOG_2PI + torch.log(noise_var))
-    return out.view(shape), moments
+    return out.view(shape), moments if with_moments else factors
 
 
 class _SpikeCountSum(torch.autograd.Function):
@@ -219,39 +281,43 @@ class _SpikeCountSum(torch.autograd.Function):
     of ``log_rate`` and ``residual`` r, so no ``(..., R+1)`` tensor is formed or kept for the
     backward pass. A first pass finds a shift (the largest term, from an algebraically equal
     expanded form of the Gaussian exponent); the second pass sums the shifted terms in the
-    same form as the definition, ``k log λ − log k! − (r − c k)² / 2σ²``. The backward pass
-    needs only three posterior moments of k per entry, saved by the forward pass:
-    E[k], E[k·d] and E[d²] with d = r − c k, under w_k ∝ Poisson(k; λ) N(r; c k, σ²):
+    same form as the definition, ``k log λ − log k! − (r − c k)² / 2σ²``. The derivatives
+    follow from three posterior moments of k per entry, E[k], E[k·d] and E[d²] with
+    d = r − c k, under w_k ∝ Poisson(k; λ) N(r; c k, σ²):
 
         ∂/∂log λ = E[k] − λ,   ∂/∂r = −E[d] / σ²,   ∂/∂c = E[k·d] / σ²,
-        ∂/∂σ² = (E[d²] / σ² − 1) / (2σ²).
+        ∂/∂σ² = (E[d²] / σ² − 1) / (2σ²);
+
+    the forward pass computes these per-entry factors block by block (while its block is in
+    the cache) for the inputs that need a gradient, and saves them: the backward pass only
+    multiplies them by the incoming gradient and sums over broadcast dimensions.
     """
 
     @staticmethod
     def forward(ctx, log_rate, residual, jump, noise_var, max_spikes):
-        needs_grad = any(ctx.needs_input_grad[:4])
-        out, moments = _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, needs_grad)
-        if needs_grad:
-            ctx.save_for_backward(log_rate, residual, jump, noise_var, *moments)
+        wanted = tuple(ctx.needs_input_grad[:4])
+        out, factors = _spike_count_sum(
+            log_rate, residual, jump, noise_var, max_spikes, False, wanted
+        )
+        ctx.shapes = (log_rate.shape, residual.shape)
+        ctx.save_for_backward(*factors)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        log_rate, residual, jump, noise_var, *moments = ctx.saved_tensors
-        m_k, m_kd, m_d2 = (m.view(grad.shape) for m in moments)
+        log_rate_shape, residual_shape = ctx.shapes
+        f_log_rate, f_res, f_jump, f_var = ctx.saved_tensors
+        n_neurons = grad.shape[-1]
         g_log_rate = g_res = g_jump = g_var = None
-        if ctx.needs_input_grad[0]:
-            g = grad * (m_k - torch.exp(log_rate))
-            g_log_rate = g.sum_to_size(log_rate.shape)
-        if ctx.needs_input_grad[1]:
-            # E[d] = r − c E[k]
-            g = grad * (jump * m_k - residual) / noise_var
-            g_res = g.sum_to_size(residual.shape)
-        if ctx.needs_input_grad[2]:
-            g_jump = (grad * m_kd).reshape(-1, jump.shape[0]).sum(0) / noise_var
-        if ctx.needs_input_grad[3]:
-            g = grad * (m_d2 / noise_var - 1.0)
-            g_var = g.reshape(-1, noise_var.shape[0]).sum(0) / (2.0 * noise_var)
+        if f_log_rate is not None:
+            g_log_rate = (grad * f_log_rate.view(grad.shape)).sum_to_size(log_rate_shape)
+        if f_res is not None:
+            g_res = (grad * f_res.view(grad.shape)).sum_to_size(residual_shape)
+        grad_rows = grad.reshape(-1, n_neurons)
+        if f_jump is not None:
+            g_jump = (grad_rows * f_jump).sum(0)
+        if f_var is not None:
+            g_var = (grad_rows * f_var).sum(0)
         return g_log_rate, g_res, g_jump, g_var, None
 
 
