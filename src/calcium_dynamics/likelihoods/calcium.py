@@ -13,8 +13,9 @@ with ``R = max_spikes``. The sum is taken in log space (shifted by its largest t
 spike count k with a hand-written gradient (``_SpikeCountSum``): no tensor with an extra
 ``R + 1`` axis is formed or kept for the backward pass, so memory stays that of a few
 ``(..., T, N)`` tensors; spike counts whose terms are below the rounding of the sum for
-every entry of a block of rows are left out (:func:`_skip_gap`). The truncation drops P(s > R), which :func:`poisson_tail_probability`
-reports (about 1e-8 for λ = 1 spike / bin and R = 10, far less for smaller λ).
+every entry of a block of rows are left out (:func:`_skip_gap`). The truncation drops
+P(s > R), which :func:`poisson_tail_probability` reports (about 1e-8 for λ = 1 spike / bin
+and R = 10, far less for smaller λ).
 
 Boundary choice: the first ``p`` bins of every sequence are predicted from a zero-padded past, i.e.
 ``y_{t−i} := 0`` for ``t − i < 0``. This treats the recording as starting from a resting (zero
