@@ -7,8 +7,9 @@ data), the log-likelihood and its gradients as one calcium-LFADS training step c
 the log-rates of a freshly initialised calcium-LFADS model (forward pass on the batch) and its
 AR coefficients, jump and noise variance. The module of this checkout and the same module at
 ``--baseline-commit`` (read from git history) run interleaved in one process, one thread;
-values and every gradient are compared (largest absolute difference) and the CPU seconds per
-call (forward + backward) are reported with their ratio. Writes
+values and every gradient are compared (largest absolute difference, and each code's against a
+float64 evaluation of the same inputs), the CPU seconds per call (forward + backward) are
+reported with their ratio, and the largest spike count each block of rows sums in each code. Writes
 ``benchmarks/results/latent_lorenz/calcium_sum_speed.json``.
 """
 
@@ -93,6 +94,21 @@ def value_and_grads(module, inputs: dict) -> tuple[float, list[torch.Tensor]]:
     return seconds, [ll.detach(), *(v.grad for v in leaves.values())]
 
 
+def block_tops(module, inputs: dict) -> list[int]:
+    """The largest spike count each block of rows of the module sums (``_spike_count_top`` on
+    the block's ``a = log λ + c r / σ²``)."""
+    y, n = inputs["y"], inputs["y"].shape[-1]
+    r = y - module.ar_prediction(y, inputs["ar_coefs"])
+    inv_2var = 0.5 / inputs["noise_var"]
+    a = (inputs["log_rate"] + r * (inputs["jump"] * 2.0 * inv_2var)).reshape(-1, n)
+    c2_inv = inputs["jump"] ** 2 * inv_2var
+    block = max(1, module._BLOCK_ENTRIES // n)
+    return [
+        module._spike_count_top(a[i : i + block], c2_inv, inputs["max_spikes"])
+        for i in range(0, a.shape[0], block)
+    ]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--baseline-commit", required=True, help="commit of the baseline module")
@@ -113,8 +129,16 @@ def main(argv=None) -> None:
             seconds[name].append(s)
     _, now = value_and_grads(current, inputs)
     _, before = value_and_grads(baseline, inputs)
+    # both against the same evaluation in float64 (this checkout's module)
+    _, exact = value_and_grads(
+        current, {k: v.double() if torch.is_tensor(v) else v for k, v in inputs.items()}
+    )
     names = ("log_likelihood", "grad_log_rate", "grad_ar_coefs", "grad_jump", "grad_noise_var")
     differences = {n: float((a - b).abs().max()) for n, a, b in zip(names, now, before)}
+    to_float64 = {
+        code: {n: float((a.double() - x).abs().max()) for n, a, x in zip(names, values, exact)}
+        for code, values in (("current", now), ("baseline", before))
+    }
     medians = {k: float(np.median(v)) for k, v in seconds.items()}
     result = {
         "provenance": run_record(command, seeds=args.seed, threads=1, cwd=ROOT),
@@ -131,6 +155,12 @@ def main(argv=None) -> None:
         "cpu_s_per_call_median": medians,
         "speedup_vs_baseline": round(medians["baseline"] / medians["current"], 3),
         "largest_abs_difference": differences,
+        "largest_abs_difference_to_float64": to_float64,
+        "largest_abs_value_float64": {n: float(x.abs().max()) for n, x in zip(names, exact)},
+        "spike_counts_summed_per_block_top": {
+            "current": block_tops(current, inputs),
+            "baseline": block_tops(baseline, inputs),
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
