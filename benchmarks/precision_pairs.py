@@ -1,7 +1,8 @@
 """Held-out accuracy of two ways of training LFADS, paired by seed (bfloat16 products against
 float32, or one implementation against another).
 
-Reads the per-seed results of ``latent_lorenz.py --speeds`` of a baseline (by default
+Reads the per-seed results of ``latent_lorenz.py --speeds`` (or of its calcium-LFADS data
+set) of a baseline (by default
 ``--float32-matmul-precision highest``, float32) and a candidate (``medium``, bfloat16
 products), one or more files each, and writes, per model, the latent R² (x, y, z and their
 mean) of each seed under both, the paired differences (candidate − baseline), their mean, a
@@ -41,7 +42,9 @@ sys.path.insert(0, str(ROOT / "src"))
 from calcium_dynamics.provenance import command_line, run_record
 
 OUT = ROOT / "benchmarks/results/latent_lorenz/latent_lorenz_speeds_heldout_bf16_vs_fp32.json"
-SEED_KEY = re.compile(r"^lorenz_(?P<speed>\d+)hz_seed(?P<seed>\d+)$")
+#: per-seed keys of ``latent_lorenz.py``: Lorenz imaging at a speed (``--speeds``) or the
+#: calcium-LFADS data set of Keeley et al. (``calcium_lorenz_seedS``)
+SEED_KEY = re.compile(r"^(?:lorenz_(?P<speed>\d+)hz|(?P<data>calcium_lorenz))_seed(?P<seed>\d+)$")
 #: equivalence margin of the decision rule, in latent R²
 MARGIN = 0.03
 BOOTSTRAP_DRAWS = 20_000
@@ -56,7 +59,8 @@ def per_seed(paths: list[Path]) -> dict[str, dict[int, dict]]:
             m = SEED_KEY.match(key)
             if not m:
                 continue
-            speed, seed = f"{m['speed']}hz", int(m["seed"])
+            speed = f"{m['speed']}hz" if m["speed"] else m["data"]
+            seed = int(m["seed"])
             if seed in out.setdefault(speed, {}):
                 raise ValueError(f"{path}: seed {seed} at {speed} is also in another file")
             out[speed][seed] = entry
@@ -111,7 +115,7 @@ def compare(
             "bootstrap_95_interval_of_mean_difference": [
                 round(v, 4) for v in bootstrap_interval(d, rng)
             ],
-            "wilcoxon_p": round(float(wilcoxon(d).pvalue), 4),
+            "wilcoxon_p": round(float(wilcoxon(d).pvalue), 4) if d.any() else 1.0,
             f"seeds_{c_name}_lower": int((d < 0).sum()),
             f"{b_name}_seed_sd": round(float(a.std(ddof=1)), 4),
         }

@@ -59,3 +59,26 @@ def test_a_seed_in_two_files_is_refused(precision_pairs, tmp_path):
         (tmp_path / f"{name}.json").write_text(json.dumps(_result(0.5, "lorenz_10hz_seed0")))
     with pytest.raises(ValueError, match="seed 0"):
         precision_pairs.per_seed([tmp_path / "a.json", tmp_path / "b.json"])
+
+
+def test_calcium_lorenz_seeds_are_paired_and_identical_runs_are_equal(precision_pairs, tmp_path):
+    """The calcium-LFADS data set's keys pair like the speeds'; seeds that trained to the same
+    numbers give zero differences (Wilcoxon p 1) and the verdict 'equal'."""
+    doc = {f"calcium_lorenz_seed{s}": {"calcium_lfads": {"r2_xyz": [0.99, 0.98, z]}}
+           for s, z in enumerate([0.97, 0.975, 0.98])}  # fmt: skip
+    assert set(precision_pairs.per_seed([_write(tmp_path / "a.json", doc)])) == {"calcium_lorenz"}
+    out = tmp_path / "pairs.json"
+    precision_pairs.main(
+        ["--baseline", str(tmp_path / "a.json"), "--candidate", str(tmp_path / "a.json"),
+         "--names", "before", "after", "--models", "calcium_lfads", "--out", str(out)]
+    )  # fmt: skip
+    res = json.loads(out.read_text())["calcium_lfads_calcium_lorenz"]
+    assert res["seeds"] == [0, 1, 2]
+    assert res["z"]["difference_after_minus_before"] == [0.0, 0.0, 0.0]
+    assert res["z"]["wilcoxon_p"] == 1.0
+    assert res["verdict"] == "equal"
+
+
+def _write(path, doc):
+    path.write_text(json.dumps(doc))
+    return path
