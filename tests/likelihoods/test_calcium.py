@@ -122,6 +122,53 @@ def test_gradients_flow_to_every_parameter():
     )
 
 
+def test_gradients_of_every_input_match_finite_differences():
+    """The hand-written factors (by log λ, r through the AR coefficients, c and σ²) against
+    float64 finite differences, over a broadcast rate and rates large enough for many counts."""
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(2, 12, 3, dtype=torch.float64, generator=g) * 0.8 + 0.5
+    inputs = (
+        torch.randn(1, 12, 3, dtype=torch.float64, generator=g) * 0.7,  # log λ, broadcast
+        torch.tensor([[0.6, 0.3, 0.8], [0.1, -0.2, 0.05]], dtype=torch.float64),
+        torch.tensor([0.9, 0.4, 1.3], dtype=torch.float64),
+        torch.tensor([0.05, 0.3, 0.02], dtype=torch.float64),
+    )
+    inputs = tuple(t.requires_grad_() for t in inputs)
+    assert torch.autograd.gradcheck(
+        lambda lr, ar, c, var: calcium_ar_poisson_log_likelihood(y, lr, ar, c, var), inputs
+    )
+
+
+@pytest.mark.parametrize("wanted", [(0,), (1,), (2, 3), (0, 3), ()])
+def test_gradients_of_some_inputs_equal_those_of_all(wanted):
+    """Only the factors of the inputs that need a gradient are formed: each equals the one of a
+    pass where every input needs one, bit for bit, and the values are the same."""
+    g = torch.Generator().manual_seed(2)
+    y = torch.randn(3, 40, 5, generator=g)
+    base = (
+        torch.randn(3, 40, 5, generator=g) - 1.0,
+        torch.full((1, 5), 0.7),
+        torch.rand(5, generator=g) + 0.5,
+        torch.rand(5, generator=g) * 0.2 + 0.05,
+    )
+
+    def run(needs):
+        leaves = [t.clone().requires_grad_(i in needs) for i, t in enumerate(base)]
+        ll = calcium_ar_poisson_log_likelihood(y, *leaves)
+        if needs:
+            ll.sum().backward()
+        return ll.detach(), [t.grad for t in leaves]
+
+    ll_all, grads_all = run((0, 1, 2, 3))
+    ll_some, grads_some = run(wanted)
+    assert torch.equal(ll_all, ll_some)
+    for i in range(4):
+        if i in wanted:
+            assert torch.equal(grads_some[i], grads_all[i])
+        else:
+            assert grads_some[i] is None
+
+
 def test_finite_for_extreme_values():
     y = torch.tensor([[50.0, -50.0]], dtype=torch.float32)
     log_rate = torch.tensor([[-30.0, 3.0]], dtype=torch.float32)
