@@ -312,3 +312,25 @@ def test_skip_gap_is_eight_nats_below_the_rounding_unit():
     assert _skip_gap(torch.float32) == pytest.approx(math.log(2.0**-23) - 8.0)
     assert _skip_gap(torch.float64) == pytest.approx(math.log(2.0**-52) - 8.0)
     assert _skip_gap(torch.float32) == pytest.approx(-23.942, abs=1e-3)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+@pytest.mark.parametrize("n_time", [1, 2, 3, 40])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_ar_residual_equals_y_minus_the_prediction(p, n_time, dtype):
+    """The residual the likelihood uses equals ``y − ar_prediction`` bit for bit (values),
+    and its gradient in the AR coefficients to the rounding of their sums over bins."""
+    from calcium_dynamics.likelihoods.calcium import ar_residual
+
+    g = torch.Generator().manual_seed(10 * p + n_time)
+    y = torch.randn(3, n_time, 4, generator=g, dtype=dtype)
+    ar = torch.randn(p, 4, generator=g, dtype=dtype)
+    weights = torch.randn(3, n_time, 4, generator=g, dtype=dtype)
+    a_pred, a_res = ar.clone().requires_grad_(), ar.clone().requires_grad_()
+    before = y - ar_prediction(y, a_pred)
+    now = ar_residual(y, a_res)
+    (before * weights).sum().backward()
+    (now * weights).sum().backward()
+    assert torch.equal(now, before)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    torch.testing.assert_close(a_res.grad, a_pred.grad, rtol=tol, atol=tol)

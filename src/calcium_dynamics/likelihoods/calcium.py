@@ -37,6 +37,7 @@ import torch
 
 __all__ = [
     "ar_prediction",
+    "ar_residual",
     "calcium_ar_poisson_log_likelihood",
     "calcium_ar_poisson_state_log_likelihood",
     "poisson_tail_probability",
@@ -83,6 +84,33 @@ def ar_prediction(y: torch.Tensor, ar_coefs: torch.Tensor) -> torch.Tensor:
     return pred
 
 
+def ar_residual(y: torch.Tensor, ar_coefs: torch.Tensor) -> torch.Tensor:
+    """``y − ar_prediction(y, ar_coefs)``, the same values bit for bit, in fewer passes.
+
+    The prediction is summed over the lags in the same order, on the bins that have a past
+    (``t ≥ 1``; the others predict 0 exactly), and subtracted from a copy of ``y`` in place:
+    no zero-padded copy of ``y`` and no zero prediction to add to.
+
+    Args:
+        y: ΔF/F, shape ``(..., T, N)``.
+        ar_coefs: ``(p, N)``.
+
+    Returns:
+        The residuals, shape ``(..., T, N)``; differentiable in ``ar_coefs`` (and ``y``). The
+        gradient of ``ar_coefs`` sums over the bins with a past only, so it equals the one
+        through :func:`ar_prediction` to the rounding of that sum.
+    """
+    _check_params(y, ar_coefs)
+    residual = y.clone()
+    if y.shape[-2] < 2:
+        return residual + 0.0 * ar_coefs[0]  # no bin has a past (the graph reaches ar_coefs)
+    pred = ar_coefs[0] * y[..., :-1, :]  # bins 1..T−1
+    for lag in range(2, min(ar_coefs.shape[0], y.shape[-2] - 1) + 1):
+        pred[..., lag - 1 :, :] += ar_coefs[lag - 1] * y[..., :-lag, :]
+    residual[..., 1:, :] -= pred
+    return residual
+
+
 def calcium_ar_poisson_log_likelihood(
     y: torch.Tensor,
     log_rate: torch.Tensor,
@@ -118,7 +146,7 @@ def calcium_ar_poisson_log_likelihood(
         bad = torch.nonzero(noise_var <= 0).flatten().tolist()
         raise ValueError(f"noise_var must be > 0; neurons {bad} are not")
 
-    residual = y - ar_prediction(y, ar_coefs)
+    residual = ar_residual(y, ar_coefs)
     return _SpikeCountSum.apply(log_rate, residual, jump, noise_var, int(max_spikes))
 
 
