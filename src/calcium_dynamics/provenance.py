@@ -53,6 +53,23 @@ def command_line(script: str | Path | None = None, argv: list[str] | None = None
     return shlex.join(["python", script.as_posix(), *args])
 
 
+def processor() -> dict:
+    """The CPU's model name and its bfloat16 instruction sets (speed ratios can change between
+    CPU generations; bfloat16 settings only pay where these exist). Read from
+    ``/proc/cpuinfo`` on Linux, ``platform.processor()`` elsewhere."""
+    name, flags = platform.processor() or None, set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name in (None, "", platform.machine()):
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    bf16 = sorted(f for f in flags if f in ("avx512_bf16", "amx_bf16"))
+    return {"model": name, "bfloat16_instructions": bf16}
+
+
 def run_record(
     command: str,
     *,
@@ -74,5 +91,6 @@ def run_record(
             "cores": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            "processor": processor(),
         },
     }
