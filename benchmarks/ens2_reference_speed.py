@@ -16,7 +16,10 @@ estimation replaced by the identity (rates only), against, on the same trace:
   the channels-last form), kept as a baseline;
 - ``floor_without_normalisation``: the channels-last form with its instance normalisations
   removed (timing only, not the same function): what the convolutions, pooling and averaging
-  alone cost, an upper bound on what faster normalisations could buy.
+  alone cost, an upper bound on what faster normalisations could buy;
+- ``floor_activation_only``: the same with each normalisation replaced by the leaky ReLU that
+  follows it (timing only): the bound for a network that keeps its activations, i.e. for
+  normalisations that would cost nothing.
 
 Timing: ``--repeats`` rounds, the three interleaved in each; seconds of the best round per
 method and the median of the per-round ratios. Accuracy: the largest absolute rate difference
@@ -35,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from calcium_dynamics.models.ens2_inference import ChannelsLastUNet
+from calcium_dynamics.models.ens2_inference import NEGATIVE_SLOPE, ChannelsLastUNet
 from calcium_dynamics.models.spike_kinds import _predict_sequence_windows
 from calcium_dynamics.models.spike_models import SpikeModel
 from calcium_dynamics.provenance import command_line, run_record
@@ -127,6 +131,14 @@ class _WithoutNormalisation(ChannelsLastUNet):
         return h
 
 
+class _ActivationOnly(ChannelsLastUNet):
+    """Timing floor: the channels-last U-Net with each instance normalisation replaced by the
+    leaky ReLU that follows it (the one full pass a normalised network cannot do without)."""
+
+    def _normalise(self, h: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(h, NEGATIVE_SLOPE)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--model", type=Path, default=SHIPPED)
@@ -157,6 +169,7 @@ def main(argv=None) -> int:
     published = ref.ENS2()
 
     floor_net = _WithoutNormalisation(net)
+    activation_net = _ActivationOnly(net)
     methods = {
         "published": lambda: published.predict(windows, state_dict=state)[1][:, 0],
         "package": lambda: _predict_sequence_windows([net], trace, WINDOW, 1, 2048),
@@ -165,6 +178,9 @@ def main(argv=None) -> int:
         ),
         "floor_without_normalisation": lambda: _predict_sequence_windows(
             [floor_net], trace, WINDOW, 1, 2048
+        ),
+        "floor_activation_only": lambda: _predict_sequence_windows(
+            [activation_net], trace, WINDOW, 1, 2048
         ),
     }
     rates = {name: f() for name, f in methods.items()}  # warm-up, and the rates compared
@@ -183,7 +199,12 @@ def main(argv=None) -> int:
     }
     per_round = {
         name: [p_ / o for p_, o in zip(seconds["published"], seconds[name])]
-        for name in ("package", "package_previous", "floor_without_normalisation")
+        for name in (
+            "package",
+            "package_previous",
+            "floor_without_normalisation",
+            "floor_activation_only",
+        )
     }
     result = {
         "provenance": prov,
