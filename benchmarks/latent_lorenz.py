@@ -137,9 +137,6 @@ SUFFIXES = (PREVIOUS, AUTOGRAD, SYSTEM_MALLOC)
 #: ``torch.set_float32_matmul_precision("medium")`` (the trainer parameter
 #: ``float32_matmul_precision``): compared with the same name without it (float32 products)
 BF16 = "_bf16"
-#: a timing variant name ending in this (``autolfads_fastdraws``, after any ``_bf16``) trains
-#: with the model parameter ``fast_dropout_draws``: compared with the same name without it
-FAST_DRAWS = "_fastdraws"
 
 
 def _previous_poisson_nll(self, data, params, mask):
@@ -216,15 +213,11 @@ def _time_variant(params: dict, variant: str, epochs: int, steps: int) -> dict:
         _previous_nll()
         _previous_training_step()
         variant = variant.removesuffix(PREVIOUS)
-    fast_draws = variant.endswith(FAST_DRAWS)
-    variant = variant.removesuffix(FAST_DRAWS)
     if variant.endswith(BF16):
         torch.set_float32_matmul_precision("medium")  # this process only
         variant = variant.removesuffix(BF16)
     x = _timing_data(variant, np.random.default_rng(0))
     model_params = {**variant_model_params(params["lfads"], variant), "recurrence": recurrence}
-    if fast_draws:
-        model_params["fast_dropout_draws"] = True
     torch.manual_seed(0)
     model = build_model(x, variant, model_params)
     model.initialise_from_data(x[:384])
@@ -304,12 +297,6 @@ def same_run_comparisons(
             fp32 = variant.removesuffix(BF16)
             baselines += [
                 (fp32 + suffix, "_fp32" + suffix) for suffix in ("", *_suffix_combinations())
-            ]
-        if variant.endswith(FAST_DRAWS):  # against PyTorch's draws, and their baselines
-            plain = variant.removesuffix(FAST_DRAWS)
-            baselines += [
-                (plain + suffix, "_torch_draws" + suffix)
-                for suffix in ("", *_suffix_combinations())
             ]
         for name_base, label in baselines:
             base = out.get(name_base)
@@ -761,12 +748,6 @@ def main(argv=None) -> None:
         "bfloat16 matrix products where the CPU has them)",
     )
     ap.add_argument(
-        "--fast-dropout-draws",
-        action="store_true",
-        help="model parameter fast_dropout_draws of the trained variants (faster dropout masks, "
-        "other draws)",
-    )
-    ap.add_argument(
         "--measurement-noise-sd",
         type=float,
         default=None,
@@ -870,8 +851,6 @@ def main(argv=None) -> None:
         params["lfads"]["trainer"]["batch_size"] = args.batch_size
     if args.float32_matmul_precision is not None:
         params["lfads"]["trainer"]["float32_matmul_precision"] = args.float32_matmul_precision
-    if args.fast_dropout_draws:
-        params["lfads"]["model"]["fast_dropout_draws"] = True
     if args.measurement_noise_sd is not None:
         params["calcium_lorenz_simulation"]["measurement_noise_sd"] = args.measurement_noise_sd
     params["hyperparameters"] = _hyperparameters(args, list(args.variants))

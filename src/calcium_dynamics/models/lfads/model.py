@@ -41,7 +41,6 @@ from calcium_dynamics.models.lfads.augmentations import (
     AugmentationStack,
     CoordinatedDropout,
     SelectiveBackprop,
-    keep_mask_16bit,
 )
 from calcium_dynamics.models.lfads.observations import build_observation
 from calcium_dynamics.models.lfads.recurrence import bidirectional_grus, controlled_generator
@@ -119,10 +118,6 @@ class LFADS(L.LightningModule):
             autograd (``nn.GRU`` encoders, cuDNN's on a GPU); 'auto' (default) is 'fused' on a
             CPU and 'autograd' elsewhere. Same model, same random draws, the same numbers to
             float rounding.
-        fast_dropout_draws: draw the keep masks of dropout and coordinated dropout with
-            :func:`~.augmentations.keep_mask_16bit` (two entries per 32-bit random word, the
-            keep probability rounded to 1 / 65536) instead of PyTorch's per-entry draws:
-            faster on a CPU, other random masks (off by default, so earlier fits reproduce).
     """
 
     def __init__(
@@ -163,7 +158,6 @@ class LFADS(L.LightningModule):
         adam_beta2: float = 0.99,
         weight_decay: float = 0.0,
         recurrence: str = "auto",
-        fast_dropout_draws: bool = False,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -174,7 +168,7 @@ class LFADS(L.LightningModule):
         self.observation = build_observation(observation, n_neurons, **(observation_kwargs or {}))
         augs = [SelectiveBackprop()] if sbtt else []
         if cd_keep_ratio < 1.0:
-            augs.append(CoordinatedDropout(cd_keep_ratio, fast_draws=fast_dropout_draws))
+            augs.append(CoordinatedDropout(cd_keep_ratio))
         self.augment = AugmentationStack(augs)
 
         self.ic_encoder = nn.GRU(n_neurons, ic_enc_dim, batch_first=True, bidirectional=True)
@@ -194,15 +188,6 @@ class LFADS(L.LightningModule):
         n_params = self.observation.n_params
         self.readout = nn.Linear(fac_dim, n_params * n_neurons)
         self.drop = nn.Dropout(dropout)
-
-    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
-        """``self.drop(x)``; with ``fast_dropout_draws``, the same computation (x times the
-        mask divided by the keep probability) with the mask of :func:`keep_mask_16bit`."""
-        if not (self.hparams.get("fast_dropout_draws") and self.drop.training and self.drop.p):
-            return self.drop(x)
-        keep = 1.0 - self.drop.p
-        mask = keep_mask_16bit(x.shape, keep, device=x.device)
-        return x * torch.where(mask, 1.0 / keep, 0.0).to(x.dtype)
 
     def initialise_from_data(self, data: np.ndarray) -> None:
         """Set the readout bias (and observation parameters such as the ZIG locations or the
@@ -238,20 +223,20 @@ class LFADS(L.LightningModule):
         hp = self.hparams
         batch, n_steps, _ = inputs.shape
         fused = self._fused(inputs)
-        x = self._dropout(inputs)
+        x = self.drop(inputs)
         h_n, ci = self._encode(x, fused)
-        ic_post = self.ic_to_post(self._dropout(torch.cat([h_n[0], h_n[1]], dim=-1)))
+        ic_post = self.ic_to_post(self.drop(torch.cat([h_n[0], h_n[1]], dim=-1)))
         ic_mean, ic_logvar = ic_post.chunk(2, dim=-1)
         ic_std = torch.sqrt(torch.exp(ic_logvar) + hp.ic_post_var_min)
         ic = ic_mean + ic_std * torch.randn_like(ic_std) if sample else ic_mean
         g = torch.clamp(self.ic_to_g0(ic), -hp.cell_clip, hp.cell_clip)
-        f = self.factors(self._dropout(g))
+        f = self.factors(self.drop(g))
         out: dict[str, torch.Tensor] = {"ic_mean": ic_mean, "ic_std": ic_std}
         if self.use_controller:
             ci = self._lag(ci, hp.ci_enc_dim, hp.ci_lag)
             con = self.controller
             w_ci, w_fac = con.weight_ih.split([2 * hp.ci_enc_dim, hp.fac_dim], dim=1)
-            ci_proj = F.linear(self._dropout(ci), w_ci, con.bias_ih)  # (B, T, 3·con_dim)
+            ci_proj = F.linear(self.drop(ci), w_ci, con.bias_ih)  # (B, T, 3·con_dim)
             c = torch.clamp(self.con_h0, -hp.cell_clip, hp.cell_clip).expand(batch, -1)
             draw = torch.randn if sample else torch.zeros  # zeros: u = posterior mean
             eps = draw(n_steps, batch, hp.co_dim, device=inputs.device)
@@ -262,7 +247,7 @@ class LFADS(L.LightningModule):
             gi = gen.bias_ih.expand(batch, -1)
             for _ in range(n_steps):
                 g = _gru_step(gi, F.linear(g, gen.weight_hh, gen.bias_hh), g)
-                factors.append(self.factors(self._dropout(g)))
+                factors.append(self.factors(self.drop(g)))
             fac = torch.stack(factors, dim=1)
         raw = self.readout(fac).view(batch, n_steps, self.observation.n_params, hp.n_neurons)
         out["params"] = raw.unbind(dim=2)
@@ -307,7 +292,7 @@ class LFADS(L.LightningModule):
             g = _gru_step(
                 F.linear(u, gen.weight_ih, gen.bias_ih), F.linear(g, gen.weight_hh, gen.bias_hh), g
             )
-            f = self.factors(self._dropout(g))
+            f = self.factors(self.drop(g))
             factors.append(f)
             co_means.append(co_mean)
             co_stds.append(co_std)
@@ -322,14 +307,10 @@ class LFADS(L.LightningModule):
             # as ``self.drop(ones)`` once per bin (the same draws: one Bernoulli draw into a
             # fresh (B, G) tensor per bin), scaled in one pass; ones × mask is the mask
             keep = 1.0 - self.drop.p
-            if self.hparams.get("fast_dropout_draws"):
-                masks = keep_mask_16bit((eps.shape[0], *g.shape), keep, device=g.device)
-                masks = torch.where(masks, 1.0 / keep, 0.0).to(g.dtype)
-            else:
-                masks = g.new_empty((eps.shape[0], *g.shape), requires_grad=False)
-                for mask in masks:
-                    mask.bernoulli_(keep)
-                masks.div_(keep)
+            masks = g.new_empty((eps.shape[0], *g.shape), requires_grad=False)
+            for mask in masks:
+                mask.bernoulli_(keep)
+            masks.div_(keep)
         outputs = controlled_generator(
             ci_proj, f, c, g, eps, masks, w_fac, self.controller, self.con_to_co,
             self.generator, self.factors,
