@@ -101,6 +101,11 @@ def ar_residual(y: torch.Tensor, ar_coefs: torch.Tensor) -> torch.Tensor:
         through :func:`ar_prediction` to the rounding of that sum.
     """
     _check_params(y, ar_coefs)
+    return _ar_residual(y, ar_coefs)
+
+
+def _ar_residual(y: torch.Tensor, ar_coefs: torch.Tensor) -> torch.Tensor:
+    """:func:`ar_residual` of inputs already checked."""
     residual = y.clone()
     if y.shape[-2] < 2:
         return residual + 0.0 * ar_coefs[0]  # no bin has a past (the graph reaches ar_coefs)
@@ -146,7 +151,7 @@ def calcium_ar_poisson_log_likelihood(
         bad = torch.nonzero(noise_var <= 0).flatten().tolist()
         raise ValueError(f"noise_var must be > 0; neurons {bad} are not")
 
-    residual = ar_residual(y, ar_coefs)
+    residual = _ar_residual(y, ar_coefs)
     return _SpikeCountSum.apply(log_rate, residual, jump, noise_var, int(max_spikes))
 
 
@@ -269,20 +274,25 @@ def _gradient_factors(m_k, m_kd, m_d2, rate, r, jump, noise_var, factors):
         torch.div(m_d2, noise_var, out=g_var).sub_(1.0).div_(2.0 * noise_var)
 
 
-def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, with_moments, wanted=None):
+#: ``_spike_count_sum(..., wanted=MOMENTS)``: the posterior moments, not gradient factors
+MOMENTS = "moments"
+
+
+def _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, wanted):
     """``log Σ_k Poisson(k; λ) N(r; c k, σ²)`` of the broadcast shape of ``log_rate`` and
-    ``residual`` and either, ``with_moments``, the posterior moments E[k], E[k·d], E[d²]
-    (d = r − c k), or the gradient factors of :class:`_SpikeCountSum` (by log λ, r, c, σ²; those
-    whose flag in ``wanted`` is true, ``None`` for the others); flat rows of N entries,
-    computed a block of rows at a time."""
+    ``residual``, and, with ``wanted=MOMENTS``, the posterior moments E[k], E[k·d], E[d²]
+    (d = r − c k), or else the gradient factors of :class:`_SpikeCountSum` (by log λ, r, c, σ²)
+    whose flag in the 4-tuple ``wanted`` is true (``None`` for the others); flat rows of N
+    entries, computed a block of rows at a time."""
     shape = torch.broadcast_shapes(log_rate.shape, residual.shape)
     n_neurons = shape[-1]
     log_rate_rows = log_rate.expand(shape).reshape(-1, n_neurons)
     r_rows = residual.expand(shape).reshape(-1, n_neurons)
     out = torch.empty_like(r_rows)
+    with_moments = wanted == MOMENTS
     moments = [torch.empty_like(r_rows) for _ in range(3 if with_moments else 0)]
-    wanted = (False,) * 4 if wanted is None or with_moments else wanted
-    factors = [torch.empty_like(r_rows) if w else None for w in wanted]
+    flags = (False,) * 4 if with_moments else wanted
+    factors = [torch.empty_like(r_rows) if w else None for w in flags]
     inv_2var = 0.5 / noise_var
     consts = (jump * 2.0 * inv_2var, jump * jump * inv_2var, -inv_2var)
     block = max(1, _BLOCK_ENTRIES // n_neurons)
@@ -325,9 +335,7 @@ class _SpikeCountSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, log_rate, residual, jump, noise_var, max_spikes):
         wanted = tuple(ctx.needs_input_grad[:4])
-        out, factors = _spike_count_sum(
-            log_rate, residual, jump, noise_var, max_spikes, False, wanted
-        )
+        out, factors = _spike_count_sum(log_rate, residual, jump, noise_var, max_spikes, wanted)
         ctx.shapes = (log_rate.shape, residual.shape)
         ctx.save_for_backward(*factors)
         return out
@@ -389,7 +397,7 @@ def calcium_ar_poisson_state_log_likelihood(
         bad = torch.nonzero(noise_var <= 0).flatten().tolist()
         raise ValueError(f"noise_var must be > 0; neurons {bad} are not")
     k = torch.arange(int(max_spikes) + 1, dtype=y.dtype, device=y.device)
-    residual = (y - ar_prediction(y, ar_coefs)).unsqueeze(-1)  # (..., T, N, 1)
+    residual = _ar_residual(y, ar_coefs).unsqueeze(-1)  # (..., T, N, 1)
     log_gauss = -0.5 * (_LOG_2PI + torch.log(noise_var)).unsqueeze(-1) - (
         residual - jump.unsqueeze(-1) * k
     ) ** 2 / (2.0 * noise_var.unsqueeze(-1))  # (..., T, N, R+1)
@@ -437,7 +445,7 @@ def state_spike_count_moments(
     n_extra = residual.ndim - 1
     lr = state_log_rates.reshape(state_log_rates.shape[0], *([1] * n_extra), -1)
     r = residual.unsqueeze(0)
-    log_lik, (m_k, m_kd, _) = _spike_count_sum(lr, r, jump, noise_var, int(max_spikes), True)
+    log_lik, (m_k, m_kd, _) = _spike_count_sum(lr, r, jump, noise_var, int(max_spikes), MOMENTS)
     shape = log_lik.shape
     m_k = m_k.view(shape)
     # E[k·d] = r E[k] − c E[k²]  ⇒  E[k²] = (r E[k] − E[k·d]) / c
