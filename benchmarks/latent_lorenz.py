@@ -164,9 +164,18 @@ def _previous_zig_nll(self, data, params, mask):
     return -(zero_total + log_nz) / torch.clamp(torch.count_nonzero(mask), min=1)
 
 
+def _previous_readout_nll(self, data, readout, mask):
+    """``Observation.readout_nll`` before the one-tensor ZIG cost: the cost of the readout's
+    channels unbound (their gradients stacked into the readout's)."""
+    return self.nll(data, readout.unbind(dim=2), mask)
+
+
 def _previous_nll() -> None:
     """Run the Poisson, Gaussian, ZIG and calcium costs as before (this process only): the
-    Gaussian one, as the calcium one, as the mean over ``log_likelihood``."""
+    Gaussian one, as the calcium one, as the mean over ``log_likelihood``; every cost from the
+    readout's channels unbound."""
+    Observation.readout_nll = _previous_readout_nll
+    ZIGObservation.readout_nll = _previous_readout_nll
     PoissonObservation.nll = _previous_poisson_nll
     GaussianObservation.nll = _previous_nll_mean
     ZIGObservation.nll = _previous_zig_nll

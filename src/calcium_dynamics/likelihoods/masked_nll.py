@@ -20,7 +20,12 @@ import math
 
 import torch
 
-__all__ = ["masked_gaussian_nll_sum", "masked_poisson_nll_sum", "masked_zig_zero_nll_sum"]
+__all__ = [
+    "masked_gaussian_nll_sum",
+    "masked_poisson_nll_sum",
+    "masked_zig_zero_nll_sum",
+    "zig_readout_costs",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -127,27 +132,38 @@ def masked_gaussian_nll_sum(
     return _MaskedGaussian.apply(mean, raw_log_var, data, weight, min_log_var, max_log_var)
 
 
+def _zig_zero_cost(logit_q, weight, low, high):
+    """Σ weight · clamp(softplus(logit_q), low, high), and the entries outside the clamp (None
+    when there are none: the clamp passes no gradient there)."""
+    cost = torch.nn.functional.softplus(logit_q)  # −log(1 − σ(c))
+    least, most = torch.aminmax(cost)
+    outside = None
+    if bool(least < low) or bool(most > high):
+        outside = (cost < low) | (cost > high)
+    cost.clamp_(low, high)
+    return torch.dot(_flat(cost), _flat(weight)), outside
+
+
+def _zig_zero_grad(logit_q, weight, outside, grad_total, out=None):
+    """Gradient of :func:`_zig_zero_cost` for ``logit_q`` (into ``out`` when given)."""
+    grad = torch.sigmoid(logit_q, out=out).mul_(weight).mul_(grad_total)
+    if outside is not None:
+        grad.masked_fill_(outside, 0.0)
+    return grad
+
+
 class _MaskedZIGZero(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logit_q, weight, low, high):
-        cost = torch.nn.functional.softplus(logit_q)  # −log(1 − σ(c))
-        least, most = torch.aminmax(cost)
-        outside = None
-        if bool(least < low) or bool(most > high):  # the clamp passes no gradient there
-            outside = (cost < low) | (cost > high)
-        cost.clamp_(low, high)
-        ctx.outside = outside
+        total, ctx.outside = _zig_zero_cost(logit_q, weight, low, high)
         ctx.save_for_backward(logit_q, weight)
-        return torch.dot(_flat(cost), _flat(weight))
+        return total
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_total):
         logit_q, weight = ctx.saved_tensors
-        grad = torch.sigmoid(logit_q).mul_(weight).mul_(grad_total)
-        if ctx.outside is not None:
-            grad.masked_fill_(ctx.outside, 0.0)
-        return grad, None, None, None
+        return _zig_zero_grad(logit_q, weight, ctx.outside, grad_total), None, None, None
 
 
 def masked_zig_zero_nll_sum(
@@ -167,3 +183,63 @@ def masked_zig_zero_nll_sum(
     """
     low, high = -math.log1p(-q_min), -math.log(q_min)
     return _MaskedZIGZero.apply(logit_q, mask.to(logit_q.dtype), low, high)
+
+
+class _ZIGReadout(torch.autograd.Function):
+    """The zero entries' cost on channel 2 of the readout, and every channel at the entries of
+    ``index``, with one gradient of the whole readout (see :func:`zig_readout_costs`)."""
+
+    @staticmethod
+    def forward(ctx, readout, weight, index, low, high):
+        logit_q = readout[:, :, 2]
+        total, ctx.outside = _zig_zero_cost(logit_q, weight, low, high)
+        n_params, n_neurons = readout.shape[2], readout.shape[3]
+        # flat index of entry (b, t, n) of channel p in (B, T, P, N): (b·T + t)·P·N + p·N + n
+        base = torch.div(index, n_neurons, rounding_mode="floor").mul_(n_params * n_neurons)
+        base += index % n_neurons
+        flat = readout.reshape(-1)
+        picked = tuple(flat.index_select(0, base + p * n_neurons) for p in range(n_params))
+        ctx.save_for_backward(readout, weight, base)
+        return (total, *picked)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_total, *grad_picked):
+        readout, weight, base = ctx.saved_tensors
+        n_params, n_neurons = readout.shape[2], readout.shape[3]
+        grad = torch.empty_like(readout, memory_format=torch.contiguous_format)
+        grad[:, :, :2].zero_()
+        grad[:, :, 3:].zero_()
+        _zig_zero_grad(readout[:, :, 2], weight, ctx.outside, grad_total, out=grad[:, :, 2])
+        flat = grad.view(-1)
+        for p in range(n_params):
+            if grad_picked[p] is not None:
+                flat.index_add_(0, base + p * n_neurons, grad_picked[p])
+        return grad, None, None, None, None
+
+
+def zig_readout_costs(
+    readout: torch.Tensor, zero_mask: torch.Tensor, index: torch.Tensor, q_min: float
+) -> tuple[torch.Tensor, ...]:
+    """The zero-inflated gamma's cost of its zero entries, and the readout at its non-zero
+    entries, from the readout output as one tensor.
+
+    The same values as :func:`masked_zig_zero_nll_sum` on ``readout[:, :, 2]`` and as gathering
+    each channel at ``index``; the gradient of the readout is formed once (one full-size tensor),
+    where separate channels would each get a full-size gradient, then be stacked into one.
+
+    Args:
+        readout: (B, T, P, N) readout output, channel 2 the logit of q (P ≥ 3).
+        zero_mask: boolean (B, T, N), the zero entries that carry cost.
+        index: flat indices into (B, T, N) of the non-zero entries that carry cost, (K,).
+        q_min: the clamp of q, in (0, 0.5).
+
+    Returns:
+        The zero entries' cost (0-d tensor, nats, a sum), then per channel its K values at
+        ``index`` ((K,) each, in channel order).
+    """
+    if readout.ndim != 4 or readout.shape[2] < 3:
+        raise ValueError(f"readout must have shape (B, T, P >= 3, N); got {tuple(readout.shape)}")
+    low, high = -math.log1p(-q_min), -math.log(q_min)
+    weight = zero_mask.to(readout.dtype)
+    return _ZIGReadout.apply(readout, weight, index, low, high)

@@ -216,7 +216,8 @@ class LFADS(L.LightningModule):
     def forward(self, inputs: torch.Tensor, sample: bool = True) -> dict[str, torch.Tensor]:
         """Run the model on zero-filled inputs (B, T, N).
 
-        Returns a dict with ``params`` (tuple of (B, T, N)), ``factors`` (B, T, F),
+        Returns a dict with ``readout`` (B, T, n_params, N), the same as ``params`` (tuple of
+        (B, T, N) views of it), ``factors`` (B, T, F),
         ``ic_mean`` / ``ic_std`` (B, ic_dim), and with a controller ``co_mean`` / ``co_std`` /
         ``u`` (B, T, co_dim). ``sample=False`` uses posterior means (inference).
         """
@@ -250,7 +251,8 @@ class LFADS(L.LightningModule):
                 factors.append(self.factors(self.drop(g)))
             fac = torch.stack(factors, dim=1)
         raw = self.readout(fac).view(batch, n_steps, self.observation.n_params, hp.n_neurons)
-        out["params"] = raw.unbind(dim=2)
+        out["readout"] = raw
+        out["params"] = self.observation.split(raw)
         out["factors"] = fac
         return out
 
@@ -400,7 +402,7 @@ class LFADS(L.LightningModule):
         sampled = ~torch.isnan(data) if hp.sbtt else full
         target = torch.nan_to_num(data, nan=0.0) if hp.sbtt else data
         out = self(inputs, sample=True)
-        recon = self.observation.nll(target, out["params"], cost_mask)
+        recon = self.observation.readout_nll(target, out["readout"], cost_mask)
         n_sampled = torch.count_nonzero(sampled) if hp.sbtt else data.numel()
         per_trial = torch.clamp(torch.as_tensor(n_sampled / data.shape[0]), min=1.0)
         kl_ic = self.kl_ic(out["ic_mean"], out["ic_std"]).mean() / per_trial

@@ -6,6 +6,9 @@ Every class shares one interface:
 - ``log_likelihood(data, params)``: per-entry log-likelihood, shape (B, T, N);
 - ``nll(data, params, mask)``: mean negative log-likelihood over the entries where ``mask`` is
   True (0 when the mask is empty, so a batch without samples contributes no reconstruction cost);
+- ``split(readout)`` and ``readout_nll(data, readout, mask)``: the readout output as one tensor
+  (B, T, n_params, N), split into ``params``, and ``nll`` computed from it (what LFADS trains on:
+  a model may form the gradient of the whole readout at once);
 - ``rate(params)``: the quantity reported as the neuron's inferred rate (B, T, N);
 - ``penalty()``: extra regularisation of the module's own parameters (0 by default);
 - ``check_data(data)``: raise a clear error on data the distribution cannot model;
@@ -28,6 +31,7 @@ from calcium_dynamics.likelihoods.masked_nll import (
     masked_gaussian_nll_sum,
     masked_poisson_nll_sum,
     masked_zig_zero_nll_sum,
+    zig_readout_costs,
 )
 from calcium_dynamics.likelihoods.poisson import poisson_log_likelihood
 from calcium_dynamics.likelihoods.zig import zig_log_likelihood, zig_mean
@@ -76,6 +80,20 @@ class Observation(nn.Module, abc.ABC):
         (the masked sum as one dot product: fewer full-size passes than ``(ll * mask).sum()``)."""
         ll = self.log_likelihood(data, params)
         return _per_cost_entry(-torch.dot(ll.reshape(-1), mask.to(ll.dtype).reshape(-1)), mask)
+
+    def split(self, readout: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``params`` from the readout output (B, T, n_params, N): views, no copy. One channel
+        is squeezed (its gradient is then a view too; unbinding stacks the gradients of the
+        channels into a new tensor)."""
+        if readout.shape[2] == 1:
+            return (readout.squeeze(2),)
+        return readout.unbind(dim=2)
+
+    def readout_nll(
+        self, data: torch.Tensor, readout: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`nll` from the readout output as one tensor (B, T, n_params, N)."""
+        return self.nll(data, self.split(readout), mask)
 
     def penalty(self) -> torch.Tensor:
         return torch.zeros((), device=self._device())
@@ -236,22 +254,34 @@ class ZIGObservation(Observation):
         log_nz = self.nonzero_log_likelihood_sum(data, params, mask & nonzero)
         return _per_cost_entry(zero_cost - log_nz, mask)
 
+    def readout_nll(self, data, readout, mask):
+        """As :meth:`nll`, from the readout output (B, T, 3, N): the same value, and the
+        gradient of the readout formed once (:func:`~calcium_dynamics.likelihoods.masked_nll.
+        zig_readout_costs`) instead of per channel and then stacked."""
+        nonzero = data > 0
+        idx = (mask & nonzero).flatten().nonzero().squeeze(1)
+        zero_cost, *picked = zig_readout_costs(readout, mask & ~nonzero, idx, self.q_min)
+        log_nz = self._picked_log_likelihood_sum(data, picked, idx)
+        return _per_cost_entry(zero_cost - log_nz, mask)
+
     def nonzero_log_likelihood_sum(self, data, params, entries):
         """Σ of the ZIG log-likelihood (log q + the gamma log density) over the True entries
         of ``entries`` (non-zero events), evaluated on those entries only (gathered once by
         flat index). Nats, a 0-d tensor."""
         idx = entries.flatten().nonzero().squeeze(1)
+        picked = [x.flatten().index_select(0, idx) for x in params]
+        return self._picked_log_likelihood_sum(data, picked, idx)
+
+    def _picked_log_likelihood_sum(self, data, picked, idx):
+        """:meth:`nonzero_log_likelihood_sum` from the three readout channels at the flat
+        (B, T, N) indices ``idx``, (K,) each."""
         neuron = idx % self.n_neurons
         sig = torch.exp(self.log_sig)
-
-        def pick(x):
-            return x.flatten().index_select(0, idx)
-
-        scale = sig[0].index_select(0, neuron) * torch.sigmoid(pick(params[0]))
-        shape = sig[1].index_select(0, neuron) * torch.sigmoid(pick(params[1]))
-        q = torch.clamp(torch.sigmoid(pick(params[2])), self.q_min, 1.0 - self.q_min)
+        scale = sig[0].index_select(0, neuron) * torch.sigmoid(picked[0])
+        shape = sig[1].index_select(0, neuron) * torch.sigmoid(picked[1])
+        q = torch.clamp(torch.sigmoid(picked[2]), self.q_min, 1.0 - self.q_min)
         return zig_log_likelihood(
-            pick(data),
+            data.flatten().index_select(0, idx),
             q,
             shape + self.param_floor,
             scale + self.param_floor,
