@@ -46,6 +46,7 @@ from calcium_dynamics.config import project_parameters
 from calcium_dynamics.metrics.latent_recovery import frames_to_bins, latent_r2, smooth_frames
 from calcium_dynamics.models.allocator import keep_freed_memory
 from calcium_dynamics.models.lfads import model as lfads_model
+from calcium_dynamics.models.lfads.augmentations import AugmentationStack, SelectiveBackprop
 from calcium_dynamics.models.lfads.data import LFADSDataModule, split_trials
 from calcium_dynamics.models.lfads.model import LFADS
 from calcium_dynamics.models.lfads.observations import (
@@ -182,10 +183,23 @@ def _previous_nll() -> None:
     Observation.nll = _previous_nll_mean
 
 
+def _previous_augmented(self, data, training):
+    """``LFADS._augmented`` before SBTT ran first: SBTT inside the augmentation stack, then the
+    sampled entries and the zero-filled targets formed again from the data."""
+    full = torch.ones(data.shape, dtype=torch.bool, device=data.device)
+    sbtt = [SelectiveBackprop()] if self.hparams.sbtt else []
+    inputs, cost_mask = AugmentationStack(sbtt + self.augment.augmentations)(data, full, training)
+    if not self.hparams.sbtt:
+        return inputs, data, cost_mask, data.numel()
+    sampled = ~torch.isnan(data)
+    return inputs, torch.nan_to_num(data, nan=0.0), cost_mask, torch.count_nonzero(sampled)
+
+
 def _previous_training_step() -> None:
-    """Run the training step's NaN test of the inputs (entry-wise, on every step) and Adam
-    (a loop over the parameters) as before (this process only)."""
+    """Run the training step's NaN test of the inputs (entry-wise, on every step), its
+    augmentations and Adam (a loop over the parameters) as before (this process only)."""
     current = LFADS.configure_optimizers
+    LFADS._augmented = _previous_augmented
 
     def per_parameter_adam(self):
         settings = {**current(self).defaults, "foreach": False}

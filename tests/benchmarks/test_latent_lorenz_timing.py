@@ -115,6 +115,7 @@ def test_previous_training_step_restores_the_entry_wise_nan_test_and_adam_loop(
     monkeypatch.setattr(
         lfads_model.LFADS, "configure_optimizers", lfads_model.LFADS.configure_optimizers
     )
+    monkeypatch.setattr(lfads_model.LFADS, "_augmented", lfads_model.LFADS._augmented)
     m = lfads_model.LFADS(n_neurons=3, n_steps=4, weight_decay=1e-3)
     assert m.configure_optimizers().defaults["foreach"] is True
     latent_lorenz._previous_training_step()
@@ -125,3 +126,24 @@ def test_previous_training_step_restores_the_entry_wise_nan_test_and_adam_loop(
     assert lfads_model._contains_nan(x) is False
     x[1, 2, 2] = float("nan")
     assert lfads_model._contains_nan(x) is True
+
+
+@pytest.mark.parametrize("sbtt", [True, False])
+def test_previous_augmentations_give_the_same_inputs_targets_and_masks(latent_lorenz, sbtt):
+    """The baseline's SBTT inside the stack, and the targets formed again, give what SBTT run
+    first gives, bit for bit (only the passes over the data differ)."""
+    import numpy as np
+    import torch
+
+    from calcium_dynamics.models.lfads.model import LFADS
+
+    x = torch.tensor(np.random.default_rng(2).gamma(1.0, 0.3, (5, 8, 6)).astype(np.float32))
+    if sbtt:
+        x[:, ::3] = float("nan")
+    m = LFADS(n_neurons=6, n_steps=8, observation="zig", sbtt=sbtt, cd_keep_ratio=0.6)
+    results = []
+    for augmented in (LFADS._augmented, latent_lorenz._previous_augmented):
+        torch.manual_seed(4)
+        results.append(augmented(m, x, True))
+    for new, old in zip(*results, strict=True):
+        assert torch.equal(torch.as_tensor(new), torch.as_tensor(old))

@@ -314,3 +314,24 @@ def test_multi_tensor_adam_updates_equal_the_per_parameter_loop(weight_decay):
         weights.append([p.detach().clone() for p in m.parameters()])
     assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
     assert not torch.equal(weights[0][0], _model().state_dict()["ic_encoder.weight_ih_l0"])
+
+
+def test_sbtt_first_then_the_stack_equals_the_stack_with_sbtt_in_it():
+    """compute_loss runs SBTT before the other augmentations and uses its zero-filled data
+    as targets: the same inputs, cost mask and targets as SBTT inside the stack, bit for bit."""
+    from calcium_dynamics.models.lfads.augmentations import AugmentationStack, CoordinatedDropout
+
+    rng = np.random.default_rng(11)
+    x = torch.tensor(rng.gamma(1.0, 0.3, (6, 10, 7)).astype(np.float32))
+    x[:, ::3] = float("nan")
+    full = torch.ones(x.shape, dtype=torch.bool)
+    old = AugmentationStack([SelectiveBackprop(), CoordinatedDropout(0.7)])
+    torch.manual_seed(3)
+    old_inputs, old_mask = old(x, full, True)
+    target, sampled = SelectiveBackprop()(x)
+    torch.manual_seed(3)
+    inputs, mask = AugmentationStack([CoordinatedDropout(0.7)])(target, sampled, True)
+    assert torch.equal(inputs, old_inputs) and torch.equal(mask, old_mask)
+    assert torch.equal(target, torch.nan_to_num(x, nan=0.0))
+    assert torch.equal(sampled, ~torch.isnan(x))
+    assert 0 < int(mask.sum()) < int(sampled.sum())  # dropout took some sampled entries

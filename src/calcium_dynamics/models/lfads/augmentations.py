@@ -29,11 +29,16 @@ class Augmentation(abc.ABC):
 
 
 class SelectiveBackprop(Augmentation):
-    """SBTT: zero-fill NaN (unsampled) inputs and drop them from the cost."""
+    """SBTT: zero-fill NaN (unsampled) inputs and drop them from the cost.
 
-    def __call__(self, inputs, cost_mask, training):
+    Called with data alone, returns the zero-filled data and the boolean mask of the sampled
+    entries (the cost mask when no other mask applies).
+    """
+
+    def __call__(self, inputs, cost_mask=None, training=True):
         sampled = ~torch.isnan(inputs)
-        return torch.where(sampled, inputs, 0.0), cost_mask & sampled
+        filled = torch.where(sampled, inputs, 0.0)
+        return filled, (sampled if cost_mask is None else cost_mask & sampled)
 
 
 class CoordinatedDropout(Augmentation):

@@ -166,9 +166,10 @@ class LFADS(L.LightningModule):
         if recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}; got {recurrence!r}")
         self.observation = build_observation(observation, n_neurons, **(observation_kwargs or {}))
-        augs = [SelectiveBackprop()] if sbtt else []
-        if cd_keep_ratio < 1.0:
-            augs.append(CoordinatedDropout(cd_keep_ratio))
+        # SBTT runs first, in compute_loss (its zero-filled data are also the targets); the
+        # stack holds the augmentations after it
+        self.selective_backprop = SelectiveBackprop() if sbtt else None
+        augs = [CoordinatedDropout(cd_keep_ratio)] if cd_keep_ratio < 1.0 else []
         self.augment = AugmentationStack(augs)
 
         self.ic_encoder = nn.GRU(n_neurons, ic_enc_dim, batch_first=True, bidirectional=True)
@@ -383,6 +384,20 @@ class LFADS(L.LightningModule):
             return 1.0 if epoch >= start else 0.0
         return float(min(1.0, max(0.0, (epoch - start + 1) / (length + 1))))
 
+    def _augmented(self, data: torch.Tensor, training: bool):
+        """The model's inputs, the targets and the cost mask (B, T, N) each, and the number of
+        sampled entries, for raw data (B, T, N). SBTT runs first: its zero-filled data are the
+        targets and the other augmentations' input, its sampled entries their cost mask."""
+        if self.hparams.sbtt:
+            target, sampled = self.selective_backprop(data)
+            n_sampled = torch.count_nonzero(sampled)
+        else:
+            target = data
+            sampled = torch.ones(data.shape, dtype=torch.bool, device=data.device)
+            n_sampled = data.numel()
+        inputs, cost_mask = self.augment(target, sampled, training)
+        return inputs, target, cost_mask, n_sampled
+
     def compute_loss(self, data: torch.Tensor, training: bool) -> dict[str, torch.Tensor]:
         """Loss terms for a batch of raw data (B, T, N) (NaN = unsampled when SBTT is on).
 
@@ -397,13 +412,9 @@ class LFADS(L.LightningModule):
             raise ValueError(
                 "inputs contain NaN but SBTT is off (set sbtt: true for NaN-masked data)"
             )
-        full = torch.ones(data.shape, dtype=torch.bool, device=data.device)
-        inputs, cost_mask = self.augment(data, full, training)
-        sampled = ~torch.isnan(data) if hp.sbtt else full
-        target = torch.nan_to_num(data, nan=0.0) if hp.sbtt else data
+        inputs, target, cost_mask, n_sampled = self._augmented(data, training)
         out = self(inputs, sample=True)
         recon = self.observation.readout_nll(target, out["readout"], cost_mask)
-        n_sampled = torch.count_nonzero(sampled) if hp.sbtt else data.numel()
         per_trial = torch.clamp(torch.as_tensor(n_sampled / data.shape[0]), min=1.0)
         kl_ic = self.kl_ic(out["ic_mean"], out["ic_std"]).mean() / per_trial
         kl_co = (
