@@ -170,3 +170,12 @@ def test_radical_training_is_the_same_bit_for_bit_with_the_one_tensor_cost():
     (one_losses, one_weights), (split_losses, split_weights) = train(False), train(True)
     assert one_losses == split_losses
     assert all(torch.equal(a, b) for a, b in zip(one_weights, split_weights, strict=True))
+
+
+def test_positive_entries_by_cast_equal_the_comparison_for_counts_and_event_sizes():
+    from calcium_dynamics.models.lfads.observations import _positive
+
+    data = torch.tensor([0.0, -0.0, 1e-45, 1e-38, 0.1, 1.0, 7.0, 3e38], dtype=torch.float32)
+    assert torch.equal(_positive(data), data > 0)
+    counts = torch.poisson(torch.full((4, 9, 5), 0.3), generator=torch.Generator().manual_seed(1))
+    assert torch.equal(_positive(counts), counts > 0) and bool((counts > 0).any())
