@@ -1965,16 +1965,15 @@ def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files()
         ("calcium-LFADS", "calcium_lfads"),
     )
     fp32 = {v: ratios[f"{v}_speedup_vs_{before}"] for _, v in names}
-    quoted = "make an epoch {:.2f}× (AutoLFADS), {:.2f}× (Gaussian-LFADS), {:.2f}× (RADICaL) and "
-    quoted += "{:.2f}× (calcium-LFADS) faster"
+    quoted = "{:.2f}× / {:.2f}× / {:.2f}× / {:.2f}× on the first CPU, "
+    quoted += "`latent_lorenz_views_timing.json`"
     assert quoted.format(*fp32.values()) in readme
     step = ", ".join(f"{n} {ratios[f'{v}_step_speedup_vs_{before}']:.2f}×" for n, v in names)
     assert f"Per training step the float32 speed-ups are {step}." in doc
     auto_step = ratios[f"autolfads_step_speedup_vs_{before}"]
-    assert f"≥ 1.3× per epoch for AutoLFADS ({auto_step:.2f}× per step), and" in readme
     assert fp32["autolfads"] < 1.3 <= min(fp32["gaussian_lfads"], fp32["radical"])
     bf16 = [ratios[f"{v}_bf16_speedup_vs_fp32"] for _, v in names]
-    assert f"adds {min(bf16):.2f}–{max(bf16):.2f}× here" in readme
+    assert f"(on the first CPU it adds {min(bf16):.2f}–{max(bf16):.2f}×)" in readme
     cost = ratios["calcium_lfads_epoch_cost_vs_poisson"]
     assert f"Calcium-LFADS costs {cost:.2f}× Poisson LFADS per epoch" in doc
     losses = timing["loss_differences_to_baselines"]
@@ -2304,8 +2303,7 @@ def test_calcium_sum_skip_gap_numbers_are_the_results_files():
     assert ratios["calcium_lfads_epoch_cost_vs_poisson"] > 1.05  # not at the Poisson cost
     assert (
         "(1.09× per epoch, `lfads_commit_ab_calcium_sum.json`; held out equal over 3 seeds, "
-        "`latent_lorenz_heldout_skip_gap_pairs.json`) it costs "
-        f"{ratios['calcium_lfads_epoch_cost_vs_poisson']:.2f}× the Poisson model"
+        "`latent_lorenz_heldout_skip_gap_pairs.json`)"
     ) in " ".join(readme.split())
     assert f"{ab['calcium_lfads']['speedup']['epoch']['median']:.2f}" == "1.09"
     now = _json("latent_lorenz_heldout_skip_gap.json")
@@ -2414,3 +2412,121 @@ def test_fast_dropout_draws_numbers_are_the_results_files():
         f"({ratios['autolfads_speedup_vs_previous_autograd_system_malloc']:.2f}× without) but were "
         "not shown equal held out over 15 seeds"
     ) in readme
+
+
+def test_readout_cost_and_second_cpu_timing_numbers_are_the_results_files():
+    """The LFADS page's section on the one-tensor readout cost, SBTT first and the cast, with
+    the epochs on the second CPU, and the README's LFADS training bullet, quote the four
+    results files of its commands."""
+    doc = (ROOT / "docs" / "benchmarks" / "lfads.md").read_text()
+    start = doc.index("### One gradient for the whole readout, SBTT first, counts found by a cast")
+    section = doc[start : doc.index("## Calcium-LFADS against Gaussian-LFADS", start)]
+    flat = " ".join(section.split())
+    commands = " ".join(section.replace("\\\n", " ").split())
+    readme = " ".join(README.read_text().split())
+    names = {
+        "lfads_commit_ab_readout_cost.json": ("one gradient for the whole readout", "eb76787"),
+        "lfads_commit_ab_sbtt_first.json": ("SBTT first", "ec440a4"),
+        "lfads_commit_ab_positive_cast.json": ("counts found by a cast", "0bb5077"),
+    }
+    for name, (label, commit) in names.items():
+        res = _json(name)
+        assert res["provenance"]["command"].removeprefix("python ") in commands
+        assert res["provenance"]["git_commit"].startswith(commit)
+        assert not res["provenance"]["git_dirty"]
+        v = res["variants"]
+        assert v["radical"]["same_numbers"] and v["autolfads"]["same_numbers"]
+
+        def cell(variant, key, v=v):
+            s = v[variant]["speedup"][key]
+            return f"{s['median']:.3f}× ({s['min']:.3f}–{s['max']:.3f})"
+
+        row = (
+            f"| {label} ({commit}) | {cell('radical', 'step')} | {cell('radical', 'valid')} | "
+            f"{cell('radical', 'epoch')} | {cell('autolfads', 'epoch')} |"
+        )
+        assert row in section, row
+        assert v["radical"]["speedup"]["epoch"]["median"] > 1.0
+    timing = _json("latent_lorenz_second_cpu_timing.json")["timing"]
+    assert timing["provenance"]["command"].removeprefix("python ") in commands
+    assert timing["provenance"]["git_commit"].startswith("0bb5077")
+    assert "amx_bf16" in timing["provenance"]["machine"]["processor"]["bfloat16_instructions"]
+    t = timing["variants"]
+    r = t["same_run_ratios_cpu_s"]
+    before = "previous_autograd_system_malloc"
+    models = ("autolfads", "gaussian_lfads", "radical", "calcium_lfads")
+    for variant in models:
+        epoch = [
+            format(t[v]["train_epoch_cpu_s_median"], ".2f")
+            for v in (variant, f"{variant}_bf16", f"{variant}_{before}")
+        ]
+        speedups = [
+            format(r[f"{variant}_speedup_vs_{before}"], ".3f"),
+            format(r[f"{variant}_bf16_speedup_vs_fp32_{before}"], ".3f"),
+        ]
+        label = "autolfads (Poisson)" if variant == "autolfads" else variant
+        row = f"| {label} | " + " | ".join(epoch) + " | " + "× | ".join(speedups) + "× |"
+        assert row in section, row
+    fp32 = [r[f"{v}_speedup_vs_{before}"] for v in models]
+    bf16 = [r[f"{v}_bf16_speedup_vs_fp32_{before}"] for v in models]
+    step = [r[f"{v}_step_speedup_vs_{before}"] for v in models]
+    gains = [r[f"{v}_bf16_speedup_vs_fp32"] for v in models]
+    losses = t["loss_differences_to_baselines"]
+    largest = max(x for k, x in losses.items() if k.endswith(f"_vs_{before}") and "bf16" not in k)
+    peak = max(
+        x["peak_memory_gib"]
+        for k, x in t.items()
+        if isinstance(x, dict) and "peak_memory_gib" in x and not k.endswith(before)
+    )
+    calcium, poisson = (t[v]["train_epoch_cpu_s_median"] for v in ("calcium_lfads", "autolfads"))
+    calcium_before, poisson_before = (
+        t[f"{v}_{before}"]["train_epoch_cpu_s_median"] for v in ("calcium_lfads", "autolfads")
+    )
+    quotes = [
+        "Per training step the float32 speed-ups are AutoLFADS {:.2f}×, Gaussian-LFADS {:.2f}×, "
+        "RADICaL {:.2f}×, calcium-LFADS {:.2f}×.".format(*step),
+        f"by at most {largest:.1e}; peak memory stays at or below {peak:.2f} GiB",
+        f"add {min(gains):.2f}–{max(gains):.2f}× here",
+        f"In float32, RADICaL ({fp32[2]:.3f}×) and Gaussian-LFADS ({fp32[1]:.3f}×) train ≥ 1.3×",
+        f"AutoLFADS reaches {step[0]:.3f}× per training step but **{fp32[0]:.3f}× per epoch**",
+        f"AutoLFADS **{bf16[0]:.3f}×**, RADICaL {bf16[2]:.3f}×, Gaussian-LFADS {bf16[1]:.3f}×",
+        f"Calcium-LFADS trains an epoch in {calcium:.2f} CPU s, under the aim of ≤ 1.8 s and "
+        f"{fp32[3]:.2f}× faster",
+        f"at {r['calcium_lfads_epoch_cost_vs_poisson']:.2f}× the cost of the Poisson model",
+        f"its epoch took {calcium_before:.2f} s, {calcium_before / poisson_before:.2f}× the "
+        f"Poisson model's {poisson_before:.2f} s",
+    ]
+    for quote in quotes:
+        assert " ".join(quote.split()) in flat, quote
+    assert fp32[0] < 1.3 <= min(fp32[1], fp32[2], bf16[0])  # as the section says
+    assert calcium < 1.8 and peak <= 1.5
+    fastdraws = _json("latent_lorenz_fastdraws_timing.json")["timing"]["variants"]
+    default = fastdraws["same_run_ratios_cpu_s"][f"autolfads_speedup_vs_{before}"]
+    assert "(1.29× in the run of the faster draws above; 1.286× on the first CPU)" in flat
+    assert f"{default:.2f}" == "1.29"
+    views = _json("latent_lorenz_views_timing.json")["timing"]["variants"]
+    assert f"{views['same_run_ratios_cpu_s'][f'autolfads_speedup_vs_{before}']:.3f}" == "1.286"
+    first = [views["same_run_ratios_cpu_s"][f"{v}_bf16_speedup_vs_fp32"] for v in models]
+    assert f"where the first CPU gave {min(first):.2f}–{max(first):.2f}×" in flat
+    bullet = (
+        "make an epoch {:.2f}× (AutoLFADS), {:.2f}× (Gaussian-LFADS), {:.2f}× (RADICaL) and "
+        "{:.2f}× (calcium-LFADS) faster than the implementation before them (five interleaved "
+        "runs on a Xeon with AMX units, `latent_lorenz_second_cpu_timing.json`"
+    ).format(*fp32)
+    assert bullet in readme
+    assert "makes that {:.2f}× / {:.2f}× / {:.2f}× / {:.2f}× on the Xeon".format(*bf16) in readme
+    assert (
+        f"Calcium-LFADS trains an epoch in {calcium:.2f} CPU s, under the aim of ≤ 1.8 s" in readme
+    )
+    assert (
+        f"but at {r['calcium_lfads_epoch_cost_vs_poisson']:.2f}× the cost of the sped-up Poisson "
+        f"model. Not reached: ≥ 1.3× per epoch for AutoLFADS in float32 ({step[0]:.2f}× per step;"
+    ) in readme
+    assert f"{poisson:.2f}" in section
+    speed = " ".join((ROOT / "docs" / "howto" / "speed.md").read_text().split())
+    assert (
+        f"with AMX units {r['gaussian_lfads_bf16_speedup_vs_fp32']:.2f}× (Gaussian-LFADS) to "
+        f"{r['radical_bf16_speedup_vs_fp32']:.2f}× (RADICaL)"
+    ) in speed
+    assert max(gains) == r["radical_bf16_speedup_vs_fp32"]
+    assert min(gains) == r["gaussian_lfads_bf16_speedup_vs_fp32"]
