@@ -1938,14 +1938,11 @@ def test_costs_timing_and_seven_seed_bf16_numbers_are_the_results_files():
     assert rad["verdict"] == "equal" and pairs["autolfads_10hz"]["verdict"] != "equal"
 
 
-def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files():
-    """README and docs: the epoch timing after the per-bin views, the A/B against the commit
-    before, and AutoLFADS with bfloat16 over fifteen seeds."""
-    readme = " ".join(README.read_text().split())
-    doc = " ".join((ROOT / "docs" / "benchmarks" / "lfads.md").read_text().split())
-    timing = _json("latent_lorenz_views_timing.json")["timing"]["variants"]
-    ratios = timing["same_run_ratios_cpu_s"]
-    before = "previous_autograd_system_malloc"
+def _epoch_table_rows(timing: dict) -> list[str]:
+    """The LFADS page's epoch table rows (float32, bfloat16, previous implementation, and the
+    two speed-ups) for the four variants of a timing file's ``variants``."""
+    ratios, before = timing["same_run_ratios_cpu_s"], "previous_autograd_system_malloc"
+    rows = []
     for variant in ("autolfads", "gaussian_lfads", "radical", "calcium_lfads"):
         epoch = [
             format(timing[v]["train_epoch_cpu_s_median"], ".2f")
@@ -1956,7 +1953,19 @@ def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files()
             format(ratios[f"{variant}_bf16_speedup_vs_fp32_{before}"], ".3f"),
         ]
         label = "autolfads (Poisson)" if variant == "autolfads" else variant
-        row = f"| {label} | " + " | ".join(epoch) + " | " + "× | ".join(speedups) + "× |"
+        rows.append(f"| {label} | " + " | ".join(epoch) + " | " + "× | ".join(speedups) + "× |")
+    return rows
+
+
+def test_views_timing_commit_ab_and_fifteen_seed_numbers_are_the_results_files():
+    """README and docs: the epoch timing after the per-bin views, the A/B against the commit
+    before, and AutoLFADS with bfloat16 over fifteen seeds."""
+    readme = " ".join(README.read_text().split())
+    doc = " ".join((ROOT / "docs" / "benchmarks" / "lfads.md").read_text().split())
+    timing = _json("latent_lorenz_views_timing.json")["timing"]["variants"]
+    ratios = timing["same_run_ratios_cpu_s"]
+    before = "previous_autograd_system_malloc"
+    for row in _epoch_table_rows(timing):
         assert row in doc, row
     names = (
         ("AutoLFADS", "autolfads"),
@@ -2455,17 +2464,7 @@ def test_readout_cost_and_second_cpu_timing_numbers_are_the_results_files():
     r = t["same_run_ratios_cpu_s"]
     before = "previous_autograd_system_malloc"
     models = ("autolfads", "gaussian_lfads", "radical", "calcium_lfads")
-    for variant in models:
-        epoch = [
-            format(t[v]["train_epoch_cpu_s_median"], ".2f")
-            for v in (variant, f"{variant}_bf16", f"{variant}_{before}")
-        ]
-        speedups = [
-            format(r[f"{variant}_speedup_vs_{before}"], ".3f"),
-            format(r[f"{variant}_bf16_speedup_vs_fp32_{before}"], ".3f"),
-        ]
-        label = "autolfads (Poisson)" if variant == "autolfads" else variant
-        row = f"| {label} | " + " | ".join(epoch) + " | " + "× | ".join(speedups) + "× |"
+    for row in _epoch_table_rows(t):
         assert row in section, row
     fp32 = [r[f"{v}_speedup_vs_{before}"] for v in models]
     bf16 = [r[f"{v}_bf16_speedup_vs_fp32_{before}"] for v in models]
