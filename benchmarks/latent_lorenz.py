@@ -166,8 +166,8 @@ def _previous_zig_nll(self, data, params, mask):
 
 
 def _previous_readout_nll(self, data, readout, mask):
-    """``Observation.readout_nll`` before the one-tensor ZIG and Gaussian costs: the cost of
-    the readout's channels unbound (their gradients stacked into the readout's)."""
+    """``Observation.readout_nll`` before the one-tensor ZIG cost: the cost of the readout's
+    channels unbound (their gradients stacked into the readout's)."""
     return self.nll(data, readout.unbind(dim=2), mask)
 
 
@@ -176,7 +176,6 @@ def _previous_nll() -> None:
     Gaussian one, as the calcium one, as the mean over ``log_likelihood``; every cost from the
     readout's channels unbound."""
     Observation.readout_nll = _previous_readout_nll
-    GaussianObservation.readout_nll = _previous_readout_nll
     ZIGObservation.readout_nll = _previous_readout_nll
     PoissonObservation.nll = _previous_poisson_nll
     GaussianObservation.nll = _previous_nll_mean

@@ -179,31 +179,3 @@ def test_positive_entries_by_cast_equal_the_comparison_for_counts_and_event_size
     assert torch.equal(_positive(data), data > 0)
     counts = torch.poisson(torch.full((4, 9, 5), 0.3), generator=torch.Generator().manual_seed(1))
     assert torch.equal(_positive(counts), counts > 0) and bool((counts > 0).any())
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_gaussian_readout_nll_equals_the_nll_of_its_channels_bit_for_bit(dtype):
-    """Clamped log variances included: the one-tensor cost changes no bit of the value or of
-    the readout's gradient."""
-    rng = np.random.default_rng(12)
-    obs = build_observation("gaussian", 40).to(dtype)
-    readout = torch.tensor(rng.normal(0, 2, (16, 30, 2, 40)), dtype=dtype)
-    readout[0, 0, 1, :2] = torch.tensor([12.0, -14.0], dtype=dtype)  # beyond both clamps
-    data = torch.tensor(rng.normal(0, 1, (16, 30, 40)), dtype=dtype)
-    mask = torch.tensor(rng.random((16, 30, 40)) < 0.7)
-    one, one_grads = _value_and_grads(obs, readout, lambda r: obs.readout_nll(data, r, mask))
-    split, split_grads = _value_and_grads(
-        obs, readout, lambda r: obs.nll(data, r.unbind(dim=2), mask)
-    )
-    assert torch.equal(one, split) and torch.equal(one_grads[0], split_grads[0])
-    assert float(one_grads[0][0, 0, 1, :2].abs().max()) == 0.0  # the clamp passes nothing
-    assert float(one_grads[0][0, 0, 1, 2:].abs().max()) > 0.0
-
-
-def test_gaussian_readout_cost_rejects_a_readout_without_two_channels():
-    from calcium_dynamics.likelihoods.masked_nll import masked_gaussian_readout_nll_sum
-
-    with pytest.raises(ValueError, match=r"readout must have shape \(B, T, 2, N\)"):
-        masked_gaussian_readout_nll_sum(
-            torch.zeros(2, 3, 3, 4), torch.zeros(2, 3, 4), torch.ones(2, 3, 4, dtype=bool), -5, 5
-        )

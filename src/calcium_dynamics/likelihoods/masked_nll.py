@@ -22,7 +22,6 @@ import torch
 
 __all__ = [
     "masked_gaussian_nll_sum",
-    "masked_gaussian_readout_nll_sum",
     "masked_poisson_nll_sum",
     "masked_zig_zero_nll_sum",
     "zig_readout_costs",
@@ -79,63 +78,33 @@ def masked_poisson_nll_sum(
     return _MaskedPoisson.apply(raw_log_rate, data, mask.to(raw_log_rate.dtype), max_log_rate)
 
 
-def _gaussian_cost(ctx, mean, raw_log_var, data, weight, min_log_var, max_log_var):
-    """Forward of the masked Gaussian sum; saves what :func:`_gaussian_grads` needs."""
-    low, high = torch.aminmax(raw_log_var)
-    # a read-only test first: the clamp (a written copy) only where it changes something
-    clamped = bool(low < min_log_var) or bool(high > max_log_var)
-    log_var = raw_log_var.clamp(min_log_var, max_log_var) if clamped else raw_log_var
-    precision = log_var.neg().exp_()
-    diff = data - mean
-    scaled = diff * precision  # (x − μ)/σ²
-    square = diff.mul_(scaled)  # (x − μ)²/σ², in place of x − μ
-    w = _flat(weight)
-    total = torch.dot(_flat(square), w) + torch.dot(_flat(log_var), w)
-    ctx.bounds, ctx.clamped = (min_log_var, max_log_var), clamped
-    ctx.save_for_backward(raw_log_var, weight, scaled, square)
-    return 0.5 * (total + _LOG_2PI * weight.sum())
-
-
-def _gaussian_grads(ctx, grad_total, out=(None, None)):
-    """Gradients of :func:`_gaussian_cost` for the mean and the raw log variance (into the
-    two tensors of ``out`` when given)."""
-    raw_log_var, weight, scaled, square = ctx.saved_tensors
-    lo, hi = ctx.bounds
-    grad_mean = torch.mul(scaled, weight, out=out[0]).mul_(-grad_total)
-    # 1 − (x − μ)²/σ², as −square + 1 (the same rounding)
-    grad_log_var = torch.neg(square, out=out[1]).add_(1.0).mul_(weight).mul_(0.5 * grad_total)
-    if ctx.clamped:  # the clamp passes no gradient there
-        grad_log_var.masked_fill_((raw_log_var < lo) | (raw_log_var > hi), 0.0)
-    return grad_mean, grad_log_var
-
-
 class _MaskedGaussian(torch.autograd.Function):
     @staticmethod
     def forward(ctx, mean, raw_log_var, data, weight, min_log_var, max_log_var):
-        return _gaussian_cost(ctx, mean, raw_log_var, data, weight, min_log_var, max_log_var)
+        low, high = torch.aminmax(raw_log_var)
+        # a read-only test first: the clamp (a written copy) only where it changes something
+        clamped = bool(low < min_log_var) or bool(high > max_log_var)
+        log_var = raw_log_var.clamp(min_log_var, max_log_var) if clamped else raw_log_var
+        precision = log_var.neg().exp_()
+        diff = data - mean
+        scaled = diff * precision  # (x − μ)/σ²
+        square = diff.mul_(scaled)  # (x − μ)²/σ², in place of x − μ
+        w = _flat(weight)
+        total = torch.dot(_flat(square), w) + torch.dot(_flat(log_var), w)
+        ctx.bounds, ctx.clamped = (min_log_var, max_log_var), clamped
+        ctx.save_for_backward(raw_log_var, weight, scaled, square)
+        return 0.5 * (total + _LOG_2PI * weight.sum())
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_total):
-        return (*_gaussian_grads(ctx, grad_total), None, None, None, None)
-
-
-class _MaskedGaussianReadout(torch.autograd.Function):
-    """:class:`_MaskedGaussian` on the readout (B, T, 2, N) as one tensor: both channels'
-    gradients are written into one gradient of the readout."""
-
-    @staticmethod
-    def forward(ctx, readout, data, weight, min_log_var, max_log_var):
-        ctx.shape = readout.shape
-        mean, raw_log_var = readout.unbind(dim=2)
-        return _gaussian_cost(ctx, mean, raw_log_var, data, weight, min_log_var, max_log_var)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_total):
-        grad = grad_total.new_empty(ctx.shape)
-        _gaussian_grads(ctx, grad_total, out=grad.unbind(dim=2))
-        return grad, None, None, None, None
+        raw_log_var, weight, scaled, square = ctx.saved_tensors
+        lo, hi = ctx.bounds
+        grad_mean = torch.mul(scaled, weight).mul_(-grad_total)
+        grad_log_var = torch.rsub(square, 1.0).mul_(weight).mul_(0.5 * grad_total)
+        if ctx.clamped:  # the clamp passes no gradient there
+            grad_log_var.masked_fill_((raw_log_var < lo) | (raw_log_var > hi), 0.0)
+        return grad_mean, grad_log_var, None, None, None, None
 
 
 def masked_gaussian_nll_sum(
@@ -274,19 +243,3 @@ def zig_readout_costs(
     low, high = -math.log1p(-q_min), -math.log(q_min)
     weight = zero_mask.to(readout.dtype)
     return _ZIGReadout.apply(readout, weight, index, low, high)
-
-
-def masked_gaussian_readout_nll_sum(
-    readout: torch.Tensor,
-    data: torch.Tensor,
-    mask: torch.Tensor,
-    min_log_var: float,
-    max_log_var: float,
-) -> torch.Tensor:
-    """:func:`masked_gaussian_nll_sum` of the readout output as one tensor, (B, T, 2, N):
-    channel 0 the mean, channel 1 the raw log variance. The same value and gradients; the
-    readout's gradient is written once, where the channels' gradients would be stacked."""
-    if readout.ndim != 4 or readout.shape[2] != 2:
-        raise ValueError(f"readout must have shape (B, T, 2, N); got {tuple(readout.shape)}")
-    weight = mask.to(readout.dtype)
-    return _MaskedGaussianReadout.apply(readout, data, weight, min_log_var, max_log_var)

@@ -29,7 +29,6 @@ from torch import nn
 from calcium_dynamics.likelihoods.gaussian import gaussian_log_likelihood
 from calcium_dynamics.likelihoods.masked_nll import (
     masked_gaussian_nll_sum,
-    masked_gaussian_readout_nll_sum,
     masked_poisson_nll_sum,
     masked_zig_zero_nll_sum,
     zig_readout_costs,
@@ -180,14 +179,6 @@ class GaussianObservation(Observation):
         (:func:`~calcium_dynamics.likelihoods.masked_nll.masked_gaussian_nll_sum`)."""
         total = masked_gaussian_nll_sum(
             params[0], params[1], data, mask, self.min_log_var, self.max_log_var
-        )
-        return _per_cost_entry(total, mask)
-
-    def readout_nll(self, data, readout, mask):
-        """As :meth:`nll`, from the readout output (B, T, 2, N): the same value, and the
-        gradient of the readout written once instead of per channel and then stacked."""
-        total = masked_gaussian_readout_nll_sum(
-            readout, data, mask, self.min_log_var, self.max_log_var
         )
         return _per_cost_entry(total, mask)
 
