@@ -166,9 +166,8 @@ class LFADS(L.LightningModule):
         if recurrence not in RECURRENCES:
             raise ValueError(f"recurrence must be one of {RECURRENCES}; got {recurrence!r}")
         self.observation = build_observation(observation, n_neurons, **(observation_kwargs or {}))
-        # SBTT runs first, in compute_loss (its zero-filled data are also the targets); the
-        # stack holds the augmentations after it
-        self.selective_backprop = SelectiveBackprop() if sbtt else None
+        # SBTT (``sbtt``) runs first, in compute_loss (its zero-filled data are also the
+        # targets); the stack holds the augmentations after it
         augs = [CoordinatedDropout(cd_keep_ratio)] if cd_keep_ratio < 1.0 else []
         self.augment = AugmentationStack(augs)
 
@@ -389,7 +388,7 @@ class LFADS(L.LightningModule):
         sampled entries, for raw data (B, T, N). SBTT runs first: its zero-filled data are the
         targets and the other augmentations' input, its sampled entries their cost mask."""
         if self.hparams.sbtt:
-            target, sampled = self.selective_backprop(data)
+            target, sampled = SelectiveBackprop()(data)
             n_sampled = torch.count_nonzero(sampled)
         else:
             target = data
